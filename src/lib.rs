@@ -1,0 +1,1 @@
+//! Suite package: workspace-level tests, examples and benches.

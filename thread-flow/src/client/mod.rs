@@ -1,0 +1,115 @@
+//! [`D1Database`]: one handle over two transports (embedded local D1, Cloudflare HTTP).
+//!
+//! A *request* is a list of statements that D1 runs as one transaction. The client never
+//! builds SQL; it only carries [`Statement`]s produced by [`crate::sql`].
+
+pub mod http;
+pub mod local;
+
+use std::sync::Arc;
+
+use crate::sql::{Encoding, Statement};
+use crate::{Result, Value};
+
+/// The result of one statement.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StatementResult {
+    /// Result column names, in order.
+    pub columns: Vec<String>,
+    /// Result rows; each has one value per column.
+    pub rows: Vec<Vec<Value>>,
+    /// Rows changed by the statement (`meta.changes`).
+    pub changes: u64,
+    /// Rows read, when the backend reports it.
+    pub rows_read: Option<u64>,
+    /// Rows written, when the backend reports it.
+    pub rows_written: Option<u64>,
+}
+
+/// What one request cost.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RequestOutcome {
+    /// One result per statement, in order.
+    pub results: Vec<StatementResult>,
+    /// Attempts made (1 when the first try succeeded).
+    pub attempts: u32,
+    /// Bytes sent, all attempts included (request bodies for HTTP, SQL + params locally).
+    pub bytes_sent: u64,
+}
+
+/// Whether a D1 error message is one D1 documents as transient.
+pub fn retryable_message(message: &str) -> bool {
+    const RETRYABLE: [&str; 4] = [
+        "Network connection lost",
+        "storage caused object to be reset",
+        "reset because its code was updated",
+        "overloaded",
+    ];
+    RETRYABLE.iter().any(|m| message.contains(m))
+}
+
+#[derive(Debug)]
+enum Backend {
+    Local(local::LocalD1),
+    Http(http::HttpD1),
+}
+
+/// A D1 database handle. Cheap to clone; clones share the connection and limits.
+#[derive(Debug, Clone)]
+pub struct D1Database {
+    backend: Arc<Backend>,
+}
+
+impl D1Database {
+    /// Embedded local D1 stored in a SQLite file at `path` (created if missing).
+    pub fn local(path: impl AsRef<std::path::Path>) -> Result<D1Database> {
+        Ok(D1Database { backend: Arc::new(Backend::Local(local::LocalD1::open(path.as_ref())?)) })
+    }
+
+    /// Embedded local D1 in memory (for tests).
+    pub fn in_memory() -> Result<D1Database> {
+        Ok(D1Database { backend: Arc::new(Backend::Local(local::LocalD1::in_memory()?)) })
+    }
+
+    /// Cloudflare D1 over its HTTP API.
+    pub fn cloudflare(
+        account_id: impl Into<String>,
+        database_id: impl Into<String>,
+        token: impl Into<crate::Secret>,
+    ) -> Result<D1Database> {
+        D1Database::http(http::CLOUDFLARE_API_BASE, account_id, database_id, token)
+    }
+
+    /// Any D1-compatible HTTP endpoint (a local emulator, a proxy) at `base_url`.
+    pub fn http(
+        base_url: impl Into<String>,
+        account_id: impl Into<String>,
+        database_id: impl Into<String>,
+        token: impl Into<crate::Secret>,
+    ) -> Result<D1Database> {
+        D1Database::http_with(
+            http::HttpConfig::new(base_url, account_id, database_id, token),
+        )
+    }
+
+    /// An HTTP database with full configuration (timeouts, concurrency, retries).
+    pub fn http_with(config: http::HttpConfig) -> Result<D1Database> {
+        Ok(D1Database { backend: Arc::new(Backend::Http(http::HttpD1::new(config)?)) })
+    }
+
+    /// How parameters travel on this database's transport.
+    pub fn encoding(&self) -> Encoding {
+        match &*self.backend {
+            Backend::Local(_) => Encoding::Native,
+            Backend::Http(_) => Encoding::Json,
+        }
+    }
+
+    /// Sends one request: the statements run in order as one transaction.
+    pub async fn request(&self, statements: Vec<Statement>) -> Result<RequestOutcome> {
+        match &*self.backend {
+            Backend::Local(l) => l.request(statements).await,
+            Backend::Http(h) => h.request(statements).await,
+        }
+    }
+}

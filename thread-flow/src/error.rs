@@ -1,0 +1,142 @@
+//! The one error type, [`Error`]: every variant names what a caller needs to act on it.
+
+use crate::schema::SchemaProblem;
+
+/// Result alias for thread-flow.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong between a row struct and D1.
+///
+/// Messages say what happened, to which table / column / key, and what to do.
+/// No variant ever holds a credential.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A table definition breaks D1's or thread-flow's rules.
+    #[error("invalid schema for table `{table}`: {}", join_problems(.problems))]
+    InvalidSchema {
+        /// Table name.
+        table: String,
+        /// Every problem found.
+        problems: Vec<SchemaProblem>,
+    },
+
+    /// A field value cannot be sent to D1 (NaN, out-of-range integer, ...).
+    #[error("cannot bind column `{column}` of table `{table}` for key {key}: {message}")]
+    Bind {
+        /// Table name.
+        table: String,
+        /// Column name.
+        column: String,
+        /// The row's key, rendered (`(a, 1)`), or `<unknown>` when the key itself failed.
+        key: String,
+        /// What is wrong with the value.
+        message: String,
+    },
+
+    /// A value read back from D1 does not fit the field's type.
+    #[error("cannot decode column `{column}` of table `{table}`: {message}")]
+    Decode {
+        /// Table name.
+        table: String,
+        /// Column name.
+        column: String,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// A D1 limit would be exceeded; nothing was sent.
+    #[error(
+        "table `{table}`: {limit} exceeded ({actual} > {max}){}{}",
+        .column.as_ref().map(|c| format!(" in column `{c}`")).unwrap_or_default(),
+        .key.as_ref().map(|k| format!(" for key {k}")).unwrap_or_default()
+    )]
+    LimitExceeded {
+        /// Table name.
+        table: String,
+        /// Which limit (for example "bytes per value").
+        limit: &'static str,
+        /// The limit's value.
+        max: u64,
+        /// The value that broke it.
+        actual: u64,
+        /// Column concerned, when there is one.
+        column: Option<String>,
+        /// Row key concerned, when there is one.
+        key: Option<String>,
+    },
+
+    /// D1 (or the embedded engine) rejected a request.
+    #[error(
+        "D1 error{}{}{}: {message}{}{}",
+        .table.as_ref().map(|t| format!(" on table `{t}`")).unwrap_or_default(),
+        .status.map(|s| format!(" (HTTP {s}")).map(|s| format!("{s}{})", .code.map(|c| format!(", code {c}")).unwrap_or_default())).unwrap_or_else(|| .code.map(|c| format!(" (code {c})")).unwrap_or_default()),
+        .first_key.as_ref().map(|k| format!(", first key of batch {k}")).unwrap_or_default(),
+        if *.attempts > 1 { format!(" (after {} attempts)", .attempts) } else { String::new() },
+        .hint.as_ref().map(|h| format!("; {h}")).unwrap_or_default()
+    )]
+    Api {
+        /// HTTP status, when the transport is HTTP.
+        status: Option<u16>,
+        /// D1 error code (7500 for SQL errors, 10000 for authentication).
+        code: Option<i64>,
+        /// D1's (or SQLite's) message.
+        message: String,
+        /// Table the failed write was for.
+        table: Option<String>,
+        /// First key of the failed batch.
+        first_key: Option<String>,
+        /// How many attempts were made.
+        attempts: u32,
+        /// What to do about it, when known.
+        hint: Option<String>,
+    },
+
+    /// The request could not be completed (connection, timeout, deadline).
+    #[error(
+        "transport error{}{}: {message} (after {attempts} attempt{})",
+        .table.as_ref().map(|t| format!(" on table `{t}`")).unwrap_or_default(),
+        .first_key.as_ref().map(|k| format!(", first key of batch {k}")).unwrap_or_default(),
+        if *.attempts == 1 { "" } else { "s" }
+    )]
+    Transport {
+        /// What failed.
+        message: String,
+        /// Table the failed write was for.
+        table: Option<String>,
+        /// First key of the failed batch.
+        first_key: Option<String>,
+        /// How many attempts were made.
+        attempts: u32,
+    },
+
+    /// A migration would lose data and was not allowed.
+    #[error("migration of table `{table}` refused: {reason}")]
+    MigrationRefused {
+        /// Table name.
+        table: String,
+        /// Why, and how to allow it.
+        reason: String,
+    },
+
+    /// Bad configuration (missing environment variable, bad URL, ...).
+    #[error("configuration error: {0}")]
+    Config(String),
+}
+
+fn join_problems(problems: &[SchemaProblem]) -> String {
+    problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
+impl Error {
+    /// Whether retrying the same request may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Transport { .. } => true,
+            Error::Api { status, message, .. } => {
+                matches!(status, Some(429) | Some(500..=599)) || crate::client::retryable_message(message)
+            }
+            _ => false,
+        }
+    }
+}

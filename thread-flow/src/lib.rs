@@ -1,0 +1,88 @@
+//! # thread-flow
+//!
+//! Turn an annotated row struct into a managed Cloudflare D1 table.
+//!
+//! - [`D1Target`] (derive it): the table's schema, key and row binders from one struct.
+//! - [`D1Database`]: embedded local D1 (SQLite) or Cloudflare D1 over HTTP.
+//! - [`D1Table`]: `migrate`, `upsert`, `delete`, `get`, `count` with batched, retried requests.
+//! - `target` (feature `recoco`): the ReCoco target kind `"D1"` on the same runtime.
+//!
+//! Data flows one way: [`schema`] -> [`sql`] (statements and batch plans, no I/O) ->
+//! [`client`] (transports) -> D1.
+
+#[allow(unused_extern_crates)]
+extern crate self as thread_flow;
+
+pub mod client;
+mod error;
+pub mod schema;
+mod secret;
+pub mod sql;
+mod table;
+#[cfg(feature = "recoco")]
+pub mod target;
+pub mod value;
+
+pub use client::D1Database;
+pub use error::{Error, Result};
+pub use schema::{Column, ColumnDefault, Index, SqlType, TableSchema};
+pub use secret::Secret;
+pub use table::{D1Table, WriteReport};
+pub use thread_flow_macros::{D1Target, D1Value};
+pub use value::{D1KeyValue, D1Value, Json, Value, ValueError};
+
+/// A column that failed to encode or decode, reported by generated code.
+///
+/// The runtime turns it into [`Error::Bind`] / [`Error::Decode`] with the table and key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnError {
+    /// Column name (after renames).
+    pub column: &'static str,
+    /// What went wrong.
+    pub error: ValueError,
+}
+
+impl ColumnError {
+    /// Attaches the column name to a [`ValueError`].
+    pub fn new(column: &'static str, error: ValueError) -> ColumnError {
+        ColumnError { column, error }
+    }
+}
+
+/// A row struct mapped to one D1 table. Derive it with `#[derive(D1Target)]`.
+///
+/// The key type is the key field's own type for a single-column key, and a tuple of the key
+/// fields' types, in `primary_key(...)` order, for a composite key.
+pub trait D1Target: Sized + Send + Sync + 'static {
+    /// The primary key: the field type, or a tuple for composite keys.
+    type Key: Clone + Send + Sync + 'static;
+
+    /// The table definition (validated once, on first use).
+    fn schema() -> &'static TableSchema;
+
+    /// This row's key.
+    fn key(&self) -> Self::Key;
+
+    /// Appends one value per column of [`D1Target::schema`], in column order.
+    fn bind_row(&self, out: &mut Vec<Value>) -> Result<(), ColumnError>;
+
+    /// Appends one value per key column, in key order.
+    fn bind_key(key: &Self::Key, out: &mut Vec<Value>) -> Result<(), ColumnError>;
+
+    /// Decodes a row whose values are in schema column order.
+    fn from_row(row: Vec<Value>) -> Result<Self, ColumnError>;
+}
+
+/// Support code for the derive macros. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use std::sync::OnceLock;
+    pub use std::vec::Vec;
+    pub use std::string::String;
+    pub use std::option::Option;
+    pub use std::result::Result;
+    pub use std::boxed::Box;
+    pub use std::default::Default;
+    pub use std::clone::Clone;
+    pub use std::vec;
+}
