@@ -1,0 +1,995 @@
+//! What the index knows about one source file, read with a real parser (tree-sitter).
+//!
+//! Pure: text in, [`FileFacts`] out. No I/O, no ReCoco, no D1; the flow and the tests call
+//! [`extract`] directly.
+
+use std::fmt;
+
+use tree_sitter::{Node, Parser};
+
+/// The languages the index reads, chosen by file extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lang {
+    /// `.rs`
+    Rust,
+    /// `.py`, `.pyi`
+    Python,
+    /// `.ts`, `.mts`, `.cts`, `.tsx`
+    TypeScript,
+    /// `.js`, `.mjs`, `.cjs`, `.jsx`
+    JavaScript,
+}
+
+impl Lang {
+    /// Every language, in a fixed order.
+    pub const ALL: [Lang; 4] = [Lang::Rust, Lang::Python, Lang::TypeScript, Lang::JavaScript];
+
+    /// The file extensions (without the dot) read as this language.
+    pub fn extensions(self) -> &'static [&'static str] {
+        match self {
+            Lang::Rust => &["rs"],
+            Lang::Python => &["py", "pyi"],
+            Lang::TypeScript => &["ts", "mts", "cts", "tsx"],
+            Lang::JavaScript => &["js", "mjs", "cjs", "jsx"],
+        }
+    }
+
+    /// The language of `path`, from its extension; `None` for files the index skips.
+    pub fn from_path(path: &str) -> Option<Lang> {
+        let file_name = path.rsplit(['/', '\\']).next().unwrap_or(path);
+        let (_, ext) = file_name.rsplit_once('.')?;
+        let ext = ext.to_ascii_lowercase();
+        Lang::ALL
+            .into_iter()
+            .find(|lang| lang.extensions().contains(&ext.as_str()))
+    }
+
+    /// The name stored in the `language` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lang::Rust => "rust",
+            Lang::Python => "python",
+            Lang::TypeScript => "typescript",
+            Lang::JavaScript => "javascript",
+        }
+    }
+
+    fn grammar(self, path: &str) -> tree_sitter::Language {
+        match self {
+            Lang::Rust => tree_sitter_rust::LANGUAGE.into(),
+            Lang::Python => tree_sitter_python::LANGUAGE.into(),
+            // `.tsx` needs the TSX grammar (JSX in expressions); the rest is the same language.
+            Lang::TypeScript if path.to_ascii_lowercase().ends_with(".tsx") => {
+                tree_sitter_typescript::LANGUAGE_TSX.into()
+            }
+            Lang::TypeScript => tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
+            // The JavaScript grammar parses JSX too.
+            Lang::JavaScript => tree_sitter_javascript::LANGUAGE.into(),
+        }
+    }
+}
+
+impl fmt::Display for Lang {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a symbol is. Stored as its lowercase name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// A free function (also a nested one, or a `const f = () => ...` arrow function).
+    Function,
+    /// A function inside an impl, trait, class or interface.
+    Method,
+    /// Rust `struct`.
+    Struct,
+    /// Rust `union`.
+    Union,
+    /// Rust or TypeScript `enum`.
+    Enum,
+    /// Python, TypeScript or JavaScript `class`.
+    Class,
+    /// Rust `trait`.
+    Trait,
+    /// TypeScript `interface`.
+    Interface,
+    /// Rust `impl` block (named after its self type).
+    Impl,
+    /// Rust `type` or TypeScript `type` alias.
+    Type,
+    /// Rust `const`, or a top-level TypeScript/JavaScript `const`.
+    Const,
+    /// Rust `static`.
+    Static,
+    /// Rust `mod`, TypeScript `namespace`/`module`.
+    Module,
+    /// Rust `macro_rules!`.
+    Macro,
+}
+
+impl Kind {
+    /// Every kind, in a fixed order.
+    pub const ALL: [Kind; 14] = [
+        Kind::Function,
+        Kind::Method,
+        Kind::Struct,
+        Kind::Union,
+        Kind::Enum,
+        Kind::Class,
+        Kind::Trait,
+        Kind::Interface,
+        Kind::Impl,
+        Kind::Type,
+        Kind::Const,
+        Kind::Static,
+        Kind::Module,
+        Kind::Macro,
+    ];
+
+    /// The name stored in the `kind` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Function => "function",
+            Kind::Method => "method",
+            Kind::Struct => "struct",
+            Kind::Union => "union",
+            Kind::Enum => "enum",
+            Kind::Class => "class",
+            Kind::Trait => "trait",
+            Kind::Interface => "interface",
+            Kind::Impl => "impl",
+            Kind::Type => "type",
+            Kind::Const => "const",
+            Kind::Static => "static",
+            Kind::Module => "module",
+            Kind::Macro => "macro",
+        }
+    }
+
+    /// The kind stored as `name`.
+    pub fn parse(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One definition found in a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Symbol {
+    /// The defined name (for an `impl`, its self type without generics).
+    pub name: String,
+    /// What it is.
+    pub kind: Kind,
+    /// First line of the definition, 1-based (the `fn`/`def`/`class` line, not decorators).
+    pub start_line: u32,
+    /// Last line of the definition, 1-based, inclusive.
+    pub end_line: u32,
+    /// The declaration's header: its text up to the body, whitespace collapsed, trimmed.
+    pub signature: String,
+    /// The name of the enclosing definition (impl, trait, class, module, function), if any.
+    pub parent: Option<String>,
+}
+
+/// Everything the index stores about one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileFacts {
+    /// The language it was read as.
+    pub lang: Lang,
+    /// Size in bytes (UTF-8).
+    pub size: u64,
+    /// Number of lines (a final line without a newline counts).
+    pub line_count: u64,
+    /// BLAKE3 of the content, lowercase hex (64 characters).
+    pub content_hash: String,
+    /// Definitions in source order (by start line, then end line descending, then name).
+    pub symbols: Vec<Symbol>,
+    /// Whether the parser had to recover from syntax errors (symbols may be incomplete).
+    pub has_errors: bool,
+}
+
+/// Longest signature kept, in characters.
+pub const MAX_SIGNATURE_CHARS: usize = 240;
+
+/// Reads `content` as the language of `path`. `None` when the extension is not supported.
+pub fn extract(path: &str, content: &str) -> Option<FileFacts> {
+    let lang = Lang::from_path(path)?;
+    Some(extract_as(lang, path, content))
+}
+
+/// Reads `content` as `lang` (`path` only picks TSX over TypeScript).
+pub fn extract_as(lang: Lang, path: &str, content: &str) -> FileFacts {
+    let mut parser = Parser::new();
+    let (symbols, has_errors) = match parser.set_language(&lang.grammar(path)) {
+        Ok(()) => match parser.parse(content, None) {
+            Some(tree) => {
+                let root = tree.root_node();
+                (collect_symbols(lang, root, content), root.has_error())
+            }
+            // Only happens on cancellation or timeout, neither of which is set here.
+            None => (Vec::new(), true),
+        },
+        // A grammar built for an ABI this tree-sitter cannot load; caught by the unit tests.
+        Err(_) => (Vec::new(), true),
+    };
+    FileFacts {
+        lang,
+        size: content.len() as u64,
+        line_count: line_count(content),
+        content_hash: blake3::hash(content.as_bytes()).to_hex().to_string(),
+        symbols,
+        has_errors,
+    }
+}
+
+/// Lines in `text`: newlines, plus one for a last line without a newline.
+pub fn line_count(text: &str) -> u64 {
+    let newlines = text.bytes().filter(|&b| b == b'\n').count() as u64;
+    if text.is_empty() || text.ends_with('\n') {
+        newlines
+    } else {
+        newlines + 1
+    }
+}
+
+/// Where a node sits, which decides what a function inside it is called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// File level, or inside a module/namespace body.
+    Top,
+    /// Inside an impl, trait, class or interface body.
+    TypeBody,
+    /// Inside a function body.
+    FunctionBody,
+}
+
+/// A definition node recognised for `lang`: its kind, the node holding its name, and the
+/// scope its children are in.
+struct Found<'t> {
+    kind: Kind,
+    name: String,
+    /// Where the header text starts (an enclosing `export` on the same line is included).
+    header_start: Node<'t>,
+    /// Where the header text ends (the body, or the value of a `const`); `None`: first line.
+    header_end: Option<Node<'t>>,
+    inner: Scope,
+}
+
+fn collect_symbols(lang: Lang, root: Node<'_>, src: &str) -> Vec<Symbol> {
+    let mut symbols: Vec<Symbol> = Vec::new();
+    // Explicit stack instead of recursion: deeply nested expressions must not overflow.
+    // Each entry: node, index of the enclosing symbol, scope.
+    let mut stack: Vec<(Node<'_>, Option<usize>, Scope)> = vec![(root, None, Scope::Top)];
+    while let Some((node, parent, scope)) = stack.pop() {
+        let (child_parent, child_scope) = match recognise(lang, node, scope, src) {
+            Some(found) => {
+                let index = symbols.len();
+                symbols.push(Symbol {
+                    name: found.name,
+                    kind: found.kind,
+                    start_line: line_of(node.start_position().row),
+                    end_line: line_of(node.end_position().row),
+                    signature: header(src, found.header_start, node, found.header_end),
+                    parent: parent.map(|p| symbols[p].name.clone()),
+                });
+                (Some(index), found.inner)
+            }
+            None => (parent, scope),
+        };
+        let mut cursor = node.walk();
+        let children: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
+        for child in children.into_iter().rev() {
+            stack.push((child, child_parent, child_scope));
+        }
+    }
+    symbols.sort_by(|a, b| {
+        (a.start_line, std::cmp::Reverse(a.end_line), &a.name, a.kind).cmp(&(
+            b.start_line,
+            std::cmp::Reverse(b.end_line),
+            &b.name,
+            b.kind,
+        ))
+    });
+    // One row per (name, start line): the table's key. The outermost definition wins.
+    let mut seen = std::collections::HashSet::new();
+    symbols.retain(|s| seen.insert((s.name.clone(), s.start_line)));
+    symbols
+}
+
+fn line_of(row: usize) -> u32 {
+    u32::try_from(row).unwrap_or(u32::MAX - 1) + 1
+}
+
+fn text<'s>(src: &'s str, node: Node<'_>) -> &'s str {
+    src.get(node.byte_range()).unwrap_or("")
+}
+
+fn field_text(src: &str, node: Node<'_>, field: &str) -> Option<String> {
+    let name = node.child_by_field_name(field)?;
+    let t = text(src, name).trim();
+    (!t.is_empty()).then(|| t.to_owned())
+}
+
+fn recognise<'t>(lang: Lang, node: Node<'t>, scope: Scope, src: &str) -> Option<Found<'t>> {
+    match lang {
+        Lang::Rust => recognise_rust(node, scope, src),
+        Lang::Python => recognise_python(node, scope, src),
+        Lang::TypeScript | Lang::JavaScript => recognise_js(node, scope, src),
+    }
+}
+
+fn simple<'t>(node: Node<'t>, kind: Kind, name: String, inner: Scope) -> Found<'t> {
+    Found {
+        kind,
+        name,
+        header_start: node,
+        header_end: node.child_by_field_name("body"),
+        inner,
+    }
+}
+
+fn recognise_rust<'t>(node: Node<'t>, scope: Scope, src: &str) -> Option<Found<'t>> {
+    let kind = match node.kind() {
+        "function_item" | "function_signature_item" if scope == Scope::TypeBody => Kind::Method,
+        "function_item" | "function_signature_item" => Kind::Function,
+        "struct_item" => Kind::Struct,
+        "union_item" => Kind::Union,
+        "enum_item" => Kind::Enum,
+        "trait_item" => Kind::Trait,
+        "type_item" => Kind::Type,
+        "const_item" => Kind::Const,
+        "static_item" => Kind::Static,
+        "mod_item" => Kind::Module,
+        "macro_definition" => Kind::Macro,
+        "impl_item" => {
+            // Named after the self type without generics: `impl<T> Show for Wrapper<T>` -> Wrapper.
+            let ty = node.child_by_field_name("type")?;
+            let base = if ty.kind() == "generic_type" {
+                ty.child_by_field_name("type").unwrap_or(ty)
+            } else {
+                ty
+            };
+            let name = text(src, base).trim().to_owned();
+            return Some(simple(node, Kind::Impl, name, Scope::TypeBody));
+        }
+        _ => return None,
+    };
+    let name = field_text(src, node, "name")?;
+    let inner = match kind {
+        Kind::Function | Kind::Method => Scope::FunctionBody,
+        Kind::Trait => Scope::TypeBody,
+        _ => Scope::Top,
+    };
+    let mut found = simple(node, kind, name, inner);
+    if matches!(kind, Kind::Const | Kind::Static) {
+        found.header_end = node.child_by_field_name("value");
+    }
+    Some(found)
+}
+
+fn recognise_python<'t>(node: Node<'t>, scope: Scope, src: &str) -> Option<Found<'t>> {
+    let (kind, inner) = match node.kind() {
+        "function_definition" if scope == Scope::TypeBody => (Kind::Method, Scope::FunctionBody),
+        "function_definition" => (Kind::Function, Scope::FunctionBody),
+        "class_definition" => (Kind::Class, Scope::TypeBody),
+        _ => return None,
+    };
+    let name = field_text(src, node, "name")?;
+    Some(simple(node, kind, name, inner))
+}
+
+fn recognise_js<'t>(node: Node<'t>, scope: Scope, src: &str) -> Option<Found<'t>> {
+    let (kind, inner) = match node.kind() {
+        "function_declaration" | "generator_function_declaration" | "function_signature" => {
+            (Kind::Function, Scope::FunctionBody)
+        }
+        "class_declaration" | "abstract_class_declaration" => (Kind::Class, Scope::TypeBody),
+        "interface_declaration" => (Kind::Interface, Scope::TypeBody),
+        "method_definition" | "method_signature" | "abstract_method_signature" => {
+            (Kind::Method, Scope::FunctionBody)
+        }
+        "enum_declaration" => (Kind::Enum, Scope::Top),
+        "type_alias_declaration" => (Kind::Type, Scope::Top),
+        "internal_module" | "module" => (Kind::Module, Scope::Top),
+        "variable_declarator" => return recognise_js_variable(node, scope, src),
+        "public_field_definition" | "field_definition" => {
+            return recognise_js_field(node, src);
+        }
+        _ => return None,
+    };
+    let name = field_text(src, node, "name")?;
+    let mut found = simple(node, kind, name, inner);
+    found.header_start = with_export(node);
+    if kind == Kind::Type {
+        // `type A = ...`: the whole alias on its first line is the useful part.
+        found.header_end = None;
+    }
+    Some(found)
+}
+
+/// `const f = () => ...` / `function` expressions anywhere outside a function body are
+/// functions; other top-level `const`s are constants; everything else is a local variable.
+fn recognise_js_variable<'t>(node: Node<'t>, scope: Scope, src: &str) -> Option<Found<'t>> {
+    if scope != Scope::Top {
+        return None;
+    }
+    let name_node = node.child_by_field_name("name")?;
+    if name_node.kind() != "identifier" {
+        return None; // destructuring: no single name
+    }
+    let name = text(src, name_node).to_owned();
+    let declaration = node.parent()?;
+    let value = node.child_by_field_name("value");
+    match value {
+        Some(v) if is_function_value(v) => Some(Found {
+            kind: Kind::Function,
+            name,
+            header_start: with_export(declaration),
+            header_end: v.child_by_field_name("body"),
+            inner: Scope::FunctionBody,
+        }),
+        _ if declaration.kind() == "lexical_declaration"
+            && declaration.child(0).is_some_and(|k| k.kind() == "const") =>
+        {
+            Some(Found {
+                kind: Kind::Const,
+                name,
+                header_start: with_export(declaration),
+                header_end: value,
+                inner: Scope::Top,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// A class field holding a function (`onClick = () => ...`) is a method.
+fn recognise_js_field<'t>(node: Node<'t>, src: &str) -> Option<Found<'t>> {
+    let value = node
+        .child_by_field_name("value")
+        .filter(|v| is_function_value(*v))?;
+    let name = field_text(src, node, "name").or_else(|| field_text(src, node, "property"))?;
+    Some(Found {
+        kind: Kind::Method,
+        name,
+        header_start: node,
+        header_end: value.child_by_field_name("body"),
+        inner: Scope::FunctionBody,
+    })
+}
+
+fn is_function_value(node: Node<'_>) -> bool {
+    matches!(
+        node.kind(),
+        "arrow_function" | "function_expression" | "function" | "generator_function"
+    )
+}
+
+/// The enclosing `export` statement when it starts on the same line, so the header reads
+/// `export function f()`.
+fn with_export(node: Node<'_>) -> Node<'_> {
+    match node.parent() {
+        Some(p)
+            if p.kind() == "export_statement"
+                && p.start_position().row == node.start_position().row =>
+        {
+            p
+        }
+        _ => node,
+    }
+}
+
+/// The header of a definition: from `start` to the start of `end` (its body or value), else
+/// the first line of `node`; whitespace collapsed, trailing `{ : = => ;` removed.
+fn header(src: &str, start: Node<'_>, node: Node<'_>, end: Option<Node<'_>>) -> String {
+    let from = start.start_byte();
+    let raw = match end {
+        Some(end) if end.start_byte() > from => src.get(from..end.start_byte()).unwrap_or(""),
+        _ => {
+            let whole = src.get(from..node.end_byte()).unwrap_or("");
+            // The definition's own line: skip lines of an `export` wrapper before it.
+            let skip = node.start_position().row - start.start_position().row;
+            whole.lines().nth(skip).unwrap_or(whole)
+        }
+    };
+    let mut out = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    loop {
+        let trimmed = out
+            .trim_end_matches(|c: char| c.is_whitespace() || matches!(c, '{' | ':' | ';'))
+            .trim_end();
+        let trimmed = trimmed.strip_suffix("=>").unwrap_or(trimmed).trim_end();
+        let trimmed = trimmed.strip_suffix('=').unwrap_or(trimmed).trim_end();
+        if trimmed.len() == out.len() {
+            break;
+        }
+        out = trimmed.to_owned();
+    }
+    if out.chars().count() > MAX_SIGNATURE_CHARS {
+        out = out
+            .chars()
+            .take(MAX_SIGNATURE_CHARS - 1)
+            .collect::<String>()
+            + "…";
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (name, kind, start, end, signature, parent) for compact expectations.
+    type Row = (
+        &'static str,
+        Kind,
+        u32,
+        u32,
+        &'static str,
+        Option<&'static str>,
+    );
+
+    fn rows(path: &str, src: &str) -> Vec<(String, Kind, u32, u32, String, Option<String>)> {
+        let facts = extract(path, src).expect("supported extension");
+        assert!(!facts.has_errors, "{path} should parse without errors");
+        facts
+            .symbols
+            .into_iter()
+            .map(|s| {
+                (
+                    s.name,
+                    s.kind,
+                    s.start_line,
+                    s.end_line,
+                    s.signature,
+                    s.parent,
+                )
+            })
+            .collect()
+    }
+
+    fn expect(path: &str, src: &str, want: &[Row]) {
+        let want: Vec<_> = want
+            .iter()
+            .map(|&(n, k, s, e, sig, p)| {
+                (n.to_owned(), k, s, e, sig.to_owned(), p.map(str::to_owned))
+            })
+            .collect();
+        assert_eq!(rows(path, src), want);
+    }
+
+    #[test]
+    fn languages_come_from_extensions() {
+        assert_eq!(Lang::from_path("src/lib.rs"), Some(Lang::Rust));
+        assert_eq!(Lang::from_path("a/b.PY"), Some(Lang::Python));
+        assert_eq!(Lang::from_path("x.d.ts"), Some(Lang::TypeScript));
+        assert_eq!(Lang::from_path("App.tsx"), Some(Lang::TypeScript));
+        assert_eq!(Lang::from_path("index.mjs"), Some(Lang::JavaScript));
+        assert_eq!(Lang::from_path("Makefile"), None);
+        assert_eq!(Lang::from_path("notes.md"), None);
+        assert_eq!(Lang::from_path(".rs/README"), None);
+    }
+
+    #[test]
+    fn file_facts_count_lines_bytes_and_hash() {
+        let facts = extract("a.py", "x = 1\ny = 2").expect("python");
+        assert_eq!((facts.size, facts.line_count), (11, 2));
+        assert_eq!(
+            facts.content_hash,
+            blake3::hash(b"x = 1\ny = 2").to_hex().to_string()
+        );
+        assert_eq!(facts.content_hash.len(), 64);
+        assert_eq!(line_count(""), 0);
+        assert_eq!(line_count("a\n"), 1);
+        assert_eq!(line_count("a\n\nb"), 3);
+        assert!(facts.symbols.is_empty());
+    }
+
+    #[test]
+    fn kinds_round_trip_through_their_names() {
+        for kind in Kind::ALL {
+            assert_eq!(Kind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(Kind::parse("lambda"), None);
+    }
+
+    #[test]
+    fn rust_items_methods_and_parents() {
+        let src = r#"use std::fmt;
+
+/// A point.
+#[derive(Debug)]
+pub struct Point {
+    x: i64,
+}
+
+pub enum Shape { Dot(Point), Empty }
+
+pub trait Area {
+    fn area(&self) -> f64;
+    fn double(&self) -> f64 { self.area() * 2.0 }
+}
+
+impl<T: Clone> fmt::Display for Wrapper<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Ok(())
+    }
+}
+
+pub(crate) const MAX_POINTS: usize = 1_000;
+static GREETING: &str = "hi";
+type Pair = (Point, Point);
+
+mod geometry {
+    pub fn distance(
+        a: &Point,
+        b: &Point,
+    ) -> f64 {
+        fn square(v: f64) -> f64 { v * v }
+        square(1.0)
+    }
+}
+
+macro_rules! point { () => {}; }
+union Bits { i: u32, f: f32 }
+"#;
+        expect(
+            "lib.rs",
+            src,
+            &[
+                ("Point", Kind::Struct, 5, 7, "pub struct Point", None),
+                ("Shape", Kind::Enum, 9, 9, "pub enum Shape", None),
+                ("Area", Kind::Trait, 11, 14, "pub trait Area", None),
+                (
+                    "area",
+                    Kind::Method,
+                    12,
+                    12,
+                    "fn area(&self) -> f64",
+                    Some("Area"),
+                ),
+                (
+                    "double",
+                    Kind::Method,
+                    13,
+                    13,
+                    "fn double(&self) -> f64",
+                    Some("Area"),
+                ),
+                (
+                    "Wrapper",
+                    Kind::Impl,
+                    16,
+                    20,
+                    "impl<T: Clone> fmt::Display for Wrapper<T>",
+                    None,
+                ),
+                (
+                    "fmt",
+                    Kind::Method,
+                    17,
+                    19,
+                    "fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result",
+                    Some("Wrapper"),
+                ),
+                (
+                    "MAX_POINTS",
+                    Kind::Const,
+                    22,
+                    22,
+                    "pub(crate) const MAX_POINTS: usize",
+                    None,
+                ),
+                (
+                    "GREETING",
+                    Kind::Static,
+                    23,
+                    23,
+                    "static GREETING: &str",
+                    None,
+                ),
+                (
+                    "Pair",
+                    Kind::Type,
+                    24,
+                    24,
+                    "type Pair = (Point, Point)",
+                    None,
+                ),
+                ("geometry", Kind::Module, 26, 34, "mod geometry", None),
+                (
+                    "distance",
+                    Kind::Function,
+                    27,
+                    33,
+                    "pub fn distance( a: &Point, b: &Point, ) -> f64",
+                    Some("geometry"),
+                ),
+                (
+                    "square",
+                    Kind::Function,
+                    31,
+                    31,
+                    "fn square(v: f64) -> f64",
+                    Some("distance"),
+                ),
+                (
+                    "point",
+                    Kind::Macro,
+                    36,
+                    36,
+                    "macro_rules! point { () => {}; }",
+                    None,
+                ),
+                ("Bits", Kind::Union, 37, 37, "union Bits", None),
+            ],
+        );
+    }
+
+    #[test]
+    fn python_classes_methods_and_decorators() {
+        let src = r#"import os
+
+class Greeter(Base):
+    """Says hello."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @property
+    def loud(self):
+        return self.name.upper()
+
+    class Inner:
+        pass
+
+
+def main(argv=None) -> int:
+    def helper(x):
+        return x
+    return 0
+
+@cache
+async def fetch(url):
+    pass
+"#;
+        expect(
+            "app.py",
+            src,
+            &[
+                ("Greeter", Kind::Class, 3, 14, "class Greeter(Base)", None),
+                (
+                    "__init__",
+                    Kind::Method,
+                    6,
+                    7,
+                    "def __init__(self, name: str) -> None",
+                    Some("Greeter"),
+                ),
+                (
+                    "loud",
+                    Kind::Method,
+                    10,
+                    11,
+                    "def loud(self)",
+                    Some("Greeter"),
+                ),
+                ("Inner", Kind::Class, 13, 14, "class Inner", Some("Greeter")),
+                (
+                    "main",
+                    Kind::Function,
+                    17,
+                    20,
+                    "def main(argv=None) -> int",
+                    None,
+                ),
+                (
+                    "helper",
+                    Kind::Function,
+                    18,
+                    19,
+                    "def helper(x)",
+                    Some("main"),
+                ),
+                (
+                    "fetch",
+                    Kind::Function,
+                    23,
+                    24,
+                    "async def fetch(url)",
+                    None,
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn typescript_declarations() {
+        let src = r#"import { x } from "./x";
+
+export interface Shape {
+  area(): number;
+}
+
+export type Id = string | number;
+
+export enum Color { Red, Green }
+
+export abstract class Base implements Shape {
+  abstract area(): number;
+  describe(prefix: string): string {
+    return prefix;
+  }
+  onClick = (e: Event): void => {};
+}
+
+export function makeId(n: number): Id {
+  const local = () => 1;
+  return n;
+}
+
+export const add = (a: number, b: number): number => a + b;
+const LIMIT: number = 10;
+let counter = 0;
+
+namespace Geometry {
+  export function origin() {}
+}
+"#;
+        expect(
+            "shapes.ts",
+            src,
+            &[
+                (
+                    "Shape",
+                    Kind::Interface,
+                    3,
+                    5,
+                    "export interface Shape",
+                    None,
+                ),
+                ("area", Kind::Method, 4, 4, "area(): number", Some("Shape")),
+                (
+                    "Id",
+                    Kind::Type,
+                    7,
+                    7,
+                    "export type Id = string | number",
+                    None,
+                ),
+                ("Color", Kind::Enum, 9, 9, "export enum Color", None),
+                (
+                    "Base",
+                    Kind::Class,
+                    11,
+                    17,
+                    "export abstract class Base implements Shape",
+                    None,
+                ),
+                (
+                    "area",
+                    Kind::Method,
+                    12,
+                    12,
+                    "abstract area(): number",
+                    Some("Base"),
+                ),
+                (
+                    "describe",
+                    Kind::Method,
+                    13,
+                    15,
+                    "describe(prefix: string): string",
+                    Some("Base"),
+                ),
+                (
+                    "onClick",
+                    Kind::Method,
+                    16,
+                    16,
+                    "onClick = (e: Event): void",
+                    Some("Base"),
+                ),
+                (
+                    "makeId",
+                    Kind::Function,
+                    19,
+                    22,
+                    "export function makeId(n: number): Id",
+                    None,
+                ),
+                (
+                    "add",
+                    Kind::Function,
+                    24,
+                    24,
+                    "export const add = (a: number, b: number): number",
+                    None,
+                ),
+                ("LIMIT", Kind::Const, 25, 25, "const LIMIT: number", None),
+                ("Geometry", Kind::Module, 28, 30, "namespace Geometry", None),
+                (
+                    "origin",
+                    Kind::Function,
+                    29,
+                    29,
+                    "export function origin()",
+                    Some("Geometry"),
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn tsx_and_javascript() {
+        let tsx = "export function App(): JSX.Element {\n  return <div>hi</div>;\n}\n";
+        expect(
+            "App.tsx",
+            tsx,
+            &[(
+                "App",
+                Kind::Function,
+                1,
+                3,
+                "export function App(): JSX.Element",
+                None,
+            )],
+        );
+
+        let js = r#"class Counter {
+  constructor() { this.n = 0; }
+  *ticks() {}
+}
+
+function* gen() {}
+const handler = function (req, res) {};
+module.exports = { Counter };
+"#;
+        expect(
+            "counter.js",
+            js,
+            &[
+                ("Counter", Kind::Class, 1, 4, "class Counter", None),
+                (
+                    "constructor",
+                    Kind::Method,
+                    2,
+                    2,
+                    "constructor()",
+                    Some("Counter"),
+                ),
+                ("ticks", Kind::Method, 3, 3, "*ticks()", Some("Counter")),
+                ("gen", Kind::Function, 6, 6, "function* gen()", None),
+                (
+                    "handler",
+                    Kind::Function,
+                    7,
+                    7,
+                    "const handler = function (req, res)",
+                    None,
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn broken_code_still_yields_what_parses() {
+        let facts = extract("bad.rs", "fn ok() {}\nfn broken( {\n").expect("rust");
+        assert!(facts.has_errors);
+        assert_eq!(facts.symbols.first().map(|s| s.name.as_str()), Some("ok"));
+    }
+
+    #[test]
+    fn long_signatures_are_cut() {
+        let params: Vec<String> = (0..100).map(|i| format!("a{i}: u8")).collect();
+        let src = format!("fn wide({}) {{}}\n", params.join(", "));
+        let facts = extract("w.rs", &src).expect("rust");
+        let sig = &facts.symbols[0].signature;
+        assert_eq!(sig.chars().count(), MAX_SIGNATURE_CHARS);
+        assert!(sig.ends_with('…'));
+    }
+}
