@@ -1,14 +1,50 @@
 //! Cloudflare D1 over HTTP: `POST .../raw` with a `batch` body, retries and backoff.
+//!
+//! One [`HttpD1::request`] is one HTTP request carrying every statement of one transaction as
+//! `{"batch": [{"sql", "params"}, ..]}`. Transient failures (429, 5xx, dropped connections,
+//! timeouts, D1's retryable messages) are retried with exponential backoff and jitter within
+//! a total deadline ([`RetryPolicy`]); concurrency is bounded by a semaphore and, optionally,
+//! requests per time window by a client-side [`RateLimit`].
 
-use crate::client::RequestOutcome;
+mod retry;
+mod wire;
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tracing::Instrument as _;
+
+pub use retry::{RateLimit, RetryPolicy};
+
+use crate::client::{RequestOutcome, retryable_message};
 use crate::sql::Statement;
-use crate::{Result, Secret};
+use crate::{Error, Result, Secret};
 
 /// Cloudflare's API host.
 pub const CLOUDFLARE_API_BASE: &str = "https://api.cloudflare.com";
 
+/// What to do about an authentication failure.
+pub const AUTH_HINT: &str = "check CLOUDFLARE_API_TOKEN has D1 edit permission \
+    (Account > D1 > Edit) for this account";
+
 /// Connection settings for the HTTP transport.
+///
+/// ```
+/// use std::time::Duration;
+/// use thread_flow::client::http::{HttpConfig, RetryPolicy};
+///
+/// let config = HttpConfig::new("http://127.0.0.1:8787", "account", "database", "token")
+///     .with_request_timeout(Duration::from_secs(10))
+///     .with_max_concurrency(4)
+///     .with_retry(RetryPolicy::default().with_max_attempts(3));
+/// assert!(!format!("{config:?}").contains("token\""));
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct HttpConfig {
     /// API base URL (no trailing `/client/v4`).
     pub base_url: String,
@@ -18,6 +54,16 @@ pub struct HttpConfig {
     pub database_id: String,
     /// API token (never printed).
     pub token: Secret,
+    /// Time limit of one attempt, response body included (default 30 s, D1's own limit).
+    pub request_timeout: Duration,
+    /// Time limit for opening a connection (default 10 s).
+    pub connect_timeout: Duration,
+    /// Requests in flight at once per database handle (default 6).
+    pub max_concurrency: usize,
+    /// Retries, backoff and the total deadline of one request.
+    pub retry: RetryPolicy,
+    /// Client-side request budget (default: Cloudflare's 1200 per 5 minutes); `None` disables it.
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl HttpConfig {
@@ -33,22 +79,576 @@ impl HttpConfig {
             account_id: account_id.into(),
             database_id: database_id.into(),
             token: token.into(),
+            request_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            max_concurrency: 6,
+            retry: RetryPolicy::default(),
+            rate_limit: Some(RateLimit::CLOUDFLARE),
         }
+    }
+
+    /// Sets [`HttpConfig::request_timeout`].
+    pub fn with_request_timeout(mut self, timeout: Duration) -> HttpConfig {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Sets [`HttpConfig::connect_timeout`].
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> HttpConfig {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets [`HttpConfig::max_concurrency`] (at least 1).
+    pub fn with_max_concurrency(mut self, requests: usize) -> HttpConfig {
+        self.max_concurrency = requests.max(1);
+        self
+    }
+
+    /// Sets [`HttpConfig::retry`].
+    pub fn with_retry(mut self, retry: RetryPolicy) -> HttpConfig {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets [`HttpConfig::rate_limit`].
+    pub fn with_rate_limit(mut self, limit: Option<RateLimit>) -> HttpConfig {
+        self.rate_limit = limit;
+        self
+    }
+
+    /// The `/raw` endpoint URL, after checking the settings.
+    fn endpoint(&self) -> Result<String> {
+        let base = self.base_url.trim().trim_end_matches('/');
+        let base = base.strip_suffix("/client/v4").unwrap_or(base);
+        if !(base.starts_with("https://") || base.starts_with("http://")) || base.len() <= 8 {
+            return Err(Error::Config(format!(
+                "D1 base URL `{base}` must start with https:// (or http:// for a local server)"
+            )));
+        }
+        for (what, id) in [
+            ("account id", &self.account_id),
+            ("database id", &self.database_id),
+        ] {
+            let ok = !id.is_empty()
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !ok {
+                return Err(Error::Config(format!(
+                    "Cloudflare {what} `{id}` is empty or has characters other than letters, \
+                     digits, `-` and `_`"
+                )));
+            }
+        }
+        if self.token.expose().trim().is_empty() {
+            return Err(Error::Config("the Cloudflare API token is empty".into()));
+        }
+        Ok(format!(
+            "{base}/client/v4/accounts/{}/d1/database/{}/raw",
+            self.account_id, self.database_id
+        ))
     }
 }
 
 /// The HTTP transport.
+pub struct HttpD1 {
+    client: reqwest::Client,
+    endpoint: String,
+    auth: HeaderValue,
+    request_timeout: Duration,
+    retry: RetryPolicy,
+    permits: Semaphore,
+    max_concurrency: usize,
+    rate: Option<retry::RateLimiter>,
+}
+
+impl std::fmt::Debug for HttpD1 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpD1")
+            .field("endpoint", &self.endpoint)
+            .field("token", &"[redacted]")
+            .field("request_timeout", &self.request_timeout)
+            .field("max_concurrency", &self.max_concurrency)
+            .field("retry", &self.retry)
+            .field("rate_limited", &self.rate.is_some())
+            .finish()
+    }
+}
+
+/// Why one attempt failed.
 #[derive(Debug)]
-pub struct HttpD1 {}
+enum Failure {
+    /// The server answered with an error.
+    Api {
+        status: u16,
+        code: Option<i64>,
+        message: String,
+        retryable: bool,
+        retry_after: Option<Duration>,
+    },
+    /// No usable answer: connection error, reset, timeout, unreadable body.
+    Transport { message: String },
+}
+
+impl Failure {
+    fn retryable(&self) -> bool {
+        match self {
+            Failure::Api { retryable, .. } => *retryable,
+            Failure::Transport { .. } => true,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Failure::Api {
+                status,
+                code,
+                message,
+                ..
+            } => match code {
+                Some(c) => format!("HTTP {status}, code {c}: {message}"),
+                None => format!("HTTP {status}: {message}"),
+            },
+            Failure::Transport { message } => message.clone(),
+        }
+    }
+
+    /// The final error, after `attempts` attempts; `gave_up` says why retrying stopped early.
+    fn into_error(self, attempts: u32, gave_up: Option<String>) -> Error {
+        match self {
+            Failure::Api {
+                status,
+                code,
+                message,
+                ..
+            } => {
+                let hint = match (status, code) {
+                    (401 | 403, _) | (_, Some(10000)) => Some(AUTH_HINT.to_owned()),
+                    (404, _) => Some(
+                        "check CLOUDFLARE_ACCOUNT_ID, D1_DATABASE_ID and the base URL (D1_BASE_URL)"
+                            .to_owned(),
+                    ),
+                    (429, _) => Some(gave_up.clone().unwrap_or_default() + RATE_HINT),
+                    _ => gave_up,
+                };
+                Error::Api {
+                    status: Some(status),
+                    code,
+                    message,
+                    table: None,
+                    first_key: None,
+                    attempts,
+                    hint,
+                }
+            }
+            Failure::Transport { message } => Error::Transport {
+                message: match gave_up {
+                    Some(why) => format!("{message}; {why}"),
+                    None => message,
+                },
+                table: None,
+                first_key: None,
+                attempts,
+            },
+        }
+    }
+}
+
+const RATE_HINT: &str = "D1 is rate limiting this token or the database is overloaded: \
+    write fewer, larger batches, lower the concurrency or retry later";
 
 impl HttpD1 {
     /// Builds the client.
-    pub fn new(_config: HttpConfig) -> Result<HttpD1> {
-        todo!()
+    pub fn new(config: HttpConfig) -> Result<HttpD1> {
+        let endpoint = config.endpoint()?;
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", config.token.expose().trim()))
+            .map_err(|_| {
+            Error::Config(
+                "the Cloudflare API token has characters not allowed in an HTTP header".into(),
+            )
+        })?;
+        auth.set_sensitive(true);
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let client = reqwest::Client::builder()
+            .default_headers(headers)
+            .user_agent(concat!("thread-flow/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        let max_concurrency = config.max_concurrency.max(1);
+        Ok(HttpD1 {
+            client,
+            endpoint,
+            auth,
+            request_timeout: config.request_timeout,
+            retry: config.retry,
+            permits: Semaphore::new(max_concurrency),
+            max_concurrency,
+            rate: config.rate_limit.map(retry::RateLimiter::new),
+        })
+    }
+
+    /// The `/raw` endpoint this transport posts to (contains no secret).
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
     }
 
     /// Sends one request (one transaction), retrying transient failures.
-    pub async fn request(&self, _statements: Vec<Statement>) -> Result<RequestOutcome> {
-        todo!()
+    pub async fn request(&self, statements: Vec<Statement>) -> Result<RequestOutcome> {
+        if statements.is_empty() {
+            return Ok(RequestOutcome::default());
+        }
+        let body = bytes::Bytes::from(wire::encode_batch(&statements)?);
+        let span = tracing::debug_span!(
+            "d1_http_request",
+            statements = statements.len(),
+            body_bytes = body.len(),
+        );
+        self.send_with_retries(body, statements.len())
+            .instrument(span)
+            .await
+    }
+
+    async fn send_with_retries(
+        &self,
+        body: bytes::Bytes,
+        statements: usize,
+    ) -> Result<RequestOutcome> {
+        let start = Instant::now();
+        let deadline = start + self.retry.deadline;
+        let mut bytes_sent = 0u64;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let failure = match self
+                .attempt(&body, statements, remaining, &mut bytes_sent)
+                .await
+            {
+                Ok(results) => {
+                    tracing::debug!(attempt, elapsed_ms = ms(start.elapsed()), "D1 request done");
+                    return Ok(RequestOutcome {
+                        results,
+                        attempts: attempt,
+                        bytes_sent,
+                    });
+                }
+                Err(failure) => failure,
+            };
+            if !failure.retryable() {
+                tracing::debug!(attempt, error = %failure.describe(), "D1 request failed, not retryable");
+                return Err(failure.into_error(attempt, None));
+            }
+            if attempt >= self.retry.max_attempts {
+                tracing::warn!(attempt, error = %failure.describe(), "D1 request failed, no attempts left");
+                let why = format!(
+                    "gave up after {attempt} attempts (RetryPolicy::max_attempts = {})",
+                    self.retry.max_attempts
+                );
+                return Err(failure.into_error(attempt, Some(why)));
+            }
+            let retry_after = match &failure {
+                Failure::Api { retry_after, .. } => *retry_after,
+                Failure::Transport { .. } => None,
+            };
+            let delay = self.retry.delay(attempt, retry_after);
+            if Instant::now() + delay >= deadline {
+                tracing::warn!(
+                    attempt,
+                    delay_ms = ms(delay),
+                    error = %failure.describe(),
+                    "D1 request failed, the next retry would pass the deadline"
+                );
+                let why = format!(
+                    "gave up after {attempt} attempts in {:.1} s: the next retry (in {:.1} s) would \
+                     pass the {:.0} s retry deadline (RetryPolicy::deadline)",
+                    start.elapsed().as_secs_f64(),
+                    delay.as_secs_f64(),
+                    self.retry.deadline.as_secs_f64()
+                );
+                return Err(failure.into_error(attempt, Some(why)));
+            }
+            tracing::warn!(
+                attempt,
+                delay_ms = ms(delay),
+                error = %failure.describe(),
+                "D1 request failed, retrying"
+            );
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// One attempt: waits for a concurrency permit and the rate limit, posts, reads the answer.
+    async fn attempt(
+        &self,
+        body: &bytes::Bytes,
+        statements: usize,
+        remaining: Duration,
+        bytes_sent: &mut u64,
+    ) -> std::result::Result<Vec<crate::client::StatementResult>, Failure> {
+        let waited_from = Instant::now();
+        let admission = async {
+            let permit = self.permits.acquire().await;
+            if let Some(rate) = &self.rate {
+                rate.acquire().await;
+            }
+            permit
+        };
+        let _permit = match tokio::time::timeout(remaining, admission).await {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_)) => {
+                return Err(Failure::Transport {
+                    message: "the HTTP client was shut down".into(),
+                });
+            }
+            Err(_) => {
+                return Err(Failure::Transport {
+                    message: format!(
+                        "waited {:.1} s for a free request slot (concurrency or rate limit)",
+                        waited_from.elapsed().as_secs_f64()
+                    ),
+                });
+            }
+        };
+        let timeout = self
+            .request_timeout
+            .min(deadline_left(waited_from, remaining));
+        if timeout.is_zero() {
+            return Err(Failure::Transport {
+                message: "no time left before the deadline".into(),
+            });
+        }
+        *bytes_sent += body.len() as u64;
+        let sent_at = Instant::now();
+        let response = self
+            .client
+            .post(&self.endpoint)
+            .header(AUTHORIZATION, self.auth.clone())
+            .timeout(timeout)
+            .body(body.clone())
+            .send()
+            .await
+            .map_err(|e| Failure::Transport {
+                message: describe_reqwest(&e, timeout),
+            })?;
+        let status = response.status();
+        let retry_after = parse_retry_after(response.headers());
+        let bytes = response.bytes().await.map_err(|e| Failure::Transport {
+            message: describe_reqwest(&e, timeout),
+        })?;
+        tracing::debug!(
+            status = status.as_u16(),
+            response_bytes = bytes.len(),
+            elapsed_ms = ms(sent_at.elapsed()),
+            "D1 attempt answered"
+        );
+        classify(status, retry_after, &bytes, statements)
+    }
+}
+
+fn deadline_left(from: Instant, remaining: Duration) -> Duration {
+    remaining.saturating_sub(from.elapsed())
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// `retry-after` in seconds (integer or decimal). HTTP dates are ignored (backoff applies).
+fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let text = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    let secs: f64 = text.parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)))
+}
+
+fn describe_reqwest(e: &reqwest::Error, timeout: Duration) -> String {
+    let kind = if e.is_timeout() {
+        format!("no answer within {:.1} s (timeout)", timeout.as_secs_f64())
+    } else if e.is_connect() {
+        "cannot connect".to_owned()
+    } else if e.is_body() || e.is_decode() {
+        "the response body was cut off".to_owned()
+    } else {
+        "the connection failed".to_owned()
+    };
+    // The source chain explains resets ("connection reset by peer"); URLs carry no secret.
+    let mut out = kind;
+    let mut source = std::error::Error::source(e);
+    let mut seen = 0;
+    while let Some(s) = source {
+        if seen == 3 {
+            break;
+        }
+        let _ = write!(out, ": {s}");
+        source = s.source();
+        seen += 1;
+    }
+    out
+}
+
+/// Turns an HTTP answer into results or a [`Failure`].
+fn classify(
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    body: &[u8],
+    statements: usize,
+) -> std::result::Result<Vec<crate::client::StatementResult>, Failure> {
+    let code_status = status.as_u16();
+    let transient_status = code_status == 429 || status.is_server_error();
+    match wire::parse_envelope(body) {
+        Some(Ok(wire::Envelope::Success(results))) if status.is_success() => {
+            if results.len() == statements {
+                Ok(results)
+            } else {
+                Err(Failure::Api {
+                    status: code_status,
+                    code: None,
+                    message: format!(
+                        "D1 answered {} results for {statements} statements",
+                        results.len()
+                    ),
+                    retryable: false,
+                    retry_after: None,
+                })
+            }
+        }
+        Some(Ok(wire::Envelope::Failure { code, message })) => Err(Failure::Api {
+            status: code_status,
+            retryable: transient_status || retryable_message(&message),
+            code,
+            message,
+            retry_after,
+        }),
+        Some(Ok(wire::Envelope::Success(_))) => Err(Failure::Api {
+            status: code_status,
+            code: None,
+            message: format!("HTTP {status} with a success envelope"),
+            retryable: transient_status,
+            retry_after,
+        }),
+        Some(Err(problem)) => Err(Failure::Api {
+            status: code_status,
+            code: None,
+            message: format!("unexpected D1 response: {problem}"),
+            retryable: transient_status,
+            retry_after,
+        }),
+        None => {
+            let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
+            let text = text.trim();
+            let message = match (status.canonical_reason(), text.is_empty()) {
+                (Some(reason), true) => format!("{reason} (no JSON body)"),
+                (Some(reason), false) => format!("{reason}: {text}"),
+                (None, true) => "no JSON body".to_owned(),
+                (None, false) => text.to_owned(),
+            };
+            Err(Failure::Api {
+                status: code_status,
+                code: None,
+                retryable: transient_status || retryable_message(&message),
+                message,
+                retry_after,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_and_validation() {
+        let c = HttpConfig::new("https://api.cloudflare.com/", "acc", "db-1", "t");
+        assert_eq!(
+            c.endpoint().unwrap(),
+            "https://api.cloudflare.com/client/v4/accounts/acc/d1/database/db-1/raw"
+        );
+        let c = HttpConfig::new("http://127.0.0.1:1/client/v4", "acc", "db", "t");
+        assert_eq!(
+            c.endpoint().unwrap(),
+            "http://127.0.0.1:1/client/v4/accounts/acc/d1/database/db/raw"
+        );
+        assert!(matches!(
+            HttpConfig::new("ftp://x", "a", "d", "t").endpoint(),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            HttpConfig::new("https://x", "a/b", "d", "t").endpoint(),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            HttpConfig::new("https://x", "a", "d", " ").endpoint(),
+            Err(Error::Config(_))
+        ));
+    }
+
+    #[test]
+    fn classification() {
+        let sql = br#"{"success":false,"errors":[{"code":7500,"message":"no such table: t: SQLITE_ERROR"}]}"#;
+        let f = classify(StatusCode::BAD_REQUEST, None, sql, 1).unwrap_err();
+        assert!(!f.retryable());
+        let lost = br#"{"success":false,"errors":[{"code":7500,"message":"D1_ERROR: Network connection lost."}]}"#;
+        assert!(
+            classify(StatusCode::BAD_REQUEST, None, lost, 1)
+                .unwrap_err()
+                .retryable()
+        );
+        assert!(
+            classify(
+                StatusCode::BAD_GATEWAY,
+                None,
+                b"<html>bad gateway</html>",
+                1
+            )
+            .unwrap_err()
+            .retryable()
+        );
+        assert!(
+            classify(StatusCode::TOO_MANY_REQUESTS, None, b"", 1)
+                .unwrap_err()
+                .retryable()
+        );
+        let auth =
+            br#"{"success":false,"errors":[{"code":10000,"message":"Authentication error"}]}"#;
+        let f = classify(StatusCode::UNAUTHORIZED, None, auth, 1).unwrap_err();
+        assert!(!f.retryable());
+        match f.into_error(1, None) {
+            Error::Api {
+                status: Some(401),
+                code: Some(10000),
+                hint: Some(h),
+                ..
+            } => {
+                assert!(h.contains("CLOUDFLARE_API_TOKEN"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn retry_after_parsing() {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_static("3"));
+        assert_eq!(parse_retry_after(&h), Some(Duration::from_secs(3)));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("0.5"));
+        assert_eq!(parse_retry_after(&h), Some(Duration::from_millis(500)));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(parse_retry_after(&h), None);
+    }
+
+    #[test]
+    fn debug_never_shows_token() {
+        let config = HttpConfig::new("https://x.example", "a", "d", "sekrit-token-123");
+        let http = HttpD1::new(config.clone()).unwrap();
+        assert!(!format!("{config:?}").contains("sekrit"));
+        assert!(!format!("{http:?}").contains("sekrit"));
     }
 }

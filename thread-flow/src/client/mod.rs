@@ -3,8 +3,14 @@
 //! A *request* is a list of statements that D1 runs as one transaction. The client never
 //! builds SQL; it only carries [`Statement`]s produced by [`crate::sql`].
 
+mod env;
 pub mod http;
 pub mod local;
+
+pub use env::{
+    ACCOUNT_ID_VAR, API_TOKEN_VAR, BASE_URL_VAR, DEFAULT_LOCAL_PATH, DATABASE_ID_VAR, DatabaseConfig,
+    LOCAL_PATH_VAR,
+};
 
 use std::sync::Arc;
 
