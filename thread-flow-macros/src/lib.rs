@@ -1,15 +1,83 @@
 //! Derive macros for thread-flow: `#[derive(D1Target)]` and `#[derive(D1Value)]`.
+//!
+//! Stages, as in serde_derive: [`attr`] reads every `#[d1(...)]` key, [`ast`] builds the input
+//! model, [`check`] applies the rules across fields, and [`target`] / [`value`] generate code
+//! from the checked model only. Every error is collected in a [`ctxt::Ctxt`] and reported at
+//! once, each on its own span.
+
+mod ast;
+mod attr;
+mod case;
+mod check;
+mod ctxt;
+mod target;
+mod value;
+
+#[cfg(test)]
+mod tests;
 
 use proc_macro::TokenStream;
+use syn::{DeriveInput, parse_macro_input};
 
-/// Derives `thread_flow::D1Target` for a struct with named fields.
+/// Derives `thread_flow::D1Target` for a struct with named fields: one struct, one D1 table.
+///
+/// Columns follow the field declaration order (skipped fields have none). The table name is
+/// `table = ".."` or the struct name in snake_case.
+///
+/// **Key type**: for a single-column key, `Key` is the key field's own type; for a composite
+/// key `#[d1(primary_key(a, b))]`, `Key` is the tuple of the key fields' types in
+/// `primary_key(...)` order, so `table.get(&("src/lib.rs".to_string(), 42))` reads naturally.
+///
+/// Struct attributes, in `#[d1(...)]`:
+///
+/// | key | meaning |
+/// |---|---|
+/// | `table = "name"` | table name (not starting with `_cf_` or `sqlite_`) |
+/// | `rename_all = "camelCase"` | serde's case rules for column names |
+/// | `primary_key(a, b)` | composite key, in this order |
+/// | `index(a, b, name = "..", where = "..")` | secondary index; repeatable; `name`, `where` optional |
+/// | `unique(a, b, name = "..")` | unique index; repeatable |
+/// | `strict = false` | plain instead of STRICT table |
+/// | `without_rowid` | `WITHOUT ROWID` table |
+/// | `crate = "path"` | path of the runtime crate (default `::thread_flow`) |
+///
+/// Field attributes: `primary_key`, `rename = ".."`, `unique`, `index`, `json` (any
+/// `Serialize + DeserializeOwned` type as TEXT; `Option<T>` stores `None` as NULL),
+/// `sql_type = "INTEGER|REAL|TEXT|BLOB"`, `default = <literal>`, `default_sql = ".."`,
+/// `skip` (not stored; filled with `Default::default()` when read).
+///
+/// ```ignore
+/// #[derive(D1Target)]
+/// #[d1(table = "symbols", primary_key(file, name, line), index(kind))]
+/// struct Symbol {
+///     file: String,
+///     name: String,
+///     line: i64,
+///     kind: SymbolKind,
+///     #[d1(json)]
+///     attrs: std::collections::BTreeMap<String, String>,
+///     doc: Option<String>,
+/// }
+/// // Symbol::Key == (String, String, i64)
+/// ```
 #[proc_macro_derive(D1Target, attributes(d1))]
-pub fn derive_d1_target(_input: TokenStream) -> TokenStream {
-    TokenStream::new()
+pub fn derive_d1_target(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    target::expand(&input)
+        .unwrap_or_else(|errors| errors)
+        .into()
 }
 
-/// Derives `thread_flow::D1Value` for an enum or a single-field newtype.
+/// Derives `thread_flow::D1Value` (and `D1KeyValue`) for an enum of unit variants or a
+/// single-field newtype.
+///
+/// - Enums are stored as TEXT by variant name (`#[d1(rename_all = "snake_case")]` on the enum,
+///   `#[d1(rename = "..")]` on a variant), or as INTEGER when every variant has an explicit
+///   discriminant (`#[d1(sql_type = "TEXT")]` forces names). Enums can be key fields.
+/// - Newtypes (`struct UserId(i64);`) are stored exactly as their inner type; they can be key
+///   fields when the inner type can.
 #[proc_macro_derive(D1Value, attributes(d1))]
-pub fn derive_d1_value(_input: TokenStream) -> TokenStream {
-    TokenStream::new()
+pub fn derive_d1_value(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    value::expand(&input).unwrap_or_else(|errors| errors).into()
 }

@@ -73,16 +73,5 @@ pub trait D1Target: Sized + Send + Sync + 'static {
     fn from_row(row: Vec<Value>) -> Result<Self, ColumnError>;
 }
 
-/// Support code for the derive macros. Not public API.
 #[doc(hidden)]
-pub mod __private {
-    pub use std::sync::OnceLock;
-    pub use std::vec::Vec;
-    pub use std::string::String;
-    pub use std::option::Option;
-    pub use std::result::Result;
-    pub use std::boxed::Box;
-    pub use std::default::Default;
-    pub use std::clone::Clone;
-    pub use std::vec;
-}
+pub mod __private;
