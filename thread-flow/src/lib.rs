@@ -27,7 +27,7 @@ pub use client::D1Database;
 pub use error::{Error, Result};
 pub use schema::{Column, ColumnDefault, Index, SqlType, TableSchema};
 pub use secret::Secret;
-pub use table::{D1Table, WriteReport};
+pub use table::{D1Table, MigrationReport, WriteReport};
 pub use thread_flow_macros::{D1Target, D1Value};
 pub use value::{D1KeyValue, D1Value, Json, Value, ValueError};
 

@@ -1,8 +1,18 @@
-//! [`D1Table`]: typed migrate / upsert / delete / get / count for a [`D1Target`].
+//! [`D1Table`]: typed migrate / upsert / delete / get / count for a [`D1Target`], and the
+//! schema-level operations of [`D1Database`] it is built on (shared with the ReCoco target):
+//! [`D1Database::write_rows`], [`D1Database::live_schema`], [`D1Database::migrate_table`].
 
 use std::marker::PhantomData;
 
-use crate::{D1Database, D1Target};
+use tokio::task::JoinSet;
+
+use crate::client::RequestOutcome;
+use crate::sql::introspect::{self, ResultRows};
+use crate::sql::{
+    MigrationOptions, MigrationPlan, Statement, WritePlan, plan_migration, plan_write, render_key,
+    select,
+};
+use crate::{ColumnError, D1Database, D1Target, Error, Result, TableSchema, Value};
 
 /// What a write cost.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -19,6 +29,311 @@ pub struct WriteReport {
     pub bytes_sent: u64,
 }
 
+impl WriteReport {
+    fn add(&mut self, outcome: &RequestOutcome, statements: usize) {
+        self.statements += statements as u64;
+        self.requests += 1;
+        self.retries += u64::from(outcome.attempts.saturating_sub(1));
+        self.bytes_sent += outcome.bytes_sent;
+    }
+
+    /// Adds another report's counts to this one.
+    pub fn merge(&mut self, other: &WriteReport) {
+        self.rows += other.rows;
+        self.statements += other.statements;
+        self.requests += other.requests;
+        self.retries += other.retries;
+        self.bytes_sent += other.bytes_sent;
+    }
+}
+
+/// What a migration did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MigrationReport {
+    /// The plan that was applied (empty when the table already matched).
+    pub plan: MigrationPlan,
+    /// Requests sent (0 or 1: a migration is one atomic request).
+    pub requests: u64,
+    /// Statements executed.
+    pub statements: u64,
+}
+
+impl MigrationReport {
+    /// Whether anything changed.
+    pub fn changed(&self) -> bool {
+        !self.plan.is_empty()
+    }
+}
+
+impl D1Database {
+    /// Reads the live definition of `table` (columns, key, indexes, STRICT, WITHOUT ROWID) with
+    /// `PRAGMA table_xinfo` / `index_list` / `index_info` and `sqlite_schema`. `None` when the
+    /// table does not exist.
+    pub async fn live_schema(&self, table: &str) -> Result<Option<TableSchema>> {
+        let first = self.request(introspect::table_statements(table)).await?;
+        let rows: Vec<ResultRows<'_>> = first
+            .results
+            .iter()
+            .map(|r| ResultRows {
+                columns: &r.columns,
+                rows: &r.rows,
+            })
+            .collect();
+        if rows.first().is_none_or(|r| r.rows.is_empty()) {
+            return Ok(None);
+        }
+        let indexes = rows
+            .get(2)
+            .map(|r| introspect::created_indexes(*r))
+            .unwrap_or_default();
+        let names: Vec<String> = indexes.iter().map(|(n, _)| n.clone()).collect();
+        let infos = if names.is_empty() {
+            RequestOutcome::default()
+        } else {
+            self.request(introspect::index_statements(&names)).await?
+        };
+        let info_rows: Vec<ResultRows<'_>> = infos
+            .results
+            .iter()
+            .map(|r| ResultRows {
+                columns: &r.columns,
+                rows: &r.rows,
+            })
+            .collect();
+        Ok(introspect::parse_live_schema(
+            table, &rows, &indexes, &info_rows,
+        ))
+    }
+
+    /// The plan that brings the live table to `to` (reads the live schema, plans, sends nothing).
+    pub async fn plan_table(
+        &self,
+        to: &TableSchema,
+        options: &MigrationOptions,
+    ) -> Result<MigrationPlan> {
+        let live = self.live_schema(&to.name).await?;
+        plan_migration(live.as_ref(), to, options)
+    }
+
+    /// Brings the live table to `to`: reads the live schema, plans, and applies the plan as one
+    /// atomic request. Safe to call again after a crash or a success: the next plan starts from
+    /// what the database holds, so a finished migration plans to nothing.
+    ///
+    /// A change refused as data-losing is applied anyway when the live table has no rows,
+    /// since nothing can be lost then.
+    pub async fn migrate_table(
+        &self,
+        to: &TableSchema,
+        options: &MigrationOptions,
+    ) -> Result<MigrationReport> {
+        let live = self.live_schema(&to.name).await?;
+        let plan = match plan_migration(live.as_ref(), to, options) {
+            Ok(plan) => plan,
+            Err(refused @ Error::MigrationRefused { .. }) => {
+                let Some(live) = &live else {
+                    return Err(refused);
+                };
+                if self.count_rows(&live.name).await? != 0 {
+                    return Err(refused);
+                }
+                plan_migration(
+                    Some(live),
+                    to,
+                    &MigrationOptions {
+                        allow_data_loss: true,
+                    },
+                )?
+            }
+            Err(e) => return Err(e),
+        };
+        self.apply_migration(&to.name, plan).await
+    }
+
+    /// Applies a plan as one request (one transaction).
+    pub async fn apply_migration(
+        &self,
+        table: &str,
+        plan: MigrationPlan,
+    ) -> Result<MigrationReport> {
+        if plan.is_empty() {
+            return Ok(MigrationReport {
+                plan,
+                requests: 0,
+                statements: 0,
+            });
+        }
+        let statements = plan.statements();
+        let n = statements.len() as u64;
+        self.request(statements)
+            .await
+            .map_err(|e| with_context(e, table, None))?;
+        Ok(MigrationReport {
+            plan,
+            requests: 1,
+            statements: n,
+        })
+    }
+
+    /// Rows in `table`.
+    pub async fn count_rows(&self, table: &str) -> Result<u64> {
+        let outcome = self.request(vec![select::count_table(table)]).await?;
+        let value = outcome
+            .results
+            .into_iter()
+            .next()
+            .and_then(|r| r.rows.into_iter().next())
+            .and_then(|r| r.into_iter().next());
+        match value {
+            Some(Value::Integer(n)) => Ok(n.max(0) as u64),
+            Some(Value::Real(n)) => Ok(n.max(0.0) as u64),
+            Some(Value::Text(s)) => s.trim().parse().map_err(|_| Error::Decode {
+                table: table.into(),
+                column: "COUNT(*)".into(),
+                message: format!("expected a count, found {s:?}"),
+            }),
+            other => Err(Error::Decode {
+                table: table.into(),
+                column: "COUNT(*)".into(),
+                message: format!("expected a count, found {other:?}"),
+            }),
+        }
+    }
+
+    /// Writes rows to the table of `schema`: `upserts` (values in schema column order) and
+    /// `deletes` (values in key order). Plans the write ([`plan_write`], every row checked before
+    /// anything is sent), sends the upsert requests, up to [`crate::sql::WriteOptions::concurrency`]
+    /// at once, then the delete requests.
+    ///
+    /// Requests already sent stay applied when a later one fails; every write is an idempotent
+    /// upsert or delete, so the whole call can be retried. The error names the table and the
+    /// first key of the failed request.
+    pub async fn write_rows(
+        &self,
+        schema: &TableSchema,
+        upserts: Vec<Vec<Value>>,
+        deletes: Vec<Vec<Value>>,
+    ) -> Result<WriteReport> {
+        let plan = plan_write(
+            schema,
+            upserts,
+            deletes,
+            self.encoding(),
+            self.write_options(),
+        )?;
+        self.send_plan(&schema.name, plan).await
+    }
+
+    /// Sends a [`WritePlan`]: upsert requests (concurrently), then delete requests.
+    pub async fn send_plan(&self, table: &str, plan: WritePlan) -> Result<WriteReport> {
+        let mut report = WriteReport {
+            rows: plan.upsert_rows + plan.delete_rows,
+            ..WriteReport::default()
+        };
+        let WritePlan {
+            upsert_requests,
+            delete_requests,
+            upsert_first_keys,
+            delete_first_keys,
+            ..
+        } = plan;
+        self.send_requests(table, upsert_requests, upsert_first_keys, &mut report)
+            .await?;
+        self.send_requests(table, delete_requests, delete_first_keys, &mut report)
+            .await?;
+        Ok(report)
+    }
+
+    async fn send_requests(
+        &self,
+        table: &str,
+        requests: Vec<Vec<Statement>>,
+        first_keys: Vec<String>,
+        report: &mut WriteReport,
+    ) -> Result<()> {
+        let concurrency = self.write_options().concurrency.max(1);
+        if requests.len() <= 1 || concurrency == 1 {
+            for (i, request) in requests.into_iter().enumerate() {
+                let n = request.len();
+                let outcome = self
+                    .request(request)
+                    .await
+                    .map_err(|e| with_context(e, table, first_keys.get(i).cloned()))?;
+                report.add(&outcome, n);
+            }
+            return Ok(());
+        }
+        let mut in_flight: JoinSet<(usize, usize, Result<RequestOutcome>)> = JoinSet::new();
+        let mut failure: Option<Error> = None;
+        let mut pending = requests.into_iter().enumerate();
+        loop {
+            while failure.is_none() && in_flight.len() < concurrency {
+                let Some((i, request)) = pending.next() else {
+                    break;
+                };
+                let db = self.clone();
+                let n = request.len();
+                in_flight.spawn(async move { (i, n, db.request(request).await) });
+            }
+            let Some(joined) = in_flight.join_next().await else {
+                break;
+            };
+            match joined {
+                Ok((_, n, Ok(outcome))) => report.add(&outcome, n),
+                Ok((i, _, Err(e))) => {
+                    failure.get_or_insert(with_context(e, table, first_keys.get(i).cloned()));
+                }
+                Err(e) => {
+                    failure.get_or_insert(Error::Transport {
+                        message: format!("a write task failed: {e}"),
+                        table: Some(table.into()),
+                        first_key: None,
+                        attempts: 1,
+                    });
+                }
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Adds the table and the batch's first key to a transport or API error.
+fn with_context(e: Error, table_name: &str, key: Option<String>) -> Error {
+    match e {
+        Error::Api {
+            status,
+            code,
+            message,
+            table,
+            first_key,
+            attempts,
+            hint,
+        } => Error::Api {
+            status,
+            code,
+            message,
+            table: table.or_else(|| Some(table_name.into())),
+            first_key: first_key.or(key),
+            attempts,
+            hint,
+        },
+        Error::Transport {
+            message,
+            table,
+            first_key,
+            attempts,
+        } => Error::Transport {
+            message,
+            table: table.or_else(|| Some(table_name.into())),
+            first_key: first_key.or(key),
+            attempts,
+        },
+        other => other,
+    }
+}
+
 /// A typed handle on the table of `T`.
 #[derive(Debug)]
 pub struct D1Table<T> {
@@ -26,15 +341,172 @@ pub struct D1Table<T> {
     _row: PhantomData<fn() -> T>,
 }
 
+impl<T> Clone for D1Table<T> {
+    fn clone(&self) -> D1Table<T> {
+        D1Table {
+            db: self.db.clone(),
+            _row: PhantomData,
+        }
+    }
+}
+
 impl<T: D1Target> D1Table<T> {
     /// The handle for `T` on `db`.
     pub fn new(db: D1Database) -> D1Table<T> {
-        D1Table { db, _row: PhantomData }
+        D1Table {
+            db,
+            _row: PhantomData,
+        }
     }
 
     /// The database this table lives in.
     pub fn database(&self) -> &D1Database {
         &self.db
+    }
+
+    /// The table definition of `T`.
+    pub fn schema(&self) -> &'static TableSchema {
+        T::schema()
+    }
+
+    /// The migration that would bring the live table to `T::schema()` (reads the live schema,
+    /// changes nothing). Print it to see the SQL.
+    pub async fn plan(&self) -> Result<MigrationPlan> {
+        self.db
+            .plan_table(T::schema(), &MigrationOptions::default())
+            .await
+    }
+
+    /// Creates or migrates the table to `T::schema()`, refusing changes that would lose data.
+    pub async fn migrate(&self) -> Result<MigrationReport> {
+        self.migrate_with(&MigrationOptions::default()).await
+    }
+
+    /// [`D1Table::migrate`] with options (e.g. `allow_data_loss`).
+    pub async fn migrate_with(&self, options: &MigrationOptions) -> Result<MigrationReport> {
+        self.db.migrate_table(T::schema(), options).await
+    }
+
+    /// Inserts or replaces `rows` by key. The last of several rows with one key wins.
+    pub async fn upsert(&self, rows: &[T]) -> Result<WriteReport> {
+        let schema = T::schema();
+        let mut bound = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut values = Vec::with_capacity(schema.columns.len());
+            if let Err(e) = row.bind_row(&mut values) {
+                return Err(bind_error::<T>(e, &row.key()));
+            }
+            bound.push(values);
+        }
+        self.db.write_rows(schema, bound, Vec::new()).await
+    }
+
+    /// Deletes the rows with these keys (missing keys are ignored).
+    pub async fn delete(&self, keys: &[T::Key]) -> Result<WriteReport> {
+        let schema = T::schema();
+        let mut bound = Vec::with_capacity(keys.len());
+        for key in keys {
+            bound.push(bind_key::<T>(key)?);
+        }
+        self.db.write_rows(schema, Vec::new(), bound).await
+    }
+
+    /// Upserts `upserts` then deletes `deletes`, in one planned write.
+    pub async fn write(&self, upserts: &[T], deletes: &[T::Key]) -> Result<WriteReport> {
+        let schema = T::schema();
+        let mut rows = Vec::with_capacity(upserts.len());
+        for row in upserts {
+            let mut values = Vec::with_capacity(schema.columns.len());
+            if let Err(e) = row.bind_row(&mut values) {
+                return Err(bind_error::<T>(e, &row.key()));
+            }
+            rows.push(values);
+        }
+        let keys = deletes
+            .iter()
+            .map(bind_key::<T>)
+            .collect::<Result<Vec<_>>>()?;
+        self.db.write_rows(schema, rows, keys).await
+    }
+
+    /// The row with this key, if any.
+    pub async fn get(&self, key: &T::Key) -> Result<Option<T>> {
+        let schema = T::schema();
+        let encoding = self.db.encoding();
+        let key_values = bind_key::<T>(key)?;
+        let rendered = render_key(&key_values);
+        let outcome = self
+            .db
+            .request(vec![select::get_by_key(schema, key_values, encoding)])
+            .await?;
+        let Some(row) = outcome
+            .results
+            .into_iter()
+            .next()
+            .and_then(|r| r.rows.into_iter().next())
+        else {
+            return Ok(None);
+        };
+        let values = select::decode_row(schema, row, encoding)?;
+        T::from_row(values).map(Some).map_err(|e| Error::Decode {
+            table: schema.name.clone(),
+            column: e.column.into(),
+            message: format!("{} (key {rendered})", e.error),
+        })
+    }
+
+    /// Every row, ordered by key. Reads the whole table in one request: for small tables and tests.
+    pub async fn all(&self) -> Result<Vec<T>> {
+        let schema = T::schema();
+        let encoding = self.db.encoding();
+        let outcome = self
+            .db
+            .request(vec![select::select_all(schema, encoding)])
+            .await?;
+        let rows = outcome
+            .results
+            .into_iter()
+            .next()
+            .map(|r| r.rows)
+            .unwrap_or_default();
+        rows.into_iter()
+            .map(|row| {
+                let values = select::decode_row(schema, row, encoding)?;
+                T::from_row(values).map_err(|e| Error::Decode {
+                    table: schema.name.clone(),
+                    column: e.column.into(),
+                    message: e.error.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// Rows in the table.
+    pub async fn count(&self) -> Result<u64> {
+        self.db.count_rows(&T::schema().name).await
+    }
+}
+
+fn bind_key<T: D1Target>(key: &T::Key) -> Result<Vec<Value>> {
+    let mut values = Vec::with_capacity(T::schema().primary_key.len());
+    T::bind_key(key, &mut values).map_err(|e| Error::Bind {
+        table: T::schema().name.clone(),
+        column: e.column.into(),
+        key: "<unknown>".into(),
+        message: e.error.to_string(),
+    })?;
+    Ok(values)
+}
+
+fn bind_error<T: D1Target>(e: ColumnError, key: &T::Key) -> Error {
+    let rendered = bind_key::<T>(key)
+        .map(|k| render_key(&k))
+        .unwrap_or_else(|_| "<unknown>".into());
+    Error::Bind {
+        table: T::schema().name.clone(),
+        column: e.column.into(),
+        key: rendered,
+        message: e.error.to_string(),
     }
 }
 

@@ -14,7 +14,7 @@ pub use env::{
 
 use std::sync::Arc;
 
-use crate::sql::{Encoding, Statement};
+use crate::sql::{Encoding, Statement, WriteOptions};
 use crate::{Result, Value};
 
 /// The result of one statement.
@@ -54,6 +54,8 @@ pub fn retryable_message(message: &str) -> bool {
     RETRYABLE.iter().any(|m| message.contains(m))
 }
 
+// Held once behind an Arc, so the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Backend {
     Local(local::LocalD1),
@@ -64,17 +66,55 @@ enum Backend {
 #[derive(Debug, Clone)]
 pub struct D1Database {
     backend: Arc<Backend>,
+    write_options: WriteOptions,
 }
 
 impl D1Database {
+    fn from_backend(backend: Backend) -> D1Database {
+        D1Database { backend: Arc::new(backend), write_options: WriteOptions::default() }
+    }
+
+    /// This handle with other write tuning (request byte budget, statements per request,
+    /// concurrency). Clones made afterwards keep it; the connection is shared.
+    pub fn with_write_options(mut self, options: WriteOptions) -> D1Database {
+        self.write_options = options;
+        self
+    }
+
+    /// The write tuning used by [`D1Database::write_rows`].
+    pub fn write_options(&self) -> &WriteOptions {
+        &self.write_options
+    }
+
+    /// Runs one SQL statement (`?` placeholders, values bound in order) as one request; the
+    /// escape hatch for anything thread-flow does not generate.
+    ///
+    /// Over HTTP, integers beyond ±(2^53-1) and BLOBs are sent so that they arrive exactly;
+    /// result values arrive as D1 returns them (use [`crate::sql::select`] for exact reads).
+    pub async fn execute(&self, sql: impl AsRef<str>, params: Vec<Value>) -> Result<StatementResult> {
+        let statement = crate::sql::encoded_statement(sql.as_ref(), params, self.encoding());
+        let outcome = self.request(vec![statement]).await?;
+        Ok(outcome.results.into_iter().next().unwrap_or_default())
+    }
+
+    /// Runs statements in order as one transaction (one request) and returns one result each.
+    pub async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<StatementResult>> {
+        let encoding = self.encoding();
+        let statements = statements
+            .into_iter()
+            .map(|s| crate::sql::encoded_statement(&s.sql, s.params, encoding))
+            .collect();
+        Ok(self.request(statements).await?.results)
+    }
+
     /// Embedded local D1 stored in a SQLite file at `path` (created if missing).
     pub fn local(path: impl AsRef<std::path::Path>) -> Result<D1Database> {
-        Ok(D1Database { backend: Arc::new(Backend::Local(local::LocalD1::open(path.as_ref())?)) })
+        Ok(D1Database::from_backend(Backend::Local(local::LocalD1::open(path.as_ref())?)))
     }
 
     /// Embedded local D1 in memory (for tests).
     pub fn in_memory() -> Result<D1Database> {
-        Ok(D1Database { backend: Arc::new(Backend::Local(local::LocalD1::in_memory()?)) })
+        Ok(D1Database::from_backend(Backend::Local(local::LocalD1::in_memory()?)))
     }
 
     /// Cloudflare D1 over its HTTP API.
@@ -100,7 +140,7 @@ impl D1Database {
 
     /// An HTTP database with full configuration (timeouts, concurrency, retries).
     pub fn http_with(config: http::HttpConfig) -> Result<D1Database> {
-        Ok(D1Database { backend: Arc::new(Backend::Http(http::HttpD1::new(config)?)) })
+        Ok(D1Database::from_backend(Backend::Http(http::HttpD1::new(config)?)))
     }
 
     /// How parameters travel on this database's transport.

@@ -1,0 +1,301 @@
+//! Reading a live table's schema: the statements (PRAGMA `table_xinfo`, `index_list`,
+//! `index_info` and `sqlite_schema`) and the parser that turns their rows into a
+//! [`TableSchema`]. The I/O is done by [`crate::D1Database::live_schema`].
+
+use super::{Statement, quote_ident};
+use crate::Value;
+use crate::schema::{Column, ColumnDefault, Index, SqlType, TableSchema};
+
+/// Rows returned by one statement, with their column names.
+#[derive(Debug, Clone, Copy)]
+pub struct ResultRows<'a> {
+    /// Column names.
+    pub columns: &'a [String],
+    /// Rows.
+    pub rows: &'a [Vec<Value>],
+}
+
+impl<'a> ResultRows<'a> {
+    fn col(&self, name: &str) -> Option<usize> {
+        self.columns
+            .iter()
+            .position(|c| c.eq_ignore_ascii_case(name))
+    }
+
+    fn get(&self, row: &'a [Value], name: &str) -> Option<&'a Value> {
+        self.col(name).and_then(|i| row.get(i))
+    }
+}
+
+/// The first request: table definition, columns, index list, index definitions.
+pub fn table_statements(table: &str) -> Vec<Statement> {
+    let name = Value::Text(table.to_string());
+    vec![
+        Statement::new(
+            "SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND name = ? COLLATE NOCASE",
+            vec![name.clone()],
+        ),
+        Statement::raw(format!("PRAGMA table_xinfo({})", quote_ident(table))),
+        Statement::raw(format!("PRAGMA index_list({})", quote_ident(table))),
+        Statement::new(
+            "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? COLLATE NOCASE",
+            vec![name],
+        ),
+    ]
+}
+
+/// Names of the indexes created with `CREATE INDEX` (not those behind PRIMARY KEY / UNIQUE
+/// constraints), from `PRAGMA index_list` rows.
+pub fn created_indexes(index_list: ResultRows<'_>) -> Vec<(String, bool)> {
+    index_list
+        .rows
+        .iter()
+        .filter_map(|r| {
+            let name = text(index_list.get(r, "name")?)?;
+            let origin = index_list
+                .get(r, "origin")
+                .and_then(text)
+                .unwrap_or_else(|| "c".into());
+            let unique = index_list.get(r, "unique").and_then(int).unwrap_or(0) != 0;
+            (origin == "c").then_some((name, unique))
+        })
+        .collect()
+}
+
+/// The second request: `PRAGMA index_info` for each index, in order.
+pub fn index_statements(index_names: &[String]) -> Vec<Statement> {
+    index_names
+        .iter()
+        .map(|n| Statement::raw(format!("PRAGMA index_info({})", quote_ident(n))))
+        .collect()
+}
+
+/// Builds the live schema. `table_rows` are the results of [`table_statements`] (in order),
+/// `indexes` the output of [`created_indexes`] and `index_infos` the results of
+/// [`index_statements`] for them. `None` when the table does not exist.
+pub fn parse_live_schema(
+    table: &str,
+    table_rows: &[ResultRows<'_>],
+    indexes: &[(String, bool)],
+    index_infos: &[ResultRows<'_>],
+) -> Option<TableSchema> {
+    let [master, xinfo, _list, index_sql, ..] = table_rows else {
+        return None;
+    };
+    let table_row = master.rows.first()?;
+    let live_name = master
+        .get(table_row, "name")
+        .and_then(text)
+        .unwrap_or_else(|| table.to_string());
+    let create_sql = master
+        .get(table_row, "sql")
+        .and_then(text)
+        .unwrap_or_default();
+    let (strict, without_rowid) = table_options(&create_sql);
+
+    let mut schema = TableSchema::new(live_name);
+    schema.strict = strict;
+    schema.without_rowid = without_rowid;
+    let mut keys: Vec<(i64, String)> = Vec::new();
+    for r in xinfo.rows {
+        let hidden = xinfo.get(r, "hidden").and_then(int).unwrap_or(0);
+        if hidden != 0 {
+            continue;
+        }
+        let Some(name) = xinfo.get(r, "name").and_then(text) else {
+            continue;
+        };
+        let declared = xinfo.get(r, "type").and_then(text).unwrap_or_default();
+        let notnull = xinfo.get(r, "notnull").and_then(int).unwrap_or(0) != 0;
+        let pk = xinfo.get(r, "pk").and_then(int).unwrap_or(0);
+        let default = xinfo
+            .get(r, "dflt_value")
+            .and_then(text)
+            .map(|d| parse_default(&d));
+        if pk > 0 {
+            keys.push((pk, name.clone()));
+        }
+        schema.columns.push(Column {
+            name,
+            sql_type: affinity(&declared),
+            nullable: !notnull,
+            default,
+        });
+    }
+    keys.sort();
+    schema.primary_key = keys.into_iter().map(|(_, n)| n).collect();
+
+    for ((name, unique), info) in indexes.iter().zip(index_infos) {
+        let mut cols: Vec<(i64, String)> = info
+            .rows
+            .iter()
+            .map(|r| {
+                let seq = info.get(r, "seqno").and_then(int).unwrap_or(0);
+                let col = info
+                    .get(r, "name")
+                    .and_then(text)
+                    .unwrap_or_else(|| "<expression>".into());
+                (seq, col)
+            })
+            .collect();
+        cols.sort();
+        let sql = index_sql
+            .rows
+            .iter()
+            .find(|r| index_sql.get(r, "name").and_then(text).as_deref() == Some(name.as_str()))
+            .and_then(|r| index_sql.get(r, "sql").and_then(text))
+            .unwrap_or_default();
+        schema.indexes.push(Index {
+            name: name.clone(),
+            columns: cols.into_iter().map(|(_, c)| c).collect(),
+            unique: *unique,
+            where_clause: index_where(&sql),
+        });
+    }
+    Some(schema)
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::Text(s) => Some(s.clone()),
+        Value::Integer(i) => Some(i.to_string()),
+        Value::Real(r) => Some(r.to_string()),
+        Value::Blob(b) => String::from_utf8(b.clone()).ok(),
+        Value::Null => None,
+    }
+}
+
+fn int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Integer(i) => Some(*i),
+        Value::Real(r) => Some(*r as i64),
+        Value::Text(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// The column type for a declared type, by SQLite's affinity rules when it is not one of the
+/// four STRICT types.
+pub fn affinity(declared: &str) -> SqlType {
+    if let Some(t) = SqlType::parse(declared) {
+        return t;
+    }
+    let d = declared.to_ascii_uppercase();
+    if d.contains("INT") {
+        SqlType::Integer
+    } else if d.contains("CHAR") || d.contains("CLOB") || d.contains("TEXT") {
+        SqlType::Text
+    } else if d.contains("BLOB") || d.trim().is_empty() {
+        SqlType::Blob
+    } else {
+        SqlType::Real
+    }
+}
+
+/// STRICT and WITHOUT ROWID from a `CREATE TABLE` statement's table options.
+pub fn table_options(create_sql: &str) -> (bool, bool) {
+    let tail = create_sql
+        .rfind(')')
+        .map(|i| &create_sql[i + 1..])
+        .unwrap_or("");
+    let mut strict = false;
+    let mut without_rowid = false;
+    for opt in tail.split(',') {
+        let words: Vec<String> = opt
+            .split_whitespace()
+            .map(str::to_ascii_uppercase)
+            .collect();
+        match words
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
+            ["STRICT"] => strict = true,
+            ["WITHOUT", "ROWID"] => without_rowid = true,
+            _ => {}
+        }
+    }
+    (strict, without_rowid)
+}
+
+/// A default's SQL text as a [`ColumnDefault`]: literals become values, anything else stays SQL.
+pub fn parse_default(text: &str) -> ColumnDefault {
+    match parse_literal(text.trim()) {
+        Some(v) => ColumnDefault::Value(v),
+        None => ColumnDefault::Sql(text.trim().to_string()),
+    }
+}
+
+/// Parses a SQL literal (`NULL`, integer, real, `'text'`, `X'hex'`).
+pub fn parse_literal(t: &str) -> Option<Value> {
+    if t.eq_ignore_ascii_case("NULL") {
+        return Some(Value::Null);
+    }
+    if let Some(inner) = t.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')) {
+        if inner.replace("''", "").contains('\'') {
+            return None;
+        }
+        return Some(Value::Text(inner.replace("''", "'")));
+    }
+    if let Some(inner) = t
+        .strip_prefix("X'")
+        .or_else(|| t.strip_prefix("x'"))
+        .and_then(|r| r.strip_suffix('\''))
+    {
+        return super::hex_decode(inner).map(Value::Blob);
+    }
+    let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return t.parse::<i64>().ok().map(Value::Integer);
+    }
+    if !digits.is_empty()
+        && digits
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
+        && digits
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_digit() || b == b'.')
+    {
+        return t
+            .parse::<f64>()
+            .ok()
+            .filter(|r| r.is_finite())
+            .map(Value::Real);
+    }
+    None
+}
+
+/// The `WHERE` predicate of a `CREATE INDEX` statement, if it is a partial index.
+pub fn index_where(create_sql: &str) -> Option<String> {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut end = None;
+    for (i, ch) in create_sql.char_indices() {
+        if let Some(q) = quote {
+            if ch == q {
+                quote = None;
+            }
+            continue;
+        }
+        match ch {
+            '\'' | '"' | '`' => quote = Some(ch),
+            '[' => quote = Some(']'),
+            '(' => depth += 1,
+            ')' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    end = Some(i + 1);
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let rest = create_sql[end?..].trim();
+    let head = rest.get(..5)?;
+    head.eq_ignore_ascii_case("WHERE")
+        .then(|| rest[5..].trim().to_string())
+        .filter(|w| !w.is_empty())
+}

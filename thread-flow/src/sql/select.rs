@@ -1,0 +1,159 @@
+//! Reads: get-by-keys, count, select-all, and [`decode_row`] for what they return.
+//!
+//! Under [`Encoding::Json`] INTEGER columns are read as `CAST(c AS TEXT)` and BLOB columns as
+//! hex text, because JSON numbers lose integers beyond 2^53 and D1 returns BLOBs as arrays.
+//! [`decode_row`] turns such rows back into exact, typed [`Value`]s.
+
+use super::ddl::push_ident_list;
+use super::write::{delete_shape, push_group};
+use super::{Encoding, Statement, encode_param, hex_decode, push_ident};
+use crate::schema::{SqlType, TableSchema};
+use crate::{Error, Result, Value};
+
+/// The select list: every column in schema order, wrapped for `encoding`.
+pub fn column_list(schema: &TableSchema, encoding: Encoding) -> String {
+    let mut sql = String::new();
+    for (i, c) in schema.columns.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        match (encoding, c.sql_type) {
+            (Encoding::Json, SqlType::Integer) => {
+                sql.push_str("CAST(");
+                push_ident(&mut sql, &c.name);
+                sql.push_str(" AS TEXT) AS ");
+                push_ident(&mut sql, &c.name);
+            }
+            (Encoding::Json, SqlType::Blob) => {
+                // hex(NULL) is '', so keep NULL apart from an empty BLOB.
+                sql.push_str("CASE WHEN ");
+                push_ident(&mut sql, &c.name);
+                sql.push_str(" IS NULL THEN NULL ELSE hex(");
+                push_ident(&mut sql, &c.name);
+                sql.push_str(") END AS ");
+                push_ident(&mut sql, &c.name);
+            }
+            _ => push_ident(&mut sql, &c.name),
+        }
+    }
+    sql
+}
+
+/// `SELECT <columns> FROM "t" WHERE "k1" = ? AND "k2" = ?` for one key (values in key order).
+pub fn get_by_key(schema: &TableSchema, key: Vec<Value>, encoding: Encoding) -> Statement {
+    let mut sql = String::from("SELECT ");
+    sql.push_str(&column_list(schema, encoding));
+    sql.push_str(" FROM ");
+    push_ident(&mut sql, &schema.name);
+    sql.push_str(" WHERE ");
+    for (i, (k, v)) in schema.primary_key.iter().zip(&key).enumerate() {
+        if i > 0 {
+            sql.push_str(" AND ");
+        }
+        push_ident(&mut sql, k);
+        sql.push_str(" = ");
+        sql.push_str(super::placeholder(v, encoding));
+    }
+    let params = key.into_iter().map(|v| encode_param(v, encoding)).collect();
+    Statement { sql, params }
+}
+
+/// `SELECT <columns> FROM "t" WHERE <key> IN (...)` for several keys (at most
+/// floor(100 / key columns) keys per statement; values in key order).
+pub fn get_by_keys(schema: &TableSchema, keys: Vec<Vec<Value>>, encoding: Encoding) -> Statement {
+    let shape = delete_shape(schema);
+    let mut sql = String::from("SELECT ");
+    sql.push_str(&column_list(schema, encoding));
+    sql.push_str(" FROM ");
+    push_ident(&mut sql, &schema.name);
+    // Reuse the delete statement's WHERE clause.
+    let where_at = shape.prefix.find(" WHERE ").unwrap_or(shape.prefix.len());
+    sql.push_str(&shape.prefix[where_at..]);
+    for (i, k) in keys.iter().enumerate() {
+        if i > 0 {
+            sql.push(',');
+        }
+        push_group(&mut sql, k, encoding, shape.parens);
+    }
+    sql.push_str(&shape.suffix);
+    let params = keys
+        .into_iter()
+        .flatten()
+        .map(|v| encode_param(v, encoding))
+        .collect();
+    Statement { sql, params }
+}
+
+/// `SELECT COUNT(*) FROM "t"`.
+pub fn count(schema: &TableSchema) -> Statement {
+    count_table(&schema.name)
+}
+
+/// `SELECT COUNT(*) FROM "name"`.
+pub fn count_table(name: &str) -> Statement {
+    let mut sql = String::from("SELECT COUNT(*) FROM ");
+    push_ident(&mut sql, name);
+    Statement::raw(sql)
+}
+
+/// `SELECT <columns> FROM "t" ORDER BY <key>`.
+pub fn select_all(schema: &TableSchema, encoding: Encoding) -> Statement {
+    let mut sql = String::from("SELECT ");
+    sql.push_str(&column_list(schema, encoding));
+    sql.push_str(" FROM ");
+    push_ident(&mut sql, &schema.name);
+    sql.push_str(" ORDER BY ");
+    push_ident_list(&mut sql, schema.primary_key.iter().map(String::as_str));
+    Statement::raw(sql)
+}
+
+/// Turns a row read with one of these selects back into typed values, in schema column order.
+///
+/// Accepts what each transport returns: INTEGER columns as integers or decimal text, REAL
+/// columns as reals or integers, BLOB columns as bytes or hex text.
+pub fn decode_row(schema: &TableSchema, row: Vec<Value>, encoding: Encoding) -> Result<Vec<Value>> {
+    if row.len() != schema.columns.len() {
+        return Err(Error::Decode {
+            table: schema.name.clone(),
+            column: String::new(),
+            message: format!(
+                "the result row has {} values but the table has {} columns",
+                row.len(),
+                schema.columns.len()
+            ),
+        });
+    }
+    let _ = encoding;
+    row.into_iter()
+        .zip(&schema.columns)
+        .map(|(v, c)| {
+            decode_value(c.sql_type, v).map_err(|message| Error::Decode {
+                table: schema.name.clone(),
+                column: c.name.clone(),
+                message,
+            })
+        })
+        .collect()
+}
+
+/// Decodes one value read from a column of type `ty`.
+pub fn decode_value(ty: SqlType, v: Value) -> std::result::Result<Value, String> {
+    Ok(match (ty, v) {
+        (_, Value::Null) => Value::Null,
+        (SqlType::Integer, Value::Text(s)) => Value::Integer(
+            s.trim()
+                .parse::<i64>()
+                .map_err(|_| format!("expected an integer, found text {s:?}"))?,
+        ),
+        (SqlType::Integer, Value::Real(r))
+            if r.fract() == 0.0 && r.abs() <= 9.007_199_254_740_991e15 =>
+        {
+            Value::Integer(r as i64)
+        }
+        (SqlType::Real, Value::Integer(i)) => Value::Real(i as f64),
+        (SqlType::Blob, Value::Text(s)) => Value::Blob(
+            hex_decode(&s).ok_or_else(|| format!("expected hex text for a BLOB, found {s:?}"))?,
+        ),
+        (_, v) => v,
+    })
+}
