@@ -30,6 +30,8 @@ pub use secret::Secret;
 pub use table::{D1Table, MigrationReport, WriteReport};
 pub use thread_flow_macros::{D1Target, D1Value};
 pub use value::{D1KeyValue, D1Value, Json, Value, ValueError};
+#[cfg(feature = "recoco")]
+pub use target::{D1Export, export, register};
 
 /// A column that failed to encode or decode, reported by generated code.
 ///

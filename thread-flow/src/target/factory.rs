@@ -1,0 +1,509 @@
+//! [`D1TargetFactory`]: ReCoco's `TargetFactoryBase` for kind `"D1"`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use recoco_core::base::value::{FieldValues, KeyValue};
+use recoco_core::ops::interface::{FlowInstanceContext, SetupStateCompatibility};
+use recoco_core::ops::sdk::{
+    ExportTargetMutationWithContext, TargetFactoryBase, TypedExportDataCollectionBuildOutput,
+    TypedExportDataCollectionSpec, TypedResourceSetupChangeItem,
+};
+use recoco_core::prelude::{Error as RecocoError, Result as RecocoResult};
+use recoco_core::setup::{self, ChangeDescription, CombinedState, SetupChangeType};
+
+use super::batch::{
+    DEFAULT_BATCH_WINDOW, DEFAULT_MAX_BATCH_ROWS, Submission, TableStats, TableStatsSnapshot,
+    TableWriter,
+};
+use super::columns::{ColumnMap, ColumnSource, column_map};
+use super::spec::{D1SetupState, D1Spec, D1TableId, DatabaseId, TokenSource, default_table_name};
+use super::types::{field_to_value, key_part_to_value};
+use crate::sql::migrate::{MigrationOptions, MigrationPlan, plan_drop, plan_migration};
+use crate::sql::{WriteOptions, render_key};
+use crate::{D1Database, Error, TableSchema, Value};
+
+/// The ReCoco target kind name.
+pub const KIND: &str = "D1";
+
+/// ReCoco's target factory for D1 tables (kind `"D1"`). Register it with
+/// [`crate::register`].
+///
+/// Databases are opened once per process and shared by every export, setup step and clone.
+#[derive(Debug, Default)]
+pub struct D1TargetFactory {
+    databases: Mutex<HashMap<(DatabaseId, Option<TokenSource>), D1Database>>,
+    stats: Mutex<HashMap<String, Arc<TableStats>>>,
+}
+
+/// Per-export state: the table, how mutations map to its columns, and its batching writer.
+#[derive(Debug)]
+pub struct D1ExportContext {
+    map: ColumnMap,
+    writer: Arc<TableWriter>,
+}
+
+fn to_recoco(e: Error) -> RecocoError {
+    match e {
+        Error::Config(_) | Error::InvalidSchema { .. } | Error::MigrationRefused { .. } => {
+            RecocoError::client(e.to_string())
+        }
+        other => RecocoError::internal(other),
+    }
+}
+
+impl D1TargetFactory {
+    /// Opens (or reuses) the database; the token, if any, is read now and never stored.
+    fn database(
+        &self,
+        id: &DatabaseId,
+        token: Option<&TokenSource>,
+        auth: &recoco_core::setup::AuthRegistry,
+    ) -> Result<D1Database, Error> {
+        let cache_key = (id.clone(), token.cloned());
+        let mut dbs = self.databases.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(db) = dbs.get(&cache_key) {
+            return Ok(db.clone());
+        }
+        let secret = || match token {
+            Some(t) => t.resolve(auth),
+            None => TokenSource::Env {
+                env: super::spec::DEFAULT_TOKEN_ENV.into(),
+            }
+            .resolve(auth),
+        };
+        let db = match id {
+            DatabaseId::Local { path } => {
+                if let Some(dir) = std::path::Path::new(path).parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        Error::Config(format!(
+                            "cannot create the directory of D1 file {path}: {e}"
+                        ))
+                    })?;
+                }
+                D1Database::local(path)?
+            }
+            DatabaseId::Cloudflare {
+                account_id,
+                database_id,
+            } => D1Database::cloudflare(account_id.clone(), database_id.clone(), secret()?)?,
+            DatabaseId::Http {
+                base_url,
+                account_id,
+                database_id,
+            } => D1Database::http(
+                base_url.clone(),
+                account_id.clone(),
+                database_id.clone(),
+                secret()?,
+            )?,
+        };
+        dbs.insert(cache_key, db.clone());
+        Ok(db)
+    }
+
+    fn stats_for(&self, id: &D1TableId) -> Arc<TableStats> {
+        let mut stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(stats.entry(id.table.clone()).or_default())
+    }
+
+    /// Write counters per table name since the process started.
+    pub fn table_stats(&self) -> Vec<(String, TableStatsSnapshot)> {
+        let stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<_> = stats
+            .iter()
+            .map(|(k, v)| (k.clone(), v.snapshot()))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+}
+
+/// What the setup step will do to one table; computed without I/O.
+#[derive(Debug)]
+pub struct D1SetupChange {
+    table: D1TableId,
+    desired: Option<TableSchema>,
+    /// The last recorded definition, used for dropping and for the description.
+    previous: Option<TableSchema>,
+    token: Option<TokenSource>,
+    /// The migration from the recorded state, as described to the user.
+    plan: MigrationPlan,
+    change_type: SetupChangeType,
+    notes: Vec<String>,
+}
+
+impl D1SetupChange {
+    /// The planned steps, as described to the user.
+    pub fn plan(&self) -> &MigrationPlan {
+        &self.plan
+    }
+}
+
+impl setup::ResourceSetupChange for D1SetupChange {
+    fn describe_changes(&self) -> Vec<ChangeDescription> {
+        let mut out: Vec<ChangeDescription> = self
+            .plan
+            .steps
+            .iter()
+            .map(|s| ChangeDescription::Action(s.description.clone()))
+            .collect();
+        out.extend(self.notes.iter().cloned().map(ChangeDescription::Note));
+        out
+    }
+
+    fn change_type(&self) -> SetupChangeType {
+        self.change_type
+    }
+}
+
+/// ReCoco owns the rows of an exported table (it re-exports them after an incompatible
+/// change), so a column removed from the flow may be dropped with its values.
+const MIGRATION: MigrationOptions = MigrationOptions {
+    allow_data_loss: true,
+};
+
+/// Plans the change from the recorded states to `desired`. Pure.
+pub fn diff(
+    table: D1TableId,
+    desired: Option<D1SetupState>,
+    existing: &CombinedState<D1SetupState>,
+) -> Result<D1SetupChange, Error> {
+    let versions: Vec<&D1SetupState> = existing.possible_versions().collect();
+    let previous = versions.last().map(|s| s.schema.clone());
+    let certain =
+        existing.always_exists() && versions.windows(2).all(|w| w[0].schema == w[1].schema);
+    let mut notes = Vec::new();
+    if !versions.is_empty() && !certain {
+        notes.push(format!(
+            "an earlier setup of {table} did not finish; the live table is inspected and \
+             migrated from what it really is"
+        ));
+    }
+    let token = desired
+        .as_ref()
+        .and_then(|d| d.token.clone())
+        .or_else(|| versions.last().and_then(|s| s.token.clone()));
+    let (plan, change_type) = match &desired {
+        Some(d) => {
+            let from = if versions.is_empty() {
+                None
+            } else {
+                previous.as_ref()
+            };
+            let plan = plan_migration(from, &d.schema, &MIGRATION)?;
+            let change_type = if from.is_none() {
+                SetupChangeType::Create
+            } else if plan.is_empty() && certain {
+                SetupChangeType::NoChange
+            } else {
+                SetupChangeType::Update
+            };
+            (plan, change_type)
+        }
+        None => match &previous {
+            Some(p) => (plan_drop(p), SetupChangeType::Delete),
+            None => (MigrationPlan::default(), SetupChangeType::NoChange),
+        },
+    };
+    Ok(D1SetupChange {
+        table,
+        desired: desired.map(|d| d.schema),
+        previous,
+        token,
+        plan,
+        change_type,
+        notes,
+    })
+}
+
+/// ReCoco's compatibility rule: a different key is `NotCompatible` (ReCoco re-exports every
+/// row), a removed or retyped column `PartialCompatible`, anything else (added columns, index
+/// changes) `Compatible`.
+pub fn compatibility(desired: &TableSchema, existing: &TableSchema) -> SetupStateCompatibility {
+    let key_type = |s: &TableSchema| -> Vec<(String, Option<crate::SqlType>)> {
+        s.primary_key
+            .iter()
+            .map(|k| (k.clone(), s.column(k).map(|c| c.sql_type)))
+            .collect()
+    };
+    if key_type(desired) != key_type(existing) {
+        return SetupStateCompatibility::NotCompatible;
+    }
+    let lossy = existing
+        .columns
+        .iter()
+        .any(|old| match desired.column(&old.name) {
+            None => true,
+            Some(new) => new.sql_type != old.sql_type || (old.nullable && !new.nullable),
+        });
+    if lossy {
+        SetupStateCompatibility::PartialCompatible
+    } else {
+        SetupStateCompatibility::Compatible
+    }
+}
+
+impl D1ExportContext {
+    /// The table this export writes.
+    pub fn schema(&self) -> &TableSchema {
+        &self.map.schema
+    }
+
+    fn key_values(&self, key: &KeyValue) -> Result<Vec<Value>, Error> {
+        let mut out = Vec::with_capacity(self.map.key_parts.len());
+        for (i, (part, typ)) in self.map.key_parts.iter().enumerate() {
+            let column = &self.map.schema.primary_key[i];
+            let p = key
+                .0
+                .get(*part)
+                .ok_or_else(|| self.bind_error(column, "<unknown>", "key part missing"))?;
+            out.push(
+                key_part_to_value(p, typ).map_err(|m| self.bind_error(column, "<unknown>", &m))?,
+            );
+        }
+        Ok(out)
+    }
+
+    fn row_values(
+        &self,
+        key: &KeyValue,
+        key_values: &[Value],
+        value: &FieldValues,
+    ) -> Result<Vec<Value>, Error> {
+        if value.fields.len() != self.map.value_fields {
+            return Err(Error::Config(format!(
+                "table `{}`: ReCoco sent {} value fields, the export declared {}",
+                self.map.schema.name,
+                value.fields.len(),
+                self.map.value_fields
+            )));
+        }
+        let mut row = Vec::with_capacity(self.map.sources.len());
+        for (column, source) in self.map.schema.columns.iter().zip(&self.map.sources) {
+            let v = match source {
+                ColumnSource::Key { part, typ } => {
+                    let p = key.0.get(*part).ok_or_else(|| {
+                        self.bind_error(&column.name, &render_key(key_values), "key part missing")
+                    })?;
+                    key_part_to_value(p, typ)
+                }
+                ColumnSource::Field { index, typ } => field_to_value(&value.fields[*index], typ),
+            }
+            .map_err(|m| self.bind_error(&column.name, &render_key(key_values), &m))?;
+            if v.is_null() && !column.nullable {
+                return Err(self.bind_error(
+                    &column.name,
+                    &render_key(key_values),
+                    "NULL in a NOT NULL column",
+                ));
+            }
+            row.push(v);
+        }
+        Ok(row)
+    }
+
+    fn bind_error(&self, column: &str, key: &str, message: &str) -> Error {
+        Error::Bind {
+            table: self.map.schema.name.clone(),
+            column: column.to_string(),
+            key: key.to_string(),
+            message: message.to_string(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl TargetFactoryBase for D1TargetFactory {
+    type Spec = D1Spec;
+    type DeclarationSpec = ();
+    type SetupKey = D1TableId;
+    type SetupState = D1SetupState;
+    type SetupChange = D1SetupChange;
+    type ExportContext = D1ExportContext;
+
+    fn name(&self) -> &str {
+        KIND
+    }
+
+    async fn build(
+        self: Arc<Self>,
+        data_collections: Vec<TypedExportDataCollectionSpec<Self>>,
+        _declarations: Vec<()>,
+        context: Arc<FlowInstanceContext>,
+    ) -> RecocoResult<(
+        Vec<TypedExportDataCollectionBuildOutput<Self>>,
+        Vec<(D1TableId, D1SetupState)>,
+    )> {
+        let mut outputs = Vec::with_capacity(data_collections.len());
+        for d in data_collections {
+            let spec = d.spec;
+            let table = spec
+                .table
+                .clone()
+                .or_else(|| spec.schema.as_ref().map(|s| s.name.clone()))
+                .unwrap_or_else(|| default_table_name(&context.flow_instance_name, &d.name));
+            let map = column_map(
+                &table,
+                &d.key_fields_schema,
+                &d.value_fields_schema,
+                &d.index_options,
+                spec.schema.as_ref(),
+            )
+            .map_err(|e| to_recoco(e).context(format!("D1 export `{}`", d.name)))?;
+            let key = D1TableId {
+                database: spec.connection.identity(),
+                table,
+            };
+            let token = spec.connection.token_source();
+            let state = D1SetupState {
+                schema: map.schema.clone(),
+                token: token.clone(),
+            };
+
+            let factory = Arc::clone(&self);
+            let auth = Arc::clone(&context.auth_registry);
+            let key_for_ctx = key.clone();
+            let export_context = Box::pin(async move {
+                let db = factory
+                    .database(&key_for_ctx.database, token.as_ref(), &auth)
+                    .map_err(to_recoco)?;
+                let defaults = WriteOptions::default();
+                let db = db.with_write_options(WriteOptions {
+                    max_request_bytes: spec.max_request_bytes.unwrap_or(defaults.max_request_bytes),
+                    concurrency: spec.concurrency.unwrap_or(defaults.concurrency).max(1),
+                    ..defaults
+                });
+                let writer = TableWriter::new(
+                    db,
+                    Arc::new(map.schema.clone()),
+                    spec.batch_window_ms
+                        .map(Duration::from_millis)
+                        .unwrap_or(DEFAULT_BATCH_WINDOW),
+                    spec.max_batch_rows.unwrap_or(DEFAULT_MAX_BATCH_ROWS),
+                    factory.stats_for(&key_for_ctx),
+                );
+                Ok(Arc::new(D1ExportContext {
+                    map,
+                    writer: Arc::new(writer),
+                }))
+            });
+            outputs.push(TypedExportDataCollectionBuildOutput {
+                export_context,
+                setup_key: key,
+                desired_setup_state: state,
+            });
+        }
+        Ok((outputs, Vec::new()))
+    }
+
+    async fn diff_setup_states(
+        &self,
+        key: D1TableId,
+        desired_state: Option<D1SetupState>,
+        existing_states: CombinedState<D1SetupState>,
+        _flow_instance_ctx: Arc<FlowInstanceContext>,
+    ) -> RecocoResult<D1SetupChange> {
+        diff(key, desired_state, &existing_states).map_err(to_recoco)
+    }
+
+    fn check_state_compatibility(
+        &self,
+        desired_state: &D1SetupState,
+        existing_state: &D1SetupState,
+    ) -> RecocoResult<SetupStateCompatibility> {
+        Ok(compatibility(&desired_state.schema, &existing_state.schema))
+    }
+
+    fn describe_resource(&self, key: &D1TableId) -> RecocoResult<String> {
+        Ok(key.to_string())
+    }
+
+    async fn apply_mutation(
+        &self,
+        mutations: Vec<ExportTargetMutationWithContext<'async_trait, D1ExportContext>>,
+    ) -> RecocoResult<()> {
+        let mut receivers = Vec::with_capacity(mutations.len());
+        for m in &mutations {
+            let ctx = m.export_context;
+            let converted = (|| -> Result<Submission, Error> {
+                let mut submission = Submission::default();
+                for u in &m.mutation.upserts {
+                    let key = ctx.key_values(&u.key)?;
+                    let row = ctx.row_values(&u.key, &key, &u.value)?;
+                    submission.upserts.push((key, row));
+                }
+                for d in &m.mutation.deletes {
+                    submission.deletes.push(ctx.key_values(&d.key)?);
+                }
+                Ok(submission)
+            })();
+            match converted {
+                Ok(s) => receivers.push((ctx, ctx.writer.enqueue(s))),
+                Err(e) => {
+                    tracing::error!(table = %ctx.map.schema.name, error = %e, "D1 row rejected");
+                    return Err(to_recoco(e));
+                }
+            }
+        }
+        for (ctx, rx) in receivers {
+            match rx.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(RecocoError::internal(anyhow::Error::new(e))),
+                Err(_) => {
+                    return Err(RecocoError::internal_msg(format!(
+                        "D1 write to table `{}` was abandoned (runtime shutting down?)",
+                        ctx.map.schema.name
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn apply_setup_changes(
+        &self,
+        setup_change: Vec<TypedResourceSetupChangeItem<'async_trait, Self>>,
+        context: Arc<FlowInstanceContext>,
+    ) -> RecocoResult<()> {
+        for item in setup_change {
+            let change = item.setup_change;
+            if change.change_type == SetupChangeType::NoChange {
+                continue;
+            }
+            let db = self
+                .database(
+                    &item.key.database,
+                    change.token.as_ref(),
+                    &context.auth_registry,
+                )
+                .map_err(to_recoco)?;
+            apply_one(&db, change).await.map_err(|e| {
+                tracing::error!(table = %change.table.table, error = %e, "D1 setup failed");
+                to_recoco(e).context(format!("setting up {}", change.table))
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Brings one table to its desired state: re-plans from the live table (so a replay after a
+/// crash, or a table changed by hand, still converges) and sends the plan as one request.
+async fn apply_one(db: &D1Database, change: &D1SetupChange) -> Result<(), Error> {
+    let report = match &change.desired {
+        Some(desired) => db.migrate_table(desired, &MIGRATION).await?,
+        None => {
+            let previous = change
+                .previous
+                .clone()
+                .unwrap_or_else(|| TableSchema::new(change.table.table.clone()));
+            db.apply_migration(&previous.name, plan_drop(&previous))
+                .await?
+        }
+    };
+    for step in &report.plan.steps {
+        tracing::info!(table = %change.table.table, "D1 setup: {}", step.description);
+    }
+    Ok(())
+}

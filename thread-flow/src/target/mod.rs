@@ -1,0 +1,78 @@
+//! The ReCoco target kind `"D1"` (feature `recoco`): collected rows land in a D1 table through
+//! the same schema model, SQL planner and transports as [`crate::D1Table`].
+//!
+//! - [`register`] registers [`D1TargetFactory`] with ReCoco (idempotent, thread-safe).
+//! - [`export`] turns a `#[derive(D1Target)]` struct into the spec and `IndexOptions` for
+//!   `FlowBuilder::export`; [`check_collected`] checks a collector's fields against it.
+//! - Setup: the setup key is the database identity + table name ([`D1TableId`]); the setup
+//!   state is the [`crate::TableSchema`] (plus where the token comes from, never the token).
+//!   Changes are planned by [`crate::sql::migrate`] (pure) and applied as one request per table.
+//! - Mutations: concurrent `apply_mutation` calls are merged per table within a small window,
+//!   duplicate keys collapse to the last operation, upserts and deletes go through
+//!   `D1Database::write_rows`. Failures are logged (`tracing::error!` with table and first
+//!   key) and returned, so ReCoco counts them and re-sends the rows on the next update.
+//!
+//! ```no_run
+//! # async fn demo(builder: &mut recoco_core::builder::FlowBuilder,
+//! #               collector: &recoco_core::builder::flow_builder::DataCollector)
+//! #               -> Result<(), Box<dyn std::error::Error>> {
+//! # #[derive(thread_flow::D1Target)] struct Line { #[d1(primary_key)] id: i64, text: String }
+//! use thread_flow::target::Connection;
+//! thread_flow::register()?;
+//! let out = thread_flow::export::<Line>(Connection::local("lines.d1"))?;
+//! builder.export("lines".into(), "D1".into(), out.spec, vec![], out.index_options, collector, false)?;
+//! # Ok(()) }
+//! ```
+
+mod batch;
+mod columns;
+mod export;
+mod factory;
+mod spec;
+mod types;
+
+use std::sync::{Arc, OnceLock};
+
+pub use batch::{DEFAULT_BATCH_WINDOW, DEFAULT_MAX_BATCH_ROWS, TableStatsSnapshot};
+pub use columns::check_fields;
+pub use export::{D1Export, check_collected, export, export_collector};
+pub use factory::{D1ExportContext, D1SetupChange, D1TargetFactory, KIND, compatibility, diff};
+pub use spec::{
+    Connection, D1SetupState, D1Spec, D1TableId, DEFAULT_TOKEN_ENV, DatabaseId, TokenSource,
+    default_table_name,
+};
+pub use types::sql_type_of;
+
+use crate::{Error, Result};
+
+static FACTORY: OnceLock<Arc<D1TargetFactory>> = OnceLock::new();
+static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
+
+/// The process-wide factory (the one [`register`] hands to ReCoco).
+pub fn factory() -> &'static Arc<D1TargetFactory> {
+    FACTORY.get_or_init(|| Arc::new(D1TargetFactory::default()))
+}
+
+/// Registers the target kind `"D1"` with ReCoco's process-global registry. Idempotent and safe
+/// to call from several threads; fails only if another factory already took the name `"D1"`.
+pub fn register() -> Result<()> {
+    REGISTERED
+        .get_or_init(|| {
+            let f: Arc<D1TargetFactory> = Arc::clone(factory());
+            recoco_core::ops::register_factory(
+                KIND.to_string(),
+                recoco_core::ops::interface::ExecutorFactory::ExportTarget(f),
+            )
+            .map_err(|e| {
+                format!("cannot register the ReCoco target kind `{KIND}`: {e} (is another D1 target registered?)")
+            })
+        })
+        .clone()
+        .map_err(Error::Config)
+}
+
+/// Write counters per table since the process started (rows upserted and deleted, requests,
+/// failures), for progress displays and summaries.
+pub fn table_stats() -> Vec<(String, TableStatsSnapshot)> {
+    factory().table_stats()
+}

@@ -1,0 +1,435 @@
+//! The serde side of the target: the export spec, the setup key and the setup state.
+//!
+//! Spec JSON (what `FlowBuilder::export` receives for kind `"D1"`):
+//!
+//! ```json
+//! {
+//!   "connection": {"local": "index.d1"},
+//!   "table": "symbols",
+//!   "schema": { "name": "symbols", "columns": [...], "primary_key": [...], ... },
+//!   "max_request_bytes": 500000,
+//!   "concurrency": 4,
+//!   "batch_window_ms": 5,
+//!   "max_batch_rows": 1000
+//! }
+//! ```
+//!
+//! `connection` is one of `{"local": path}`,
+//! `{"cloudflare": {"account_id", "database_id", "token"?}}` or
+//! `{"http": {"base_url", "account_id", "database_id", "token"?}}`. `token` names where the API
+//! token comes from, never the token itself: an auth-registry key (`"my_token"` or
+//! `{"key": "my_token"}`), an environment variable (`{"env": "MY_TOKEN"}`), or, when omitted,
+//! the `CLOUDFLARE_API_TOKEN` environment variable.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result, Secret, TableSchema};
+
+/// Environment variable read when a connection names no token.
+pub const DEFAULT_TOKEN_ENV: &str = "CLOUDFLARE_API_TOKEN";
+
+/// Where the D1 database is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Connection {
+    /// The embedded local D1: a SQLite file at this path (created if missing).
+    Local(PathBuf),
+    /// Cloudflare D1 over its HTTP API.
+    Cloudflare {
+        /// Cloudflare account id.
+        account_id: String,
+        /// D1 database id (UUID).
+        database_id: String,
+        /// Where the API token comes from (default: `CLOUDFLARE_API_TOKEN`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<TokenSource>,
+    },
+    /// Any D1-compatible HTTP endpoint (a local emulator such as Miniflare, a proxy).
+    Http {
+        /// Base URL replacing `https://api.cloudflare.com`.
+        base_url: String,
+        /// Account id used in the request path.
+        account_id: String,
+        /// Database id used in the request path.
+        database_id: String,
+        /// Where the API token comes from (default: `CLOUDFLARE_API_TOKEN`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<TokenSource>,
+    },
+}
+
+impl Connection {
+    /// The embedded local D1 file at `path`.
+    pub fn local(path: impl Into<PathBuf>) -> Connection {
+        Connection::Local(path.into())
+    }
+
+    /// Cloudflare D1 when `CLOUDFLARE_ACCOUNT_ID`, `D1_DATABASE_ID` and `CLOUDFLARE_API_TOKEN`
+    /// are all set (through `D1_BASE_URL` when that is set too), else the local file
+    /// `default_local`. The token stays in the environment: the spec only names the variable.
+    pub fn from_env(default_local: impl Into<PathBuf>) -> Connection {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        match (
+            var("CLOUDFLARE_ACCOUNT_ID"),
+            var("D1_DATABASE_ID"),
+            var(DEFAULT_TOKEN_ENV),
+        ) {
+            (Some(account_id), Some(database_id), Some(_)) => match var("D1_BASE_URL") {
+                Some(base_url) => Connection::Http {
+                    base_url,
+                    account_id,
+                    database_id,
+                    token: None,
+                },
+                None => Connection::Cloudflare {
+                    account_id,
+                    database_id,
+                    token: None,
+                },
+            },
+            _ => Connection::Local(default_local.into()),
+        }
+    }
+
+    /// The database's identity, without any credential (part of the setup key).
+    pub fn identity(&self) -> DatabaseId {
+        match self {
+            Connection::Local(path) => DatabaseId::Local {
+                path: absolute(path),
+            },
+            Connection::Cloudflare {
+                account_id,
+                database_id,
+                ..
+            } => DatabaseId::Cloudflare {
+                account_id: account_id.clone(),
+                database_id: database_id.clone(),
+            },
+            Connection::Http {
+                base_url,
+                account_id,
+                database_id,
+                ..
+            } => DatabaseId::Http {
+                base_url: base_url.trim_end_matches('/').to_string(),
+                account_id: account_id.clone(),
+                database_id: database_id.clone(),
+            },
+        }
+    }
+
+    /// Where the token comes from (`None` for a local database).
+    pub fn token_source(&self) -> Option<TokenSource> {
+        match self {
+            Connection::Local(_) => None,
+            Connection::Cloudflare { token, .. } | Connection::Http { token, .. } => {
+                Some(token.clone().unwrap_or_else(|| TokenSource::Env {
+                    env: DEFAULT_TOKEN_ENV.into(),
+                }))
+            }
+        }
+    }
+}
+
+fn absolute(path: &Path) -> String {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Where an API token is read from. Never the token itself.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum TokenSource {
+    /// An environment variable: `{"env": "NAME"}`.
+    Env {
+        /// Variable name.
+        env: String,
+    },
+    /// A ReCoco auth-registry entry, as ReCoco writes references: `{"key": "name"}`.
+    Auth {
+        /// Auth entry key.
+        key: String,
+    },
+    /// A ReCoco auth-registry entry key given as a plain string.
+    AuthKey(String),
+}
+
+impl TokenSource {
+    /// Reads the token: from the environment, or from ReCoco's auth registry (an entry whose
+    /// value is the token string, or an object with a `token` field).
+    pub fn resolve(&self, auth_registry: &recoco_core::setup::AuthRegistry) -> Result<Secret> {
+        match self {
+            TokenSource::Env { env } => match std::env::var(env) {
+                Ok(v) if !v.trim().is_empty() => Ok(Secret::new(v)),
+                _ => Err(Error::Config(format!(
+                    "the D1 target needs an API token: set the environment variable `{env}`, or \
+                     name a ReCoco auth entry in the connection's `token`"
+                ))),
+            },
+            TokenSource::Auth { key } | TokenSource::AuthKey(key) => {
+                let entry = recoco_core::base::spec::AuthEntryReference::<serde_json::Value>::new(
+                    key.clone(),
+                );
+                let value = auth_registry.get(&entry).map_err(|_| {
+                    Error::Config(format!(
+                        "ReCoco auth entry `{key}` (the D1 API token) is not registered; add it \
+                         with `get_auth_registry().add(\"{key}\", json!(\"<token>\"))` before \
+                         building the flow"
+                    ))
+                })?;
+                match value {
+                    serde_json::Value::String(s) => Ok(Secret::new(s)),
+                    serde_json::Value::Object(mut m) => match m.remove("token") {
+                        Some(serde_json::Value::String(s)) => Ok(Secret::new(s)),
+                        _ => Err(Error::Config(format!(
+                            "ReCoco auth entry `{key}` must be a string or {{\"token\": string}}"
+                        ))),
+                    },
+                    _ => Err(Error::Config(format!(
+                        "ReCoco auth entry `{key}` must be a string or {{\"token\": string}}"
+                    ))),
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for TokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenSource::Env { env } => write!(f, "env:{env}"),
+            TokenSource::Auth { key } | TokenSource::AuthKey(key) => write!(f, "auth:{key}"),
+        }
+    }
+}
+
+/// The export spec of target kind `"D1"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct D1Spec {
+    /// Where the database is.
+    pub connection: Connection,
+    /// Table name. Default: the schema's name when `schema` is given, else
+    /// `{flow}__{export}` with every character outside `[A-Za-z0-9_]` replaced by `_`.
+    /// Always quoted in SQL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    /// The table definition from a `#[derive(D1Target)]` struct (`T::schema()`): indexes,
+    /// renames, STRICT and WITHOUT ROWID reach the flow. The collector's fields must match its
+    /// columns by name and type. Default: one column per collector field, no index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<TableSchema>,
+    /// Byte budget per D1 request (default: the runtime's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_request_bytes: Option<usize>,
+    /// Requests in flight per database (default: the runtime's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<usize>,
+    /// How long concurrent mutations are gathered into one batch, in milliseconds (default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_window_ms: Option<u64>,
+    /// A batch is sent early once it holds this many rows (default 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_batch_rows: Option<usize>,
+}
+
+impl D1Spec {
+    /// A spec for `connection` with every option at its default.
+    pub fn new(connection: Connection) -> D1Spec {
+        D1Spec {
+            connection,
+            table: None,
+            schema: None,
+            max_request_bytes: None,
+            concurrency: None,
+            batch_window_ms: None,
+            max_batch_rows: None,
+        }
+    }
+
+    /// The spec as the JSON object `FlowBuilder::export` takes.
+    pub fn to_json_object(&self) -> Result<serde_json::Map<String, serde_json::Value>> {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(m)) => Ok(m),
+            Ok(_) => Err(Error::Config(
+                "D1 spec did not serialize to an object".into(),
+            )),
+            Err(e) => Err(Error::Config(format!("cannot serialize the D1 spec: {e}"))),
+        }
+    }
+}
+
+/// A database's identity: where it is, never how to authenticate.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DatabaseId {
+    /// Local file (absolute path).
+    Local {
+        /// Absolute path of the SQLite file.
+        path: String,
+    },
+    /// Cloudflare D1.
+    Cloudflare {
+        /// Account id.
+        account_id: String,
+        /// Database id.
+        database_id: String,
+    },
+    /// A D1-compatible endpoint.
+    Http {
+        /// Base URL (no trailing slash).
+        base_url: String,
+        /// Account id.
+        account_id: String,
+        /// Database id.
+        database_id: String,
+    },
+}
+
+impl std::fmt::Display for DatabaseId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseId::Local { path } => write!(f, "local D1 {path}"),
+            DatabaseId::Cloudflare {
+                account_id,
+                database_id,
+            } => {
+                write!(f, "Cloudflare D1 {database_id} (account {account_id})")
+            }
+            DatabaseId::Http {
+                base_url,
+                database_id,
+                ..
+            } => {
+                write!(f, "D1 {database_id} at {base_url}")
+            }
+        }
+    }
+}
+
+/// The setup key: which table in which database.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct D1TableId {
+    /// The database.
+    pub database: DatabaseId,
+    /// The table name (unquoted; quoted in every statement).
+    pub table: String,
+}
+
+impl std::fmt::Display for D1TableId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "D1 table {} in {}",
+            crate::sql::quote_ident(&self.table),
+            self.database
+        )
+    }
+}
+
+/// The setup state: the table definition, and where the API token comes from (so setup can
+/// still reach the database after the export is removed from the flow). Never the token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct D1SetupState {
+    /// The table definition.
+    pub schema: TableSchema,
+    /// Token source for HTTP databases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<TokenSource>,
+}
+
+/// The default table name for export `export` of flow `flow`: `{flow}__{export}` with every
+/// character outside `[A-Za-z0-9_]` replaced by `_` (and a leading `_` before a digit).
+pub fn default_table_name(flow: &str, export: &str) -> String {
+    let mut name: String = format!("{flow}__{export}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name.starts_with(|c: char| c.is_ascii_digit()) {
+        name.insert(0, '_');
+    }
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_json_shapes() {
+        let c: Connection = serde_json::from_value(serde_json::json!({"local": "a.d1"}))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c, Connection::Local("a.d1".into()));
+        let c: Connection = serde_json::from_value(serde_json::json!({
+            "cloudflare": {"account_id": "acc", "database_id": "db", "token": "cf"}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.token_source(), Some(TokenSource::AuthKey("cf".into())));
+        let c: Connection = serde_json::from_value(serde_json::json!({
+            "http": {"base_url": "http://127.0.0.1:1/", "account_id": "a", "database_id": "d",
+                     "token": {"key": "k"}}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.token_source(),
+            Some(TokenSource::Auth { key: "k".into() })
+        );
+        assert_eq!(
+            c.identity(),
+            DatabaseId::Http {
+                base_url: "http://127.0.0.1:1".into(),
+                account_id: "a".into(),
+                database_id: "d".into()
+            }
+        );
+        let c: Connection = serde_json::from_value(serde_json::json!({
+            "cloudflare": {"account_id": "acc", "database_id": "db"}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.token_source(),
+            Some(TokenSource::Env {
+                env: DEFAULT_TOKEN_ENV.into()
+            })
+        );
+    }
+
+    #[test]
+    fn unknown_spec_keys_are_refused() {
+        let r: Result<D1Spec, _> = serde_json::from_value(serde_json::json!({
+            "connection": {"local": "a.d1"}, "tabel": "x"
+        }));
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn default_names_are_sanitised() {
+        assert_eq!(
+            default_table_name("my-flow", "out.rows"),
+            "my_flow__out_rows"
+        );
+        assert_eq!(default_table_name("1flow", "x"), "_1flow__x");
+    }
+
+    #[test]
+    fn setup_state_never_holds_a_token() {
+        let state = D1SetupState {
+            schema: TableSchema::new("t"),
+            token: Some(TokenSource::Env {
+                env: "CLOUDFLARE_API_TOKEN".into(),
+            }),
+        };
+        let json = serde_json::to_string(&state).unwrap_or_default();
+        assert!(json.contains("CLOUDFLARE_API_TOKEN"));
+    }
+}
