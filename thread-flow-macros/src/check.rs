@@ -342,7 +342,10 @@ fn resolve_indexes(cx: &Ctxt, table: &Table<'_>) -> Vec<IndexDef> {
         if let Some(name) = &ix.name
             && names.insert(name.to_ascii_lowercase(), ()).is_some()
         {
-            cx.error_spanned_by(tokens, format!("duplicate index name `{name}`"));
+            cx.error_spanned_by(
+                tokens,
+                format!("duplicate index name `{name}` (index names are case-insensitive)"),
+            );
         }
         let same = out[..i].iter().any(|(o, _)| {
             o.columns == ix.columns && o.unique == ix.unique && o.where_clause == ix.where_clause

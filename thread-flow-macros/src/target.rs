@@ -175,7 +175,7 @@ fn index_tokens(krate: &Path, table: &str, ix: &IndexDef) -> TokenStream {
     quote! {
         #krate::Index {
             name: #name,
-            columns: #krate::__private::vec![#(#cols),*],
+            columns: #krate::__private::Vec::from([#(#cols),*]),
             unique: #unique,
             where_clause: #where_clause,
         }
@@ -220,7 +220,7 @@ fn generate(table: &Table<'_>, checked: &Checked) -> TokenStream {
     // --- compile-time type checks, spanned at each field's type ---
     let value_checks = columns.iter().filter(|f| !f.is_json()).map(|f| {
         let ty = f.ty;
-        quote_spanned!(ty.span()=> #krate::__private::assert_d1_value::<#ty>();)
+        quote_spanned!(ty.span()=> let _: #krate::SqlType = <#ty as #krate::D1Value>::SQL_TYPE;)
     });
     let key_checks = checked.key.iter().map(|&i| {
         let ty = table.fields[i].ty;
@@ -319,9 +319,9 @@ fn generate(table: &Table<'_>, checked: &Checked) -> TokenStream {
                 SCHEMA.get_or_init(|| {
                     let schema = #krate::TableSchema {
                         name: #table_name_tokens,
-                        columns: #krate::__private::vec![#(#column_defs),*],
-                        primary_key: #krate::__private::vec![#(#key_names),*],
-                        indexes: #krate::__private::vec![#(#indexes),*],
+                        columns: #krate::__private::Vec::from([#(#column_defs),*]),
+                        primary_key: #krate::__private::Vec::from([#(#key_names),*]),
+                        indexes: #krate::__private::Vec::from([#(#indexes),*]),
                         strict: #strict,
                         without_rowid: #without_rowid,
                     };

@@ -1,1 +1,221 @@
-mod snapshot_placeholder {}
+//! Expansion snapshots and whole-pipeline checks of the derives.
+//!
+//! Snapshots live in `tests/snapshots/*.rs.snap`; regenerate them with
+//! `UPDATE_SNAPSHOTS=1 cargo test -p thread-flow-macros` and review the diff.
+
+use std::path::PathBuf;
+
+use proc_macro2::TokenStream;
+use syn::DeriveInput;
+
+type Expand = fn(&DeriveInput) -> Result<TokenStream, TokenStream>;
+
+fn pretty(tokens: TokenStream) -> String {
+    match syn::parse2::<syn::File>(tokens.clone()) {
+        Ok(file) => prettyplease::unparse(&file),
+        Err(e) => panic!("expansion does not parse as Rust items: {e}\n{tokens}"),
+    }
+}
+
+fn expand_all(inputs: &[(Expand, DeriveInput)]) -> String {
+    let mut out = String::new();
+    for (expand, input) in inputs {
+        match expand(input) {
+            Ok(tokens) => out.push_str(&pretty(tokens)),
+            Err(errors) => panic!("`{}` did not expand: {errors}", input.ident),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn assert_snapshot(name: &str, actual: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(format!("{name}.rs.snap"));
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).expect("create snapshot dir");
+        }
+        std::fs::write(&path, actual).expect("write snapshot");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "missing snapshot {}: {e}; run with UPDATE_SNAPSHOTS=1",
+            path.display()
+        )
+    });
+    if expected != actual {
+        let line = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(a, b)| a != b)
+            .map_or_else(
+                || expected.lines().count().min(actual.lines().count()),
+                |i| i,
+            );
+        panic!(
+            "expansion of `{name}` differs from {} at line {}:\n  expected: {:?}\n  actual:   {:?}\n\
+             review the change and rerun with UPDATE_SNAPSHOTS=1 to accept it\n\nfull actual \
+             expansion:\n{actual}",
+            path.display(),
+            line + 1,
+            expected.lines().nth(line),
+            actual.lines().nth(line),
+        );
+    }
+}
+
+#[test]
+fn snapshot_simple() {
+    let input: DeriveInput = syn::parse_quote! {
+        /// A user.
+        struct User {
+            #[d1(primary_key)]
+            id: i64,
+            name: String,
+            email: Option<String>,
+        }
+    };
+    assert_snapshot("simple", &expand_all(&[(crate::target::expand, input)]));
+}
+
+#[test]
+fn snapshot_composite_key_and_indexes() {
+    let input: DeriveInput = syn::parse_quote! {
+        #[d1(
+            table = "symbols",
+            primary_key(file, name, line),
+            index(kind, line, where = "kind <> 'test'"),
+            unique(file, qualified, name = "symbols_qualified"),
+            without_rowid,
+        )]
+        struct Symbol {
+            file: String,
+            name: String,
+            line: i64,
+            kind: String,
+            #[d1(index)]
+            module: String,
+            #[d1(unique)]
+            qualified: String,
+        }
+    };
+    assert_snapshot(
+        "composite_key_indexes",
+        &expand_all(&[(crate::target::expand, input)]),
+    );
+}
+
+#[test]
+fn snapshot_json_enum_renames() {
+    let kind: DeriveInput = syn::parse_quote! {
+        #[d1(rename_all = "snake_case")]
+        enum SymbolKind {
+            FreeFunction,
+            #[d1(rename = "method")]
+            AssociatedFunction,
+        }
+    };
+    let level: DeriveInput = syn::parse_quote! {
+        enum Level {
+            Low = 1,
+            High = 10,
+        }
+    };
+    let id: DeriveInput = syn::parse_quote! {
+        struct DocId(i64);
+    };
+    let doc: DeriveInput = syn::parse_quote! {
+        #[d1(rename_all = "camelCase", strict = false, crate = "::tf")]
+        struct DocEntry {
+            #[d1(primary_key)]
+            doc_id: DocId,
+            kind: SymbolKind,
+            level: Level,
+            #[d1(rename = "Title")]
+            title_text: String,
+            #[d1(json)]
+            tags: Vec<String>,
+            #[d1(json)]
+            extra: Option<std::collections::BTreeMap<String, String>>,
+            #[d1(sql_type = "TEXT")]
+            size_bytes: u64,
+            #[d1(default = -1)]
+            score: i32,
+            #[d1(default_sql = "CURRENT_TIMESTAMP")]
+            created_at: String,
+            #[d1(skip)]
+            cached: Vec<u8>,
+        }
+    };
+    let out = expand_all(&[
+        (crate::value::expand, kind),
+        (crate::value::expand, level),
+        (crate::value::expand, id),
+        (crate::target::expand, doc),
+    ]);
+    assert_snapshot("json_enum_renames", &out);
+}
+
+/// Counts the `compile_error!` invocations in an error expansion.
+fn error_messages(tokens: &TokenStream) -> Vec<String> {
+    let text = tokens.to_string();
+    text.split("compile_error !")
+        .skip(1)
+        .map(|s| {
+            let s = s.trim().trim_start_matches('{').trim();
+            s.split(" } ").next().unwrap_or(s).to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn every_error_is_reported_in_one_pass() {
+    let input: DeriveInput = syn::parse_quote! {
+        #[d1(tabel = "x", index(nope))]
+        struct Broken {
+            #[d1(skip, primary_key)]
+            a: i64,
+            #[d1(json, sql_type = "TEXT")]
+            b: Vec<String>,
+            #[d1(sql_type = "TXT")]
+            c: String,
+            big: u64,
+        }
+    };
+    let errors = match crate::target::expand(&input) {
+        Ok(_) => panic!("a broken struct expanded"),
+        Err(e) => error_messages(&e),
+    };
+    let expected = [
+        "unknown d1 attribute `tabel`",
+        "index names unknown field `nope`",
+        "`skip` and `primary_key` cannot be combined",
+        "`json` and `sql_type` cannot be combined",
+        "unknown sql_type \\\"TXT\\\"; did you mean `TEXT`?",
+        "`u64` does not fit",
+    ];
+    for want in expected {
+        assert!(
+            errors.iter().any(|e| e.contains(want)),
+            "no error containing {want:?} in:\n{}",
+            errors.join("\n")
+        );
+    }
+    assert_eq!(
+        errors.len(),
+        expected.len(),
+        "errors:\n{}",
+        errors.join("\n")
+    );
+}
+
+#[test]
+fn a_valid_struct_has_no_error() {
+    let input: DeriveInput = syn::parse_quote! {
+        struct Ok1 { #[d1(primary_key)] id: i64 }
+    };
+    assert!(crate::target::expand(&input).is_ok());
+}
