@@ -40,7 +40,7 @@ pub enum DatabaseConfig {
         path: PathBuf,
     },
     /// Cloudflare D1 (or a compatible endpoint) over HTTP.
-    Http(HttpConfig),
+    Http(Box<HttpConfig>),
 }
 
 impl DatabaseConfig {
@@ -68,12 +68,12 @@ impl DatabaseConfig {
         let base_url = get(BASE_URL_VAR);
         match (account, database, token) {
             (Some(account), Some(database), Some(token)) => {
-                Ok(DatabaseConfig::Http(HttpConfig::new(
+                Ok(DatabaseConfig::Http(Box::new(HttpConfig::new(
                     base_url.unwrap_or_else(|| CLOUDFLARE_API_BASE.to_owned()),
                     account,
                     database,
                     token,
-                )))
+                ))))
             }
             (None, None, None) if base_url.is_none() => Ok(DatabaseConfig::Local {
                 path: get(LOCAL_PATH_VAR)
@@ -118,7 +118,7 @@ impl crate::D1Database {
     /// Opens the database a [`DatabaseConfig`] describes (creating a local file's folder).
     pub fn from_config(config: DatabaseConfig) -> Result<crate::D1Database> {
         match config {
-            DatabaseConfig::Http(http) => crate::D1Database::http_with(http),
+            DatabaseConfig::Http(http) => crate::D1Database::http_with(*http),
             DatabaseConfig::Local { path } => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir).map_err(|e| {
