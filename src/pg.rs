@@ -1,5 +1,5 @@
 //! A throwaway PostgreSQL cluster for ReCoco's state: `initdb` + `pg_ctl` on a private data
-//! directory and a free `127.0.0.1` port, stopped (`pg_ctl stop -m immediate`) on drop.
+//! directory and a free `127.0.0.1` port, stopped on drop (`pg_ctl stop -m immediate`, or `-m fast` for a kept cluster).
 //!
 //! ReCoco's incremental engine keeps its tracking tables in PostgreSQL. Tests and the
 //! code-index example start their own cluster with [`TempPostgres::start`] (fresh, deleted on
@@ -147,12 +147,17 @@ impl TempPostgres {
         self.root.join("server.log")
     }
 
-    /// Stops the server now (`pg_ctl stop -m immediate`). Called by drop.
+    /// Stops the server now. Called by drop.
+    ///
+    /// A throwaway cluster stops with `-m immediate`. A kept one ([`TempPostgres::start_or_reuse`])
+    /// stops with `-m fast`: it runs with `fsync=off` and `synchronous_commit=off`, so only a
+    /// clean shutdown writes the last commits out for the next run to see.
     pub fn stop(&mut self) -> io::Result<()> {
         if self.stopped {
             return Ok(());
         }
         self.stopped = true;
+        let mode = if self.keep { "fast" } else { "immediate" };
         let out = self.run(
             "pg_ctl",
             &[
@@ -160,7 +165,7 @@ impl TempPostgres {
                 "-D".into(),
                 self.data_dir.clone().into(),
                 "-m".into(),
-                "immediate".into(),
+                mode.into(),
                 "-w".into(),
             ],
         )?;
