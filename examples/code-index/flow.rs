@@ -1,8 +1,8 @@
 //! The ReCoco side: the `ParseSourceFile` function and the flow
 //! `LocalFile -> ParseSourceFile -> collectors -> export "D1"`.
 //!
-//! This module knows nothing about D1 beyond the export specs it is handed; `app` builds
-//! those from the derived row structs.
+//! The collected fields are checked against the derived row structs (`rows`); the export
+//! specs (where the tables live) are handed in by `app`.
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::extract::{self, Lang};
+use crate::rows::{FileRow, SymbolRow};
 
 /// The ReCoco function kind registered by [`register_function`].
 pub const PARSE_FUNCTION: &str = "ParseSourceFile";
@@ -310,10 +311,8 @@ pub async fn build(config: &FlowConfig) -> anyhow::Result<Flow> {
         )
         .await?;
 
-    let mut files_collector = root.clone().add_collector(config.files.name.clone())?;
-    let mut symbols_collector = root.clone().add_collector(config.symbols.name.clone())?;
-    // Collectors are only used by reference below; the `mut` is the API's.
-    let (files_collector, symbols_collector) = (&mut files_collector, &mut symbols_collector);
+    let files_collector = root.clone().add_collector(config.files.name.clone())?;
+    let symbols_collector = root.clone().add_collector(config.symbols.name.clone())?;
 
     let file_scope = builder.for_each(sources, None)?;
     let field = |builder: &FlowBuilder,
@@ -343,32 +342,30 @@ pub async fn build(config: &FlowConfig) -> anyhow::Result<Flow> {
             .ok_or_else(|| anyhow::anyhow!("parser output has no field {name}"))
     };
 
-    builder
-        .collect(
-            files_collector,
-            vec![
-                ("path".to_owned(), path.clone()),
-                ("language".to_owned(), sub("language")?),
-                ("size_bytes".to_owned(), sub("size_bytes")?),
-                ("line_count".to_owned(), sub("line_count")?),
-                ("content_hash".to_owned(), sub("content_hash")?),
-            ],
-            None,
-        )
-        .await?;
+    let file_fields = vec![
+        ("path".to_owned(), path.clone()),
+        ("language".to_owned(), sub("language")?),
+        ("size_bytes".to_owned(), sub("size_bytes")?),
+        ("line_count".to_owned(), sub("line_count")?),
+        ("content_hash".to_owned(), sub("content_hash")?),
+    ];
+    // The collected fields must match the derived table's columns (name and type).
+    thread_flow::target::check_collected::<FileRow>(&file_fields)?;
+    builder.collect(&files_collector, file_fields, None).await?;
 
     let symbol_scope = builder.for_each(sub("symbols")?, None)?;
     let mut symbol_fields = vec![("file".to_owned(), path)];
     for name in SYMBOL_FIELDS {
         symbol_fields.push((name.to_owned(), field(&builder, &symbol_scope, name)?));
     }
+    thread_flow::target::check_collected::<SymbolRow>(&symbol_fields)?;
     builder
-        .collect(symbols_collector, symbol_fields, None)
+        .collect(&symbols_collector, symbol_fields, None)
         .await?;
 
     for (export, collector) in [
-        (&config.files, &*files_collector),
-        (&config.symbols, &*symbols_collector),
+        (&config.files, &files_collector),
+        (&config.symbols, &symbols_collector),
     ] {
         builder.export(
             export.name.clone(),

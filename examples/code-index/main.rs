@@ -1,10 +1,71 @@
-//! `code-index <DIR>` (being assembled: extraction and flow are in; the D1 wiring lands with the
-//! target and the derive).
-#![allow(dead_code)]
+//! `code-index <DIR>`: index the Rust, Python, TypeScript and JavaScript files under DIR into
+//! Cloudflare D1 (or the embedded local D1) with a ReCoco flow, then answer
+//! "where is NAME defined" from it.
+//!
+//! ```text
+//! cargo run --example code-index -- examples/code-index/sample
+//! cargo run --example code-index -- examples/code-index/sample --query Inventory
+//! ```
+//!
+//! - `extract`: tree-sitter parsing of one file into facts and symbols (pure).
+//! - `rows`: the `files` and `symbols` tables, declared with `#[derive(D1Target)]`.
+//! - `flow`: the ReCoco function and flow (LocalFile -> parse -> collect -> export "D1").
+//! - `app`: arguments, where things live, one run, the summary, `--query`.
 
+mod app;
 mod extract;
 mod flow;
+mod rows;
 
-fn main() {
-    eprintln!("code-index: not wired yet");
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = match app::Args::parse(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(message) => {
+            let help = message == app::USAGE;
+            eprintln!("{message}");
+            return if help {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            };
+        }
+    };
+    // Our log goes to stderr at `warn` (RUST_LOG overrides). Installed before ReCoco's
+    // context, whose own stdout subscriber then stays out of the program's output.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        tokio::select! {
+            result = app::run(&args) => result,
+            // Dropping the run stops the private PostgreSQL cluster cleanly.
+            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted; the next run resumes where this one stopped")),
+        }
+    });
+    match result {
+        Ok(outcome) => {
+            println!("{outcome}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

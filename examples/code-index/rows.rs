@@ -132,20 +132,19 @@ pub struct SymbolRow {
     pub parent: Option<String>,
 }
 
-/// The columns of a table, in order: what the flow's collectors must produce.
-pub fn column_names<T: D1Target>() -> Vec<&'static str> {
-    T::schema()
-        .columns
-        .iter()
-        .map(|c| c.name.as_str())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use thread_flow::{D1Target, D1Value, Value};
 
     use super::*;
+
+    fn column_names<T: D1Target>() -> Vec<&'static str> {
+        T::schema()
+            .columns
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect()
+    }
 
     #[test]
     fn enum_text_is_what_the_flow_sends() {

@@ -1,0 +1,765 @@
+//! The program: arguments, where things live, one indexing run, the summary, `--query`.
+//!
+//! `run(args)` is what `main` calls and what `tests/code_index.rs` calls in-process.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use thread_flow::client::DatabaseConfig;
+use thread_flow::target::TableStatsSnapshot;
+use thread_flow::{D1Database, D1Target, Value};
+
+use crate::flow::{self, FlowConfig, SourceCounts, TableExport};
+use crate::rows::{FileRow, SymbolRow};
+
+/// Usage text for `--help` and argument errors.
+pub const USAGE: &str = "\
+usage: code-index <DIR> [options]
+
+Indexes the Rust, Python, TypeScript and JavaScript files under DIR into a D1 database
+(tables `files` and `symbols`) with a ReCoco flow. Re-running updates only what changed.
+
+options:
+  --db PATH            local D1 file (default: DIR/.thread-flow/code-index.d1)
+  --database-url URL   PostgreSQL for ReCoco's state (default: $DATABASE_URL, else a private
+                       cluster started next to the D1 file and stopped on exit)
+  --query NAME         only answer \"where is NAME defined\" from D1 (no indexing)
+  --file PATH          only list what is defined in PATH (relative to DIR) from D1
+  --local              use the local D1 file even when Cloudflare credentials are set
+  --quiet              no progress line
+  -h, --help           this text
+
+With CLOUDFLARE_ACCOUNT_ID, D1_DATABASE_ID and CLOUDFLARE_API_TOKEN set (and D1_BASE_URL
+for a D1-compatible endpoint), the index is written to that Cloudflare D1 database instead.";
+
+/// What to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Run the flow (create or update the index).
+    Index,
+    /// Look up where a name is defined.
+    Query(String),
+    /// List the symbols of one file.
+    File(String),
+}
+
+/// Parsed command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Args {
+    /// The directory to index.
+    pub dir: PathBuf,
+    /// Local D1 file override.
+    pub db: Option<PathBuf>,
+    /// PostgreSQL URL for ReCoco's state.
+    pub database_url: Option<String>,
+    /// What to do.
+    pub mode: Mode,
+    /// Suppress the progress line.
+    pub quiet: bool,
+    /// Ignore Cloudflare credentials in the environment.
+    pub local: bool,
+}
+
+impl Args {
+    /// `args` without the program name. `Err` holds the message to print (usage on `--help`).
+    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
+        let mut dir = None;
+        let mut db = None;
+        let mut database_url = None;
+        let mut mode = Mode::Index;
+        let mut quiet = false;
+        let mut local = false;
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            let mut value = |flag: &str| {
+                args.next()
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(|| format!("{flag} needs a value\n\n{USAGE}"))
+            };
+            match arg.as_str() {
+                "-h" | "--help" => return Err(USAGE.to_owned()),
+                "--db" => db = Some(PathBuf::from(value("--db")?)),
+                "--database-url" => database_url = Some(value("--database-url")?),
+                "--query" => mode = Mode::Query(value("--query")?),
+                "--file" => mode = Mode::File(value("--file")?),
+                "--quiet" | "-q" => quiet = true,
+                "--local" => local = true,
+                flag if flag.starts_with('-') && flag.len() > 1 => {
+                    return Err(format!("unknown option {flag}\n\n{USAGE}"));
+                }
+                _ if dir.is_none() => dir = Some(PathBuf::from(arg)),
+                _ => {
+                    return Err(format!(
+                        "only one directory, got a second: {arg}\n\n{USAGE}"
+                    ));
+                }
+            }
+        }
+        let dir = dir.ok_or_else(|| format!("missing <DIR>\n\n{USAGE}"))?;
+        Ok(Args {
+            dir,
+            db,
+            database_url,
+            mode,
+            quiet,
+            local,
+        })
+    }
+}
+
+/// Where the index is written.
+#[derive(Debug, Clone)]
+pub enum Destination {
+    /// The embedded local D1 file.
+    Local(PathBuf),
+    /// Cloudflare D1 (or a D1-compatible endpoint) chosen by the environment.
+    Cloudflare {
+        /// How it is shown to the user (account / database / host; never the token).
+        label: String,
+    },
+}
+
+impl fmt::Display for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Destination::Local(path) => write!(f, "local D1 file {}", path.display()),
+            Destination::Cloudflare { label } => write!(f, "{label}"),
+        }
+    }
+}
+
+/// Row changes in one table during a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TableChanges {
+    /// Rows whose key was not there before.
+    pub inserted: u64,
+    /// Rows whose key was there with different values.
+    pub updated: u64,
+    /// Keys that are gone.
+    pub deleted: u64,
+    /// Rows in the table after the run.
+    pub rows: u64,
+}
+
+impl fmt::Display for TableChanges {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} inserted, {} updated, {} deleted ({} rows)",
+            self.inserted, self.updated, self.deleted, self.rows
+        )
+    }
+}
+
+/// What one indexing run did.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// Where the index lives.
+    pub destination: Destination,
+    /// Source files by what happened to them.
+    pub sources: SourceCounts,
+    /// Changes in `files`.
+    pub files: TableChanges,
+    /// Changes in `symbols`.
+    pub symbols: TableChanges,
+    /// D1 requests sent (the flow's writes plus this program's reads).
+    pub requests: u64,
+    /// Schema changes applied (ReCoco's description), empty when none.
+    pub setup: String,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.sources;
+        writeln!(f, "index: {}", self.destination)?;
+        writeln!(
+            f,
+            "source files: {} seen: {} new, {} changed, {} deleted, {} unchanged{}{}",
+            s.seen(),
+            s.added,
+            s.updated,
+            s.deleted,
+            s.unchanged,
+            if s.reprocessed > 0 {
+                format!(", {} re-parsed", s.reprocessed)
+            } else {
+                String::new()
+            },
+            if s.errors > 0 {
+                format!(", {} FAILED (see the log above)", s.errors)
+            } else {
+                String::new()
+            },
+        )?;
+        if !self.setup.trim().is_empty() {
+            writeln!(f, "schema: created or migrated (see above)")?;
+        }
+        writeln!(f, "table files:   {}", self.files)?;
+        writeln!(f, "table symbols: {}", self.symbols)?;
+        write!(
+            f,
+            "D1 requests: {}; elapsed {:.2?}",
+            self.requests, self.elapsed
+        )
+    }
+}
+
+/// One answer to "where is NAME defined".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Definition {
+    /// File path relative to the indexed directory.
+    pub file: String,
+    /// First line, 1-based.
+    pub start_line: i64,
+    /// Last line, 1-based.
+    pub end_line: i64,
+    /// Symbol name.
+    pub name: String,
+    /// Kind (`function`, `struct`, ...).
+    pub kind: String,
+    /// Header text.
+    pub signature: String,
+    /// Enclosing definition.
+    pub parent: Option<String>,
+}
+
+impl fmt::Display for Definition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}  {}  {}",
+            self.file, self.start_line, self.kind, self.signature
+        )?;
+        if let Some(parent) = &self.parent {
+            write!(f, "  (in {parent})")?;
+        }
+        Ok(())
+    }
+}
+
+/// The result of one invocation.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// An indexing run.
+    Indexed(Summary),
+    /// `--query NAME`: exact matches, and close names when there are none.
+    Query {
+        /// The name looked up.
+        name: String,
+        /// Definitions of exactly that name.
+        found: Vec<Definition>,
+        /// Names containing it (case-insensitively), when nothing matched exactly.
+        similar: Vec<String>,
+    },
+    /// `--file PATH`: the file's symbols in line order.
+    File {
+        /// The path looked up.
+        path: String,
+        /// Its definitions.
+        symbols: Vec<Definition>,
+    },
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Indexed(summary) => write!(f, "{summary}"),
+            Outcome::Query {
+                name,
+                found,
+                similar,
+            } => {
+                if found.is_empty() {
+                    write!(f, "no definition of `{name}` in the index")?;
+                    if !similar.is_empty() {
+                        write!(f, "; similar names: {}", similar.join(", "))?;
+                    }
+                    return Ok(());
+                }
+                let plural = if found.len() == 1 { "" } else { "s" };
+                write!(f, "{} definition{plural} of `{name}`:", found.len())?;
+                for d in found {
+                    write!(f, "\n  {d}")?;
+                }
+                Ok(())
+            }
+            Outcome::File { path, symbols } => {
+                write!(f, "{}: {} symbols", path, symbols.len())?;
+                for d in symbols {
+                    let indent = if d.parent.is_some() { "    " } else { "  " };
+                    write!(
+                        f,
+                        "\n{indent}{}-{}  {}  {}",
+                        d.start_line, d.end_line, d.kind, d.signature
+                    )?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Where the index of `dir` is stored and where ReCoco's state cluster lives.
+struct Places {
+    dir: PathBuf,
+    destination: Destination,
+    /// Folder for state kept between runs (the PostgreSQL cluster).
+    state_dir: PathBuf,
+}
+
+fn places(args: &Args) -> anyhow::Result<Places> {
+    let dir = std::fs::canonicalize(&args.dir)
+        .with_context(|| format!("cannot open the directory {}", args.dir.display()))?;
+    if !dir.is_dir() {
+        bail!("{} is not a directory", dir.display());
+    }
+    let local_file = match &args.db {
+        Some(path) => std::path::absolute(path)
+            .with_context(|| format!("bad --db path {}", path.display()))?,
+        None => dir.join(".thread-flow").join("code-index.d1"),
+    };
+    // Cloudflare when the environment says so; an incomplete set of variables is an error,
+    // not a silent fallback to the local file.
+    let destination = if args.local {
+        Destination::Local(local_file.clone())
+    } else {
+        match DatabaseConfig::from_env().context("reading the D1 settings")? {
+            DatabaseConfig::Local { .. } => Destination::Local(local_file.clone()),
+            DatabaseConfig::Http(_) => Destination::Cloudflare {
+                label: cloudflare_label(),
+            },
+        }
+    };
+    let state_dir = match local_file.parent() {
+        Some(parent) => parent.to_path_buf(),
+        None => dir.join(".thread-flow"),
+    };
+    Ok(Places {
+        dir,
+        destination,
+        state_dir,
+    })
+}
+
+fn cloudflare_label() -> String {
+    let var = |name: &str| std::env::var(name).unwrap_or_default();
+    let host =
+        std::env::var("D1_BASE_URL").unwrap_or_else(|_| "https://api.cloudflare.com".to_owned());
+    format!(
+        "Cloudflare D1 database {} (account {}) at {host}",
+        var("D1_DATABASE_ID"),
+        var("CLOUDFLARE_ACCOUNT_ID")
+    )
+}
+
+fn open_database(destination: &Destination) -> anyhow::Result<D1Database> {
+    Ok(match destination {
+        Destination::Local(path) => {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
+            }
+            D1Database::local(path).with_context(|| format!("cannot open {}", path.display()))?
+        }
+        Destination::Cloudflare { .. } => {
+            D1Database::from_env().context("connecting to Cloudflare D1")?
+        }
+    })
+}
+
+/// Runs one invocation. Messages for the user (paths, progress) go to stderr; the result is
+/// returned for the caller to print.
+pub async fn run(args: &Args) -> anyhow::Result<Outcome> {
+    let places = places(args)?;
+    let db = open_database(&places.destination)?;
+    match &args.mode {
+        Mode::Query(name) => query(&db, name).await,
+        Mode::File(path) => file_symbols(&db, path).await,
+        Mode::Index => index(args, &places, &db).await.map(Outcome::Indexed),
+    }
+}
+
+/// Sends one read and returns its rows; counts the request.
+async fn select(
+    db: &D1Database,
+    requests: &mut u64,
+    sql: &str,
+    params: Vec<Value>,
+) -> anyhow::Result<Vec<Vec<Value>>> {
+    let result = db
+        .execute(sql, params)
+        .await
+        .with_context(|| format!("D1 query failed: {sql}"))?;
+    *requests += 1;
+    Ok(result.rows)
+}
+
+fn as_text(value: &Value) -> Option<String> {
+    match value {
+        Value::Text(s) => Some(s.clone()),
+        Value::Integer(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Integers may come back as REAL or text over HTTP; accept every exact form.
+fn as_int(value: &Value) -> Option<i64> {
+    match value {
+        Value::Integer(n) => Some(*n),
+        Value::Real(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => Some(*x as i64),
+        Value::Text(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+const DEFINITION_COLUMNS: &str =
+    r#""file", "start_line", "end_line", "name", "kind", "signature", "parent""#;
+
+fn definition(row: &[Value]) -> anyhow::Result<Definition> {
+    let text = |i: usize| row.get(i).and_then(as_text);
+    let int = |i: usize| row.get(i).and_then(as_int);
+    Ok(Definition {
+        file: text(0).context("symbols.file is not text")?,
+        start_line: int(1).context("symbols.start_line is not an integer")?,
+        end_line: int(2).context("symbols.end_line is not an integer")?,
+        name: text(3).context("symbols.name is not text")?,
+        kind: text(4).context("symbols.kind is not text")?,
+        signature: text(5).unwrap_or_default(),
+        parent: text(6),
+    })
+}
+
+async fn tables_present(db: &D1Database, requests: &mut u64) -> anyhow::Result<Vec<String>> {
+    let rows = select(
+        db,
+        requests,
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)",
+        vec![
+            Value::Text(FileRow::schema().name.clone()),
+            Value::Text(SymbolRow::schema().name.clone()),
+        ],
+    )
+    .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| r.first().and_then(as_text))
+        .collect())
+}
+
+async fn require_index(db: &D1Database) -> anyhow::Result<()> {
+    let mut requests = 0;
+    if !tables_present(db, &mut requests)
+        .await?
+        .contains(&SymbolRow::schema().name)
+    {
+        bail!("this D1 database has no index yet: run `code-index <DIR>` first");
+    }
+    Ok(())
+}
+
+/// "Where is NAME defined": served by the index `symbols_by_name`.
+pub async fn query(db: &D1Database, name: &str) -> anyhow::Result<Outcome> {
+    require_index(db).await?;
+    let mut requests = 0;
+    let sql = format!(
+        r#"SELECT {DEFINITION_COLUMNS} FROM "symbols" WHERE "name" = ? ORDER BY "file", "start_line""#
+    );
+    let rows = select(db, &mut requests, &sql, vec![Value::Text(name.to_owned())]).await?;
+    let found = rows
+        .iter()
+        .map(|r| definition(r))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut similar = Vec::new();
+    if found.is_empty() {
+        let pattern = format!(
+            "%{}%",
+            name.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let rows = select(
+            db,
+            &mut requests,
+            r#"SELECT DISTINCT "name" FROM "symbols" WHERE "name" LIKE ? ESCAPE '\' ORDER BY "name" LIMIT 10"#,
+            vec![Value::Text(pattern)],
+        )
+        .await?;
+        similar = rows
+            .iter()
+            .filter_map(|r| r.first().and_then(as_text))
+            .collect();
+    }
+    Ok(Outcome::Query {
+        name: name.to_owned(),
+        found,
+        similar,
+    })
+}
+
+/// "What is in file PATH": served by the primary key `(file, start_line, name)`.
+pub async fn file_symbols(db: &D1Database, path: &str) -> anyhow::Result<Outcome> {
+    require_index(db).await?;
+    let mut requests = 0;
+    let sql = format!(
+        r#"SELECT {DEFINITION_COLUMNS} FROM "symbols" WHERE "file" = ? ORDER BY "start_line", "name""#
+    );
+    let path = path.trim_start_matches("./").to_owned();
+    let rows = select(db, &mut requests, &sql, vec![Value::Text(path.clone())]).await?;
+    let symbols = rows
+        .iter()
+        .map(|r| definition(r))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Outcome::File { path, symbols })
+}
+
+/// Every row of a table by key, for before/after diffs (typed: `D1Table::all`).
+type Snapshot<T> = BTreeMap<<T as D1Target>::Key, T>;
+
+async fn snapshot<T>(
+    db: &D1Database,
+    requests: &mut u64,
+    present: &[String],
+) -> anyhow::Result<Snapshot<T>>
+where
+    T: D1Target,
+    T::Key: Ord,
+{
+    if !present.contains(&T::schema().name) {
+        return Ok(BTreeMap::new());
+    }
+    let rows = db
+        .table::<T>()
+        .all()
+        .await
+        .with_context(|| format!("reading table {}", T::schema().name))?;
+    *requests += 1;
+    Ok(rows.into_iter().map(|row| (row.key(), row)).collect())
+}
+
+fn diff<T>(before: &Snapshot<T>, after: &Snapshot<T>) -> TableChanges
+where
+    T: D1Target + PartialEq,
+    T::Key: Ord,
+{
+    let mut changes = TableChanges {
+        rows: after.len() as u64,
+        ..TableChanges::default()
+    };
+    for (key, row) in after {
+        match before.get(key) {
+            None => changes.inserted += 1,
+            Some(old) if old != row => changes.updated += 1,
+            Some(_) => {}
+        }
+    }
+    changes.deleted = before.keys().filter(|k| !after.contains_key(*k)).count() as u64;
+    changes
+}
+
+/// The flow name. With the private cluster (one per D1 file) a fixed name; with a shared
+/// PostgreSQL, one per destination so two indexes never share (or drop) each other's state.
+fn flow_name(places: &Places, shared_postgres: bool) -> String {
+    if !shared_postgres {
+        return "CodeIndex".to_owned();
+    }
+    let identity = match &places.destination {
+        Destination::Local(path) => path.display().to_string(),
+        Destination::Cloudflare { label } => label.clone(),
+    };
+    let hash = blake3::hash(identity.as_bytes()).to_hex();
+    format!("CodeIndex_{}", &hash.as_str()[..12])
+}
+
+fn export<T: D1Target>(name: &str, destination: &Destination) -> anyhow::Result<TableExport> {
+    let connection = match destination {
+        Destination::Local(path) => thread_flow::target::Connection::local(path.clone()),
+        Destination::Cloudflare { .. } => thread_flow::target::Connection::from_env(PathBuf::new()),
+    };
+    let export = thread_flow::export::<T>(connection)?;
+    Ok(TableExport {
+        name: name.to_owned(),
+        spec: export.spec,
+        index_options: export.index_options,
+    })
+}
+
+/// PostgreSQL for ReCoco's state: the given URL, or a private cluster kept in `state_dir`.
+fn postgres(
+    args: &Args,
+    state_dir: &Path,
+) -> anyhow::Result<(String, Option<thread_flow_suite::pg::TempPostgres>)> {
+    let url = args.database_url.clone().or_else(|| {
+        std::env::var("DATABASE_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+    });
+    if let Some(url) = url {
+        return Ok((url, None));
+    }
+    let cluster_dir = state_dir.join("postgres");
+    let pg = thread_flow_suite::pg::TempPostgres::start_or_reuse(&cluster_dir).map_err(|e| {
+        anyhow::anyhow!(
+            "ReCoco keeps its incremental state in PostgreSQL, and no --database-url or DATABASE_URL \
+             was given, so code-index starts its own cluster in {}; that failed: {e}\n\
+             Install the PostgreSQL server binaries (initdb, pg_ctl, postgres), e.g. \
+             `apt-get install postgresql` (Debian/Ubuntu), `dnf install postgresql-server` (Fedora), \
+             `brew install postgresql@16` (macOS), or set PG_BIN_DIR to the folder holding them; \
+             or pass --database-url postgres://...",
+            cluster_dir.display()
+        )
+    })?;
+    Ok((pg.url(), Some(pg)))
+}
+
+async fn index(args: &Args, places: &Places, db: &D1Database) -> anyhow::Result<Summary> {
+    let started = Instant::now();
+    eprintln!("indexing {}", places.dir.display());
+    eprintln!("index:    {}", places.destination);
+
+    let (pg_url, pg) = postgres(args, &places.state_dir)?;
+    match &pg {
+        Some(pg) => eprintln!(
+            "state:    PostgreSQL cluster in {} (port {}, stopped on exit)",
+            pg.root_dir().display(),
+            pg.port()
+        ),
+        None => eprintln!("state:    PostgreSQL at the given database URL"),
+    }
+    let settings = recoco_core::settings::Settings {
+        database: Some(recoco_core::settings::DatabaseConnectionSpec {
+            url: pg_url,
+            user: None,
+            password: None,
+            max_connections: 8,
+            min_connections: 1,
+        }),
+        ..Default::default()
+    };
+    recoco_core::lib_context::init_lib_context(Some(settings))
+        .await
+        .context("connecting ReCoco to PostgreSQL")?;
+    thread_flow::register()?;
+
+    let mut reads = 0u64;
+    let present = tables_present(db, &mut reads).await?;
+    let files_before = snapshot::<FileRow>(db, &mut reads, &present).await?;
+    let symbols_before = snapshot::<SymbolRow>(db, &mut reads, &present).await?;
+
+    let mut extra_excluded = Vec::new();
+    if let Destination::Local(path) = &places.destination
+        && let Some(parent) = path.parent()
+        && let Ok(relative) = parent.strip_prefix(&places.dir)
+        && !relative.as_os_str().is_empty()
+    {
+        // The D1 file and the PostgreSQL cluster live there: never index them.
+        extra_excluded.push(relative.to_string_lossy().replace('\\', "/"));
+    }
+    let config = FlowConfig {
+        flow_name: flow_name(places, pg.is_none()),
+        source_dir: places.dir.clone(),
+        extra_excluded,
+        files: export::<FileRow>("files", &places.destination)?,
+        symbols: export::<SymbolRow>("symbols", &places.destination)?,
+    };
+    let result = run_flow(&config, args.quiet, db).await;
+    // Let the next run in this process build the same flow name again.
+    if let Ok(lib) = recoco_core::lib_context::get_lib_context().await {
+        lib.remove_flow_context(&config.flow_name);
+    }
+    let (setup, sources, write_requests) = result?;
+
+    let present = tables_present(db, &mut reads).await?;
+    let files_after = snapshot::<FileRow>(db, &mut reads, &present).await?;
+    let symbols_after = snapshot::<SymbolRow>(db, &mut reads, &present).await?;
+    drop(pg); // stops the private cluster
+
+    Ok(Summary {
+        destination: places.destination.clone(),
+        sources,
+        files: diff(&files_before, &files_after),
+        symbols: diff(&symbols_before, &symbols_after),
+        requests: write_requests + reads,
+        setup,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Builds, sets up and runs the flow; returns the setup text, the source counts and the D1
+/// requests the target sent.
+async fn run_flow(
+    config: &FlowConfig,
+    quiet: bool,
+    db: &D1Database,
+) -> anyhow::Result<(String, SourceCounts, u64)> {
+    let flow = flow::build(config)
+        .await
+        .context("building the ReCoco flow")?;
+    let setup = flow::setup(&flow)
+        .await
+        .context("creating or migrating the D1 tables")?;
+    if !setup.trim().is_empty() {
+        eprintln!("setup:\n{}", setup.trim_end());
+    }
+    let _ = db;
+    let before = target_totals();
+    let tty = std::io::stderr().is_terminal();
+    let mut last_line = Instant::now();
+    let progress = |counts: &SourceCounts| {
+        if quiet {
+            return;
+        }
+        let now = target_totals();
+        let line = format!(
+            "  files: {} seen, {} in progress | rows written: {} | D1 requests: {}",
+            counts.seen(),
+            counts.in_process,
+            (now.upserted + now.deleted).saturating_sub(before.upserted + before.deleted),
+            now.requests.saturating_sub(before.requests),
+        );
+        if tty {
+            eprint!("\r{line}\x1b[K");
+            let _ = std::io::stderr().flush();
+        } else if last_line.elapsed() >= Duration::from_secs(5) {
+            eprintln!("{line}");
+            last_line = Instant::now();
+        }
+    };
+    let counts = flow::update(&flow, Duration::from_millis(250), progress)
+        .await
+        .context("updating the index")?;
+    if tty && !quiet {
+        eprint!("\r\x1b[K");
+    }
+    let after = target_totals();
+    if after.failed_rows > before.failed_rows {
+        eprintln!(
+            "warning: {} row writes failed (see the log above); the next run retries them",
+            after.failed_rows - before.failed_rows
+        );
+    }
+    Ok((
+        setup,
+        counts,
+        after.requests.saturating_sub(before.requests),
+    ))
+}
+
+/// The D1 target's write counters, summed over its tables (process lifetime).
+fn target_totals() -> TableStatsSnapshot {
+    thread_flow::target::table_stats().into_iter().fold(
+        TableStatsSnapshot::default(),
+        |mut sum, (_, s)| {
+            sum.upserted += s.upserted;
+            sum.deleted += s.deleted;
+            sum.requests += s.requests;
+            sum.failed_rows += s.failed_rows;
+            sum
+        },
+    )
+}
