@@ -273,10 +273,25 @@ impl LocalD1Server {
         // Whatever is left of the group (workerd) goes too.
         signal("-KILL");
         let _ = self.child.wait();
+        // Orphans are reaped by init: wait until the group is really empty.
+        let until = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < until && group_alive(&group) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         if let Some(dir) = self.persist.take() {
             let _ = dir.close();
         }
     }
+}
+
+/// Whether any process of the group `-PGID` still exists (zombies included).
+fn group_alive(group: &str) -> bool {
+    Command::new("kill")
+        .args(["-0", "--", group])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 impl Drop for LocalD1Server {
