@@ -25,7 +25,7 @@ fn row(i: usize) -> Vec<Value> {
         Value::Integer(-(i as i64) << 40),
         Value::Real(i as f64 / 3.0),
         Value::Text("x".repeat(i % 50)),
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             Value::Null
         } else {
             Value::Text(format!("note \"{i}\""))
