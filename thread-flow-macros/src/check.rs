@@ -57,7 +57,7 @@ fn check_table_name(cx: &Ctxt, table: &Table<'_>) {
     let lower = name.to_ascii_lowercase();
     let derived = table.attrs.table.is_none();
     let fix = if derived {
-        format!(" (derived from the struct name); set another with #[d1(table = \"...\")]")
+        " (derived from the struct name); set another with #[d1(table = \"...\")]".to_string()
     } else {
         String::new()
     };

@@ -32,7 +32,6 @@ impl Ctxt {
 
     /// Ends collection: `Ok` when nothing was recorded, else every error as one
     /// `compile_error!` stream (one per span).
-    #[must_use]
     pub(crate) fn check(self) -> Result<(), TokenStream> {
         let errors = self.errors.into_inner();
         if errors.is_empty() {

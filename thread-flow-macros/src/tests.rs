@@ -51,10 +51,7 @@ fn assert_snapshot(name: &str, actual: &str) {
             .lines()
             .zip(actual.lines())
             .position(|(a, b)| a != b)
-            .map_or_else(
-                || expected.lines().count().min(actual.lines().count()),
-                |i| i,
-            );
+            .unwrap_or_else(|| expected.lines().count().min(actual.lines().count()));
         panic!(
             "expansion of `{name}` differs from {} at line {}:\n  expected: {:?}\n  actual:   {:?}\n\
              review the change and rerun with UPDATE_SNAPSHOTS=1 to accept it\n\nfull actual \

@@ -271,9 +271,9 @@ fn enums_decode_both_ways_and_reject_unknowns() {
 #[test]
 fn newtypes_take_the_inner_mapping() {
     assert_eq!(UserId::SQL_TYPE, SqlType::Integer);
-    assert!(!UserId::NULLABLE);
+    const { assert!(!UserId::NULLABLE) };
     assert_eq!(<Tagged<Option<i64>>>::SQL_TYPE, SqlType::Integer);
-    assert!(<Tagged<Option<i64>>>::NULLABLE);
+    const { assert!(<Tagged<Option<i64>>>::NULLABLE) };
     assert_eq!(UserId(-5).to_value().unwrap(), Value::Integer(-5));
     assert_eq!(UserId::from_value(Value::Integer(9)).unwrap(), UserId(9));
     assert_eq!(
