@@ -107,20 +107,18 @@ pub struct FileRow {
 /// One definition (table `symbols`).
 ///
 /// The key `(file, start_line, name)` is also the index that answers "what is in file Y"
-/// in line order; `symbols_by_name` answers "where is X defined".
+/// in line order; `symbols_name_idx` answers "where is X defined", `symbols_kind_name_idx`
+/// "which traits are there".
 #[derive(Debug, Clone, PartialEq, Eq, D1Target)]
-#[d1(
-    table = "symbols",
-    primary_key(file, start_line, name),
-    index(name, name = "symbols_by_name"),
-    index(kind, name, name = "symbols_by_kind")
-)]
+#[d1(table = "symbols", primary_key(file, start_line, name))]
+#[d1(index(kind, name))]
 pub struct SymbolRow {
     /// The file's path (as in `files.path`).
     pub file: String,
     /// First line of the definition, 1-based.
     pub start_line: i64,
     /// The defined name.
+    #[d1(index)]
     pub name: String,
     /// What it is.
     pub kind: SymbolKind,
