@@ -653,3 +653,60 @@ fn compatibility_follows_recoco() {
         SetupStateCompatibility::NotCompatible
     );
 }
+
+#[tokio::test]
+async fn key_change_with_colliding_rows_recreates_the_table_for_reexport() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("collide.d1");
+    let factory = Arc::new(D1TargetFactory::default());
+    let (k, v) = item_fields();
+    let spec = D1Spec {
+        schema: Some(Item::schema().clone()),
+        ..D1Spec::new(Connection::local(&path))
+    };
+    let b = build(&factory, "f7", spec, k, v, pk(&["id"])).await?;
+    setup(&factory, &b.key, Some(b.state.clone()), None).await?;
+    apply(
+        &factory,
+        &b.export,
+        vec![upsert(1, "same", None), upsert(2, "same", None)],
+        vec![],
+    )
+    .await?;
+
+    let k2 = vec![field("name", BasicValueType::Str, false)];
+    let v2 = vec![
+        field("id", BasicValueType::Int64, false),
+        field("score", BasicValueType::Float64, true),
+    ];
+    let spec = D1Spec {
+        table: Some("items".into()),
+        ..D1Spec::new(Connection::local(&path))
+    };
+    let b2 = build(&factory, "f7", spec, k2, v2, pk(&["name"])).await?;
+    setup(
+        &factory,
+        &b2.key,
+        Some(b2.state.clone()),
+        Some(b.state.clone()),
+    )
+    .await?;
+    let db = D1Database::local(&path)?;
+    let live = db
+        .live_schema("items")
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("table gone"))?;
+    assert_eq!(live.primary_key, vec!["name".to_string()]);
+    assert_eq!(db.count_rows("items").await?, 0);
+    // ReCoco's re-export then fills it under the new key.
+    let row = ExportTargetUpsertEntry {
+        key: KeyValue::from_single_part("same".to_string()),
+        additional_key: serde_json::Value::Null,
+        value: FieldValues {
+            fields: vec![RValue::Basic(BasicValue::Int64(2)), RValue::Null],
+        },
+    };
+    apply(&factory, &b2.export, vec![row], vec![]).await?;
+    assert_eq!(db.count_rows("items").await?, 1);
+    Ok(())
+}

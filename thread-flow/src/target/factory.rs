@@ -492,7 +492,11 @@ impl TargetFactoryBase for D1TargetFactory {
 /// crash, or a table changed by hand, still converges) and sends the plan as one request.
 async fn apply_one(db: &D1Database, change: &D1SetupChange) -> Result<(), Error> {
     let report = match &change.desired {
-        Some(desired) => db.migrate_table(desired, &MIGRATION).await?,
+        Some(desired) => match db.migrate_table(desired, &MIGRATION).await {
+            Ok(report) => report,
+            Err(e) if !e.is_retryable() => recreate_on_key_change(db, desired, e).await?,
+            Err(e) => return Err(e),
+        },
         None => {
             let previous = change
                 .previous
@@ -506,4 +510,30 @@ async fn apply_one(db: &D1Database, change: &D1SetupChange) -> Result<(), Error>
         tracing::info!(table = %change.table.table, "D1 setup: {}", step.description);
     }
     Ok(())
+}
+
+/// A rebuild under a new key fails when two rows collide under it. ReCoco treats a key change
+/// as incompatible and re-exports every row afterwards, so the table is then recreated empty
+/// (drop + create in one request) instead of failing the setup. Any other failure stands.
+async fn recreate_on_key_change(
+    db: &D1Database,
+    desired: &TableSchema,
+    failure: Error,
+) -> Result<crate::MigrationReport, Error> {
+    let Some(live) = db.live_schema(&desired.name).await? else {
+        return Err(failure);
+    };
+    if live.primary_key == desired.primary_key {
+        return Err(failure);
+    }
+    tracing::warn!(
+        table = %desired.name,
+        error = %failure,
+        "rows collide under the new primary key; recreating the table empty, ReCoco re-exports every row"
+    );
+    let mut plan = plan_drop(&live);
+    plan.steps
+        .extend(plan_migration(None, desired, &MIGRATION)?.steps);
+    plan.rebuild = true;
+    db.apply_migration(&desired.name, plan).await
 }
