@@ -365,6 +365,27 @@ mod tests {
     }
 
     #[test]
+    fn reals_parse_to_the_exact_double() {
+        // Needs serde_json's `float_roundtrip`: the default parser can be one ULP off.
+        for x in [
+            -4093.499_093_000_000_4_f64,
+            90.333_333_333_333_33,
+            0.1 + 0.2,
+            f64::MAX,
+            5e-324,
+        ] {
+            let body = format!(
+                r#"{{"success":true,"result":[{{"results":{{"columns":["x"],"rows":[[{}]]}}}}]}}"#,
+                serde_json::to_string(&x).unwrap()
+            );
+            let Some(Ok(Envelope::Success(r))) = parse_envelope(body.as_bytes()) else {
+                panic!()
+            };
+            assert_eq!(r[0].rows[0][0], Value::Real(x), "{x:e}");
+        }
+    }
+
+    #[test]
     fn parses_failures_and_non_json() {
         let body = br#"{"success":false,"errors":[{"code":7500,"message":"no such table: x: SQLITE_ERROR"}],"result":null}"#;
         match parse_envelope(body) {
