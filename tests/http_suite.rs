@@ -23,6 +23,7 @@ enum Kind {
 }
 
 #[derive(Debug, Clone, PartialEq, D1Value)]
+#[repr(i64)]
 enum Level {
     Low = 1,
     High = 1_000_000_000_000,
@@ -399,4 +400,71 @@ async fn ten_thousand_six_column_rows_take_at_most_five_requests() {
     let mut back = table.all().await.unwrap();
     back.sort_by_key(|r| r.id);
     same("six", &back, &rows);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_that_always_fails_names_table_first_key_code_and_attempts() {
+    use std::time::Duration;
+
+    use thread_flow::Error;
+    use thread_flow::client::http::RetryPolicy;
+    use thread_flow_suite::fake_d1::{Fault, FaultPlan};
+
+    let fake = FakeD1::start();
+    let deadline = Duration::from_millis(700);
+    let db = D1Database::http_with(
+        fake.http_config().with_retry(
+            RetryPolicy::default()
+                .with_max_attempts(100)
+                .with_backoff(Duration::from_millis(10), Duration::from_millis(80))
+                .with_deadline(deadline),
+        ),
+    )
+    .unwrap();
+    let table = db.table::<Six>();
+    table.migrate().await.unwrap();
+    fake.set_faults(FaultPlan::Always(Fault::ServerError {
+        status: 503,
+        json: true,
+    }));
+    let rows: Vec<Six> = (0..10)
+        .map(|i| Six {
+            id: 100 + i,
+            name: "x".into(),
+            score: 0.5,
+            flag: true,
+            data: vec![],
+            note: None,
+        })
+        .collect();
+    let started = Instant::now();
+    let err = table.upsert(&rows).await.unwrap_err();
+    assert!(started.elapsed() < deadline + Duration::from_millis(500));
+    let text = err.to_string();
+    match &err {
+        Error::Api {
+            status,
+            code,
+            table,
+            first_key,
+            attempts,
+            ..
+        } => {
+            assert_eq!(*status, Some(503));
+            assert_eq!(*code, Some(7500));
+            assert_eq!(table.as_deref(), Some("six"));
+            assert!(
+                first_key.as_deref().is_some_and(|k| k.contains("100")),
+                "{first_key:?}"
+            );
+            assert!(*attempts > 2, "{attempts}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(text.contains("six") && text.contains("attempts"), "{text}");
+    assert!(!text.contains(fake.token()));
+    assert_eq!(
+        fake.query("SELECT count(*) FROM \"six\""),
+        vec![vec![thread_flow::Value::Integer(0)]]
+    );
 }
