@@ -323,6 +323,29 @@ async fn update(flow: &Flow) -> anyhow::Result<String> {
     Ok(info.to_string())
 }
 
+/// One incremental update; returns how many source rows failed.
+async fn update_errors(flow: &Flow) -> anyhow::Result<i64> {
+    let lib = get_lib_context().await?;
+    let updater = FlowLiveUpdater::start(
+        flow.0.clone(),
+        lib.require_builtin_db_pool()?,
+        FlowLiveUpdaterOptions {
+            live_mode: false,
+            reexport_targets: false,
+            full_reprocess: false,
+            print_stats: false,
+        },
+    )
+    .await?;
+    updater.wait().await?;
+    Ok(updater
+        .index_update_info()
+        .sources
+        .iter()
+        .map(|s| s.stats.num_errors.get())
+        .sum())
+}
+
 async fn rebuild(
     name: &str,
     input: &Path,
@@ -476,6 +499,52 @@ async fn incremental_flow_into_local_and_real_d1() -> anyhow::Result<()> {
         );
     }
 
+    // --- 3b. A write D1 refuses: ReCoco's update still finishes, the failure is counted (its
+    // stats, ours, tracing) and the row is sent again on the next update.
+    local
+        .execute(
+            r#"CREATE TRIGGER "poison" BEFORE INSERT ON "records" WHEN NEW."name" = 'poison'
+               BEGIN SELECT RAISE(ABORT, 'poisoned row'); END"#,
+            vec![],
+        )
+        .await?;
+    std::fs::write(input.join("d.txt"), "poison=9\n")?;
+    assert_eq!(update_errors(&flow).await?, 1);
+    let failed = |stats: &[(
+        thread_flow::target::D1TableId,
+        thread_flow::target::TableStatsSnapshot,
+    )]| {
+        stats
+            .iter()
+            .filter(|(id, _)| matches!(id.database, thread_flow::target::DatabaseId::Local { .. }))
+            .map(|(_, s)| s.failed_rows)
+            .sum::<u64>()
+    };
+    assert_eq!(failed(&thread_flow::target::table_stats()), 1);
+    assert!(
+        !rows::<RecordV1>(&local)
+            .await?
+            .iter()
+            .any(|r| r.file == "d.txt")
+    );
+    local.execute(r#"DROP TRIGGER "poison""#, vec![]).await?;
+    update(&flow).await?;
+    assert!(
+        rows::<RecordV1>(&local)
+            .await?
+            .contains(&v1("d.txt", 1, "poison", 9))
+    );
+    assert!(
+        rows::<RecordV1>(&remote)
+            .await?
+            .contains(&v1("d.txt", 1, "poison", 9))
+    );
+    std::fs::remove_file(input.join("d.txt"))?;
+    update(&flow).await?;
+    assert_eq!(rows::<RecordV1>(&local).await?, want);
+    assert_eq!(rows::<RecordV1>(&remote).await?, want);
+    take_audit(&local).await?;
+
     // --- 4. Struct change: a new column and an index. Rows kept, new column filled.
     let flow = rebuild(name, &input, Version::V2, &targets).await?;
     let described = setup(&flow).await?;
@@ -552,7 +621,7 @@ async fn incremental_flow_into_local_and_real_d1() -> anyhow::Result<()> {
     }
 
     let stats = thread_flow::target::table_stats();
-    assert!(stats.iter().all(|(_, s)| s.failed_rows == 0), "{stats:?}");
+    assert_eq!(failed(&stats), 1, "{stats:?}");
     drop(pg);
     Ok(())
 }

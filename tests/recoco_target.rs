@@ -364,7 +364,7 @@ async fn concurrent_mutations_are_merged_into_few_requests() -> anyhow::Result<(
     let stats = factory.table_stats();
     let (_, st) = stats
         .iter()
-        .find(|(t, _)| t == "many rows")
+        .find(|(t, _)| t.table == "many rows")
         .ok_or_else(|| anyhow::anyhow!("no stats"))?;
     assert_eq!(st.upserted, 300);
     assert!(

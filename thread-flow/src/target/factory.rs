@@ -34,7 +34,7 @@ pub const KIND: &str = "D1";
 #[derive(Debug, Default)]
 pub struct D1TargetFactory {
     databases: Mutex<HashMap<(DatabaseId, Option<TokenSource>), D1Database>>,
-    stats: Mutex<HashMap<String, Arc<TableStats>>>,
+    stats: Mutex<HashMap<D1TableId, Arc<TableStats>>>,
 }
 
 /// Per-export state: the table, how mutations map to its columns, and its batching writer.
@@ -105,17 +105,18 @@ impl D1TargetFactory {
 
     fn stats_for(&self, id: &D1TableId) -> Arc<TableStats> {
         let mut stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
-        Arc::clone(stats.entry(id.table.clone()).or_default())
+        Arc::clone(stats.entry(id.clone()).or_default())
     }
 
-    /// Write counters per table name since the process started.
-    pub fn table_stats(&self) -> Vec<(String, TableStatsSnapshot)> {
+    /// Write counters per table (database + name) since the process started, sorted by
+    /// table name.
+    pub fn table_stats(&self) -> Vec<(D1TableId, TableStatsSnapshot)> {
         let stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
         let mut out: Vec<_> = stats
             .iter()
             .map(|(k, v)| (k.clone(), v.snapshot()))
             .collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.sort_by(|a, b| (&a.0.table, &a.0.database).cmp(&(&b.0.table, &b.0.database)));
         out
     }
 }

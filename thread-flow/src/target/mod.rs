@@ -73,6 +73,6 @@ pub fn register() -> Result<()> {
 
 /// Write counters per table since the process started (rows upserted and deleted, requests,
 /// failures), for progress displays and summaries.
-pub fn table_stats() -> Vec<(String, TableStatsSnapshot)> {
+pub fn table_stats() -> Vec<(D1TableId, TableStatsSnapshot)> {
     factory().table_stats()
 }
