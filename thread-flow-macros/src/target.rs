@@ -241,6 +241,25 @@ fn generate(table: &Table<'_>, checked: &Checked) -> TokenStream {
         })
     });
 
+    let override_checks = columns.iter().filter_map(|f| {
+        let t = f.attrs.sql_type.as_ref()?;
+        let ty = f.ty;
+        let column = sql_type_tokens(krate, t.value);
+        let msg = format!(
+            "field `{}`: its type cannot be kept in a column of type {}; remove `sql_type` or \
+             choose a compatible type (INTEGER -> TEXT/REAL, REAL -> TEXT, TEXT -> BLOB)",
+            f.ident,
+            t.value.variant_name().to_uppercase()
+        );
+        let tokens = &t.tokens;
+        Some(quote_spanned! {tokens.span()=>
+            ::core::assert!(
+                #krate::__private::sql_type_override_fits(<#ty as #krate::D1Value>::SQL_TYPE, #column),
+                #msg
+            );
+        })
+    });
+
     // --- key ---
     let key_fields: Vec<&Field<'_>> = checked.key.iter().map(|&i| &table.fields[i]).collect();
     let (key_type, key_expr, bind_key) = if let [only] = key_fields.as_slice() {
@@ -370,6 +389,7 @@ fn generate(table: &Table<'_>, checked: &Checked) -> TokenStream {
             #(#value_checks)*
             #(#key_checks)*
             #(#default_checks)*
+            #(#override_checks)*
         };
     }
 }

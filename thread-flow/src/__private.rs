@@ -37,6 +37,20 @@ pub const fn default_fits(column: SqlType, default: SqlType) -> bool {
     )
 }
 
+/// Whether a field whose type is stored as `natural` can be kept in a `column` column
+/// (`sql_type = ".."`): the conversions [`to_column`] and [`from_column`] make both ways.
+pub const fn sql_type_override_fits(natural: SqlType, column: SqlType) -> bool {
+    matches!(
+        (natural, column),
+        (
+            SqlType::Integer,
+            SqlType::Integer | SqlType::Text | SqlType::Real
+        ) | (SqlType::Real, SqlType::Real | SqlType::Text)
+            | (SqlType::Text, SqlType::Text | SqlType::Blob)
+            | (SqlType::Blob, SqlType::Blob)
+    )
+}
+
 /// Checks a derived schema once, in debug builds: the derive already enforces every rule at
 /// compile time, so a failure here is a bug in thread-flow, reported loudly.
 pub fn debug_validate(schema: &TableSchema) {
