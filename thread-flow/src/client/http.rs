@@ -37,11 +37,11 @@ pub const AUTH_HINT: &str = "check CLOUDFLARE_API_TOKEN has D1 edit permission \
 /// use std::time::Duration;
 /// use thread_flow::client::http::{HttpConfig, RetryPolicy};
 ///
-/// let config = HttpConfig::new("http://127.0.0.1:8787", "account", "database", "token")
+/// let config = HttpConfig::new("http://127.0.0.1:8787", "account", "database", "s3cr3t")
 ///     .with_request_timeout(Duration::from_secs(10))
 ///     .with_max_concurrency(4)
 ///     .with_retry(RetryPolicy::default().with_max_attempts(3));
-/// assert!(!format!("{config:?}").contains("token\""));
+/// assert!(!format!("{config:?}").contains("s3cr3t"));
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
