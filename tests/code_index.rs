@@ -6,6 +6,8 @@
 //!
 //! Checks the exact rows in D1, the summary, `--query` and `--file`; then edits one file,
 //! deletes another and checks that only the affected rows changed; then a run with no change.
+//! A second test gives the program Cloudflare credentials pointing at the suite's fake D1 HTTP
+//! server and checks the index lands there (and no local file is written).
 //!
 //! The unit tests of the example's modules (`extract`, `rows`) run here too.
 
@@ -26,6 +28,10 @@ use std::time::{Duration, SystemTime};
 use app::{Args, Mode, Outcome, Summary, TableChanges};
 use rows::{FileRow, Language, SymbolKind, SymbolRow};
 use thread_flow::D1Database;
+use thread_flow_suite::fake_d1::FakeD1;
+
+/// ReCoco's library context is process-global: one indexing test at a time.
+static RECOCO: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const LIB_RS: &str = "//! Fixture crate.
 
@@ -346,7 +352,11 @@ fn args(dir: &Path, mode: Mode) -> Args {
 }
 
 async fn index(dir: &Path) -> Summary {
-    match app::run(&args(dir, Mode::Index)).await {
+    index_with(&args(dir, Mode::Index), &|_: &str| None).await
+}
+
+async fn index_with(args: &Args, env: &app::Env<'_>) -> Summary {
+    match app::run_with_env(args, env).await {
         Ok(Outcome::Indexed(summary)) => summary,
         Ok(other) => panic!("expected an indexing summary, got {other}"),
         Err(e) => panic!(
@@ -378,6 +388,7 @@ fn touch_later(path: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn indexes_a_tree_then_updates_only_what_changed() {
+    let _one_at_a_time = RECOCO.lock().await;
     let tmp = tempfile::tempdir().expect("tempdir");
     // Readable by the `postgres` user, so the private cluster lives (and dies) inside it.
     #[cfg(unix)]
@@ -497,6 +508,76 @@ async fn indexes_a_tree_then_updates_only_what_changed() {
         (3, 0),
         "{third}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writes_to_cloudflare_d1_when_credentials_are_set() {
+    let _one_at_a_time = RECOCO.lock().await;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod tempdir");
+    }
+    let root = tmp.path().join("repo");
+    fixture(&root);
+
+    let fake = FakeD1::start();
+    let vars = [
+        ("CLOUDFLARE_ACCOUNT_ID", fake.account_id().to_owned()),
+        ("D1_DATABASE_ID", fake.database_id().to_owned()),
+        ("CLOUDFLARE_API_TOKEN", fake.token().to_owned()),
+        ("D1_BASE_URL", fake.base_url().to_owned()),
+    ];
+    let env = |name: &str| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let cloud_args = |mode| Args {
+        local: false,
+        ..args(&root, mode)
+    };
+
+    let summary = index_with(&cloud_args(Mode::Index), &env).await;
+    assert!(
+        matches!(summary.destination, app::Destination::Cloudflare { .. }),
+        "{summary}"
+    );
+    assert_eq!(summary.files, changes(4, 0, 0, 4), "{summary}");
+    assert_eq!(summary.symbols, changes(13, 0, 0, 13), "{summary}");
+    assert!(
+        !root.join(".thread-flow").join("code-index.d1").exists(),
+        "no local D1 file when Cloudflare is configured"
+    );
+
+    // The rows are in the (fake) Cloudflare database, exactly.
+    let remote = fake.database();
+    assert_eq!(
+        stored_symbols(&remote).await,
+        expected_symbols(&[&RUST_SYMBOLS, &PYTHON_SYMBOLS, &TS_SYMBOLS, &JS_SYMBOLS])
+    );
+    assert_eq!(stored_files(&remote).await.len(), 4);
+    let served = fake.stats().requests;
+    assert!(
+        summary.requests > 0 && served >= summary.requests,
+        "summary counts {} requests, the server saw {served}",
+        summary.requests
+    );
+    // Far fewer requests than rows: writes are batched.
+    assert!(summary.requests < 17, "{summary}");
+
+    match app::run_with_env(&cloud_args(Mode::Query("summarize".into())), &env).await {
+        Ok(Outcome::Query { found, .. }) => {
+            let found: Vec<String> = found.iter().map(ToString::to_string).collect();
+            assert_eq!(
+                found,
+                ["tools/stats.py:12  function  def summarize(values)"]
+            );
+        }
+        other => panic!("expected a query answer, got {other:?}"),
+    }
 }
 
 #[test]

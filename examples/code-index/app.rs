@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use thread_flow::client::DatabaseConfig;
+use thread_flow::client::http::{CLOUDFLARE_API_BASE, HttpConfig};
 use thread_flow::target::TableStatsSnapshot;
+use thread_flow::target::{Connection, TokenSource};
 use thread_flow::{D1Database, D1Target, Value};
 
 use crate::flow::{self, FlowConfig, SourceCounts, TableExport};
@@ -120,6 +122,8 @@ pub enum Destination {
     Cloudflare {
         /// How it is shown to the user (account / database / host; never the token).
         label: String,
+        /// The connection settings (the token is a redacting `Secret`).
+        config: Box<HttpConfig>,
     },
 }
 
@@ -127,7 +131,7 @@ impl fmt::Display for Destination {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Destination::Local(path) => write!(f, "local D1 file {}", path.display()),
-            Destination::Cloudflare { label } => write!(f, "{label}"),
+            Destination::Cloudflare { label, .. } => write!(f, "{label}"),
         }
     }
 }
@@ -166,8 +170,10 @@ pub struct Summary {
     pub files: TableChanges,
     /// Changes in `symbols`.
     pub symbols: TableChanges,
-    /// D1 requests sent (the flow's writes plus this program's reads).
+    /// D1 requests sent: the flow's writes plus this program's reads.
     pub requests: u64,
+    /// Of those, the requests the D1 target sent to write (schema changes excluded).
+    pub write_requests: u64,
     /// Schema changes applied (ReCoco's description), empty when none.
     pub setup: String,
     /// Wall time.
@@ -204,8 +210,11 @@ impl fmt::Display for Summary {
         writeln!(f, "table symbols: {}", self.symbols)?;
         write!(
             f,
-            "D1 requests: {}; elapsed {:.2?}",
-            self.requests, self.elapsed
+            "D1 requests: {} ({} to write, {} to read the before/after state); elapsed {:.2?}",
+            self.requests,
+            self.write_requests,
+            self.requests - self.write_requests,
+            self.elapsed
         )
     }
 }
@@ -313,7 +322,7 @@ struct Places {
     state_dir: PathBuf,
 }
 
-fn places(args: &Args) -> anyhow::Result<Places> {
+fn places(args: &Args, env: &Env<'_>) -> anyhow::Result<Places> {
     let dir = std::fs::canonicalize(&args.dir)
         .with_context(|| format!("cannot open the directory {}", args.dir.display()))?;
     if !dir.is_dir() {
@@ -329,10 +338,14 @@ fn places(args: &Args) -> anyhow::Result<Places> {
     let destination = if args.local {
         Destination::Local(local_file.clone())
     } else {
-        match DatabaseConfig::from_env().context("reading the D1 settings")? {
+        match DatabaseConfig::from_vars(env).context("reading the D1 settings")? {
             DatabaseConfig::Local { .. } => Destination::Local(local_file.clone()),
-            DatabaseConfig::Http(_) => Destination::Cloudflare {
-                label: cloudflare_label(),
+            DatabaseConfig::Http(config) => Destination::Cloudflare {
+                label: format!(
+                    "Cloudflare D1 database {} (account {}) at {}",
+                    config.database_id, config.account_id, config.base_url
+                ),
+                config,
             },
         }
     };
@@ -347,17 +360,6 @@ fn places(args: &Args) -> anyhow::Result<Places> {
     })
 }
 
-fn cloudflare_label() -> String {
-    let var = |name: &str| std::env::var(name).unwrap_or_default();
-    let host =
-        std::env::var("D1_BASE_URL").unwrap_or_else(|_| "https://api.cloudflare.com".to_owned());
-    format!(
-        "Cloudflare D1 database {} (account {}) at {host}",
-        var("D1_DATABASE_ID"),
-        var("CLOUDFLARE_ACCOUNT_ID")
-    )
-}
-
 fn open_database(destination: &Destination) -> anyhow::Result<D1Database> {
     Ok(match destination {
         Destination::Local(path) => {
@@ -367,21 +369,30 @@ fn open_database(destination: &Destination) -> anyhow::Result<D1Database> {
             }
             D1Database::local(path).with_context(|| format!("cannot open {}", path.display()))?
         }
-        Destination::Cloudflare { .. } => {
-            D1Database::from_env().context("connecting to Cloudflare D1")?
+        Destination::Cloudflare { config, .. } => {
+            D1Database::http_with((**config).clone()).context("connecting to Cloudflare D1")?
         }
     })
 }
 
-/// Runs one invocation. Messages for the user (paths, progress) go to stderr; the result is
-/// returned for the caller to print.
+/// Environment lookup (`std::env::var` in the program; a map in tests).
+pub type Env<'a> = dyn Fn(&str) -> Option<String> + Sync + 'a;
+
+/// Runs one invocation with the process environment. Messages for the user (paths, progress)
+/// go to stderr; the result is returned for the caller to print.
 pub async fn run(args: &Args) -> anyhow::Result<Outcome> {
-    let places = places(args)?;
+    run_with_env(args, &|name: &str| std::env::var(name).ok()).await
+}
+
+/// [`run`] reading `CLOUDFLARE_ACCOUNT_ID`, `D1_DATABASE_ID`, `CLOUDFLARE_API_TOKEN`,
+/// `D1_BASE_URL` and `DATABASE_URL` through `env`.
+pub async fn run_with_env(args: &Args, env: &Env<'_>) -> anyhow::Result<Outcome> {
+    let places = places(args, env)?;
     let db = open_database(&places.destination)?;
     match &args.mode {
         Mode::Query(name) => query(&db, name).await,
         Mode::File(path) => file_symbols(&db, path).await,
-        Mode::Index => index(args, &places, &db).await.map(Outcome::Indexed),
+        Mode::Index => index(args, env, &places, &db).await.map(Outcome::Indexed),
     }
 }
 
@@ -570,17 +581,42 @@ fn flow_name(places: &Places, shared_postgres: bool) -> String {
     }
     let identity = match &places.destination {
         Destination::Local(path) => path.display().to_string(),
-        Destination::Cloudflare { label } => label.clone(),
+        Destination::Cloudflare { label, .. } => label.clone(),
     };
     let hash = blake3::hash(identity.as_bytes()).to_hex();
     format!("CodeIndex_{}", &hash.as_str()[..12])
 }
 
-fn export<T: D1Target>(name: &str, destination: &Destination) -> anyhow::Result<TableExport> {
-    let connection = match destination {
-        Destination::Local(path) => thread_flow::target::Connection::local(path.clone()),
-        Destination::Cloudflare { .. } => thread_flow::target::Connection::from_env(PathBuf::new()),
-    };
+/// Where the target writes. The API token goes to ReCoco's auth registry under a key derived
+/// from it; the spec names only that key.
+fn connection(destination: &Destination) -> anyhow::Result<Connection> {
+    Ok(match destination {
+        Destination::Local(path) => Connection::local(path.clone()),
+        Destination::Cloudflare { config, .. } => {
+            let key = recoco_core::lib_context::get_auth_registry()
+                .add_transient(serde_json::Value::String(config.token.expose().to_owned()))?;
+            let token = Some(TokenSource::Auth { key });
+            let (account_id, database_id) = (config.account_id.clone(), config.database_id.clone());
+            if config.base_url.trim_end_matches('/') == CLOUDFLARE_API_BASE {
+                Connection::Cloudflare {
+                    account_id,
+                    database_id,
+                    token,
+                }
+            } else {
+                Connection::Http {
+                    base_url: config.base_url.clone(),
+                    account_id,
+                    database_id,
+                    token,
+                }
+            }
+        }
+    })
+}
+
+fn export<T: D1Target>(name: &str, connection: &Connection) -> anyhow::Result<TableExport> {
+    let connection = connection.clone();
     let export = thread_flow::export::<T>(connection)?;
     Ok(TableExport {
         name: name.to_owned(),
@@ -592,13 +628,13 @@ fn export<T: D1Target>(name: &str, destination: &Destination) -> anyhow::Result<
 /// PostgreSQL for ReCoco's state: the given URL, or a private cluster kept in `state_dir`.
 fn postgres(
     args: &Args,
+    env: &Env<'_>,
     state_dir: &Path,
 ) -> anyhow::Result<(String, Option<thread_flow_suite::pg::TempPostgres>)> {
-    let url = args.database_url.clone().or_else(|| {
-        std::env::var("DATABASE_URL")
-            .ok()
-            .filter(|u| !u.trim().is_empty())
-    });
+    let url = args
+        .database_url
+        .clone()
+        .or_else(|| env("DATABASE_URL").filter(|u| !u.trim().is_empty()));
     if let Some(url) = url {
         return Ok((url, None));
     }
@@ -617,12 +653,17 @@ fn postgres(
     Ok((pg.url(), Some(pg)))
 }
 
-async fn index(args: &Args, places: &Places, db: &D1Database) -> anyhow::Result<Summary> {
+async fn index(
+    args: &Args,
+    env: &Env<'_>,
+    places: &Places,
+    db: &D1Database,
+) -> anyhow::Result<Summary> {
     let started = Instant::now();
     eprintln!("indexing {}", places.dir.display());
     eprintln!("index:    {}", places.destination);
 
-    let (pg_url, pg) = postgres(args, &places.state_dir)?;
+    let (pg_url, pg) = postgres(args, env, &places.state_dir)?;
     match &pg {
         Some(pg) => eprintln!(
             "state:    PostgreSQL cluster in {} (port {}, stopped on exit)",
@@ -660,12 +701,13 @@ async fn index(args: &Args, places: &Places, db: &D1Database) -> anyhow::Result<
         // The D1 file and the PostgreSQL cluster live there: never index them.
         extra_excluded.push(relative.to_string_lossy().replace('\\', "/"));
     }
+    let connection = connection(&places.destination)?;
     let config = FlowConfig {
         flow_name: flow_name(places, pg.is_none()),
         source_dir: places.dir.clone(),
         extra_excluded,
-        files: export::<FileRow>("files", &places.destination)?,
-        symbols: export::<SymbolRow>("symbols", &places.destination)?,
+        files: export::<FileRow>("files", &connection)?,
+        symbols: export::<SymbolRow>("symbols", &connection)?,
     };
     let result = run_flow(&config, args.quiet, db).await;
     // Let the next run in this process build the same flow name again.
@@ -685,6 +727,7 @@ async fn index(args: &Args, places: &Places, db: &D1Database) -> anyhow::Result<
         files: diff(&files_before, &files_after),
         symbols: diff(&symbols_before, &symbols_after),
         requests: write_requests + reads,
+        write_requests,
         setup,
         elapsed: started.elapsed(),
     })

@@ -188,10 +188,23 @@ mod tests {
                 "parent"
             ]
         );
-        let by_name = symbols.indexes.iter().find(|i| i.name == "symbols_by_name");
-        assert_eq!(
-            by_name.map(|i| i.columns.clone()),
-            Some(vec!["name".to_owned()])
+        let indexes: Vec<(&str, Vec<&str>)> = symbols
+            .indexes
+            .iter()
+            .map(|i| {
+                (
+                    i.name.as_str(),
+                    i.columns.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        assert!(
+            indexes.contains(&("symbols_name_idx", vec!["name"])),
+            "{indexes:?}"
+        );
+        assert!(
+            indexes.contains(&("symbols_kind_name_idx", vec!["kind", "name"])),
+            "{indexes:?}"
         );
         assert!(symbols.column("parent").is_some_and(|c| c.nullable));
         assert!(symbols.column("signature").is_some_and(|c| !c.nullable));
