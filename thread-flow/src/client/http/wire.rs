@@ -368,7 +368,7 @@ mod tests {
     fn reals_parse_to_the_exact_double() {
         // Needs serde_json's `float_roundtrip`: the default parser can be one ULP off.
         for x in [
-            -4093.499_093_000_000_4_f64,
+            -4_093.499_093_000_000_4_f64,
             90.333_333_333_333_33,
             0.1 + 0.2,
             f64::MAX,
