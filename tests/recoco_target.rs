@@ -710,3 +710,76 @@ async fn key_change_with_colliding_rows_recreates_the_table_for_reexport() -> an
     assert_eq!(db.count_rows("items").await?, 1);
     Ok(())
 }
+
+#[tokio::test]
+async fn an_interrupted_setup_is_replayed_from_the_live_table() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("replay.d1");
+    let factory = Arc::new(D1TargetFactory::default());
+    let (k, v) = item_fields();
+    let spec = D1Spec {
+        schema: Some(Item::schema().clone()),
+        ..D1Spec::new(Connection::local(&path))
+    };
+    let b1 = build(&factory, "f8", spec, k, v, pk(&["id"])).await?;
+    setup(&factory, &b1.key, Some(b1.state.clone()), None).await?;
+    apply(&factory, &b1.export, vec![upsert(1, "a", None)], vec![]).await?;
+
+    let (k, mut v) = item_fields();
+    v.push(field("tag", BasicValueType::Str, true));
+    let spec = D1Spec {
+        schema: Some(ItemV2::schema().clone()),
+        ..D1Spec::new(Connection::local(&path))
+    };
+    let b2 = build(&factory, "f8", spec, k, v, pk(&["id"])).await?;
+    // ReCoco recorded V2 as staged (the previous apply crashed after or before running it).
+    let staged = CombinedState {
+        current: Some(b1.state.clone()),
+        staging: vec![recoco_core::setup::StateChange::Upsert(b2.state.clone())],
+        legacy_state_key: None,
+    };
+    for _ in 0..2 {
+        let change = factory
+            .diff_setup_states(
+                b2.key.clone(),
+                Some(b2.state.clone()),
+                staged.clone(),
+                ctx("f8"),
+            )
+            .await?;
+        assert_eq!(change.change_type(), SetupChangeType::Update);
+        let notes: Vec<String> = change
+            .describe_changes()
+            .into_iter()
+            .filter_map(|d| match d {
+                recoco_core::setup::ChangeDescription::Note(n) => Some(n),
+                recoco_core::setup::ChangeDescription::Action(_) => None,
+            })
+            .collect();
+        assert!(
+            notes.iter().any(|n| n.contains("did not finish")),
+            "{notes:?}"
+        );
+        // Applying twice converges: the second apply finds the column already there.
+        factory
+            .apply_setup_changes(
+                vec![TypedResourceSetupChangeItem {
+                    key: b2.key.clone(),
+                    setup_change: &change,
+                }],
+                ctx("f8"),
+            )
+            .await?;
+    }
+    let db = D1Database::local(&path)?;
+    assert_eq!(
+        db.table::<ItemV2>().all().await?,
+        vec![ItemV2 {
+            id: 1,
+            name: "a".into(),
+            score: None,
+            tag: None
+        }]
+    );
+    Ok(())
+}

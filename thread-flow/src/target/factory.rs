@@ -194,9 +194,13 @@ pub fn diff(
                 previous.as_ref()
             };
             let plan = plan_migration(from, &d.schema, &MIGRATION)?;
+            let token_moved = certain && versions.iter().any(|v| v.token != d.token);
+            if token_moved && let Some(t) = &d.token {
+                notes.push(format!("the API token for {table} is now read from {t}"));
+            }
             let change_type = if from.is_none() {
                 SetupChangeType::Create
-            } else if plan.is_empty() && certain {
+            } else if plan.is_empty() && certain && !token_moved {
                 SetupChangeType::NoChange
             } else {
                 SetupChangeType::Update
