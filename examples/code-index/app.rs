@@ -751,17 +751,17 @@ async fn run_flow(
     }
     let _ = db;
     let before = target_totals();
+    let parsed_before = flow::files_parsed();
     let tty = std::io::stderr().is_terminal();
     let mut last_line = Instant::now();
-    let progress = |counts: &SourceCounts| {
+    let progress = |_: &SourceCounts| {
         if quiet {
             return;
         }
         let now = target_totals();
         let line = format!(
-            "  files: {} seen, {} in progress | rows written: {} | D1 requests: {}",
-            counts.seen(),
-            counts.in_process,
+            "  files parsed: {} | rows written: {} | D1 requests: {}",
+            flow::files_parsed().saturating_sub(parsed_before),
             (now.upserted + now.deleted).saturating_sub(before.upserted + before.deleted),
             now.requests.saturating_sub(before.requests),
         );

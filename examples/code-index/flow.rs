@@ -5,6 +5,7 @@
 //! specs (where the tables live) are handed in by `app`.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -202,6 +203,7 @@ impl SimpleFunctionExecutor for ParseExecutor {
                 })?;
         match facts {
             Ok(facts) => {
+                FILES_PARSED.fetch_add(1, Ordering::Relaxed);
                 if facts.has_errors {
                     tracing::debug!("syntax errors while parsing; symbols may be incomplete");
                 }
@@ -255,6 +257,15 @@ impl SimpleFunctionFactoryBase for ParseFactory {
     ) -> recoco_core::prelude::Result<impl SimpleFunctionExecutor> {
         Ok(ParseExecutor { args })
     }
+}
+
+/// Files parsed by [`PARSE_FUNCTION`] in this process (live, for progress displays; ReCoco's
+/// own per-source counters are only published when a source finishes).
+static FILES_PARSED: AtomicU64 = AtomicU64::new(0);
+
+/// See [`FILES_PARSED`].
+pub fn files_parsed() -> u64 {
+    FILES_PARSED.load(Ordering::Relaxed)
 }
 
 /// Registers [`PARSE_FUNCTION`] with ReCoco (once per process; later calls are no-ops).
