@@ -14,7 +14,10 @@ fn accepts(port: u16) -> bool {
 fn temp_cluster_listens_then_disappears() -> std::io::Result<()> {
     let pg = TempPostgres::start()?;
     let (port, root) = (pg.port(), pg.root_dir().to_path_buf());
-    assert!(pg.url().starts_with(&format!("postgres://postgres@127.0.0.1:{port}/")));
+    assert!(
+        pg.url()
+            .starts_with(&format!("postgres://postgres@127.0.0.1:{port}/"))
+    );
     assert!(accepts(port));
     assert!(root.join("data/PG_VERSION").exists());
     drop(pg);
@@ -37,7 +40,10 @@ fn reused_cluster_keeps_its_data_directory() -> std::io::Result<()> {
     assert_eq!(second.root_dir(), root);
     assert!(accepts(second.port()));
     // Not initialised again.
-    assert_eq!(std::fs::metadata(root.join("data/PG_VERSION"))?.modified()?, marker);
+    assert_eq!(
+        std::fs::metadata(root.join("data/PG_VERSION"))?.modified()?,
+        marker
+    );
     let port = second.port();
     drop(second);
     assert!(!accepts(port));
