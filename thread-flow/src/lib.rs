@@ -28,10 +28,10 @@ pub use error::{Error, Result};
 pub use schema::{Column, ColumnDefault, Index, SqlType, TableSchema};
 pub use secret::Secret;
 pub use table::{D1Table, MigrationReport, WriteReport};
-pub use thread_flow_macros::{D1Target, D1Value};
-pub use value::{D1KeyValue, D1Value, Json, Value, ValueError};
 #[cfg(feature = "recoco")]
 pub use target::{D1Export, export, register};
+pub use thread_flow_macros::{D1Target, D1Value};
+pub use value::{D1KeyValue, D1Value, Json, Value, ValueError};
 
 /// A column that failed to encode or decode, reported by generated code.
 ///
