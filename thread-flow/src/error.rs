@@ -125,7 +125,11 @@ pub enum Error {
 }
 
 fn join_problems(problems: &[SchemaProblem]) -> String {
-    problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl Error {
@@ -133,8 +137,11 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Transport { .. } => true,
-            Error::Api { status, message, .. } => {
-                matches!(status, Some(429) | Some(500..=599)) || crate::client::retryable_message(message)
+            Error::Api {
+                status, message, ..
+            } => {
+                matches!(status, Some(429) | Some(500..=599))
+                    || crate::client::retryable_message(message)
             }
             _ => false,
         }

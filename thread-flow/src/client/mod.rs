@@ -8,8 +8,8 @@ pub mod http;
 pub mod local;
 
 pub use env::{
-    ACCOUNT_ID_VAR, API_TOKEN_VAR, BASE_URL_VAR, DEFAULT_LOCAL_PATH, DATABASE_ID_VAR, DatabaseConfig,
-    LOCAL_PATH_VAR,
+    ACCOUNT_ID_VAR, API_TOKEN_VAR, BASE_URL_VAR, DATABASE_ID_VAR, DEFAULT_LOCAL_PATH,
+    DatabaseConfig, LOCAL_PATH_VAR,
 };
 
 use std::sync::Arc;
@@ -71,7 +71,10 @@ pub struct D1Database {
 
 impl D1Database {
     fn from_backend(backend: Backend) -> D1Database {
-        D1Database { backend: Arc::new(backend), write_options: WriteOptions::default() }
+        D1Database {
+            backend: Arc::new(backend),
+            write_options: WriteOptions::default(),
+        }
     }
 
     /// This handle with other write tuning (request byte budget, statements per request,
@@ -91,7 +94,11 @@ impl D1Database {
     ///
     /// Over HTTP, integers beyond ±(2^53-1) and BLOBs are sent so that they arrive exactly;
     /// result values arrive as D1 returns them (use [`crate::sql::select`] for exact reads).
-    pub async fn execute(&self, sql: impl AsRef<str>, params: Vec<Value>) -> Result<StatementResult> {
+    pub async fn execute(
+        &self,
+        sql: impl AsRef<str>,
+        params: Vec<Value>,
+    ) -> Result<StatementResult> {
         let statement = crate::sql::encoded_statement(sql.as_ref(), params, self.encoding());
         let outcome = self.request(vec![statement]).await?;
         Ok(outcome.results.into_iter().next().unwrap_or_default())
@@ -109,12 +116,16 @@ impl D1Database {
 
     /// Embedded local D1 stored in a SQLite file at `path` (created if missing).
     pub fn local(path: impl AsRef<std::path::Path>) -> Result<D1Database> {
-        Ok(D1Database::from_backend(Backend::Local(local::LocalD1::open(path.as_ref())?)))
+        Ok(D1Database::from_backend(Backend::Local(
+            local::LocalD1::open(path.as_ref())?,
+        )))
     }
 
     /// Embedded local D1 in memory (for tests).
     pub fn in_memory() -> Result<D1Database> {
-        Ok(D1Database::from_backend(Backend::Local(local::LocalD1::in_memory()?)))
+        Ok(D1Database::from_backend(Backend::Local(
+            local::LocalD1::in_memory()?,
+        )))
     }
 
     /// Cloudflare D1 over its HTTP API.
@@ -133,14 +144,19 @@ impl D1Database {
         database_id: impl Into<String>,
         token: impl Into<crate::Secret>,
     ) -> Result<D1Database> {
-        D1Database::http_with(
-            http::HttpConfig::new(base_url, account_id, database_id, token),
-        )
+        D1Database::http_with(http::HttpConfig::new(
+            base_url,
+            account_id,
+            database_id,
+            token,
+        ))
     }
 
     /// An HTTP database with full configuration (timeouts, concurrency, retries).
     pub fn http_with(config: http::HttpConfig) -> Result<D1Database> {
-        Ok(D1Database::from_backend(Backend::Http(http::HttpD1::new(config)?)))
+        Ok(D1Database::from_backend(Backend::Http(http::HttpD1::new(
+            config,
+        )?)))
     }
 
     /// How parameters travel on this database's transport.

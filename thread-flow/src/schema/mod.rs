@@ -83,7 +83,12 @@ pub struct Column {
 impl Column {
     /// A NOT NULL column without default.
     pub fn new(name: impl Into<String>, sql_type: SqlType) -> Column {
-        Column { name: name.into(), sql_type, nullable: false, default: None }
+        Column {
+            name: name.into(),
+            sql_type,
+            nullable: false,
+            default: None,
+        }
     }
 
     /// Marks the column nullable.
@@ -179,7 +184,10 @@ impl TableSchema {
     /// Panics never: an unknown key column yields no position and is reported by
     /// [`TableSchema::validate`].
     pub fn key_indices(&self) -> Vec<usize> {
-        self.primary_key.iter().filter_map(|k| self.column_index(k)).collect()
+        self.primary_key
+            .iter()
+            .filter_map(|k| self.column_index(k))
+            .collect()
     }
 
     /// Whether `name` is part of the primary key.

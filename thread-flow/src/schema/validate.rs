@@ -38,7 +38,10 @@ pub(crate) fn reserved_table_name(name: &str) -> Option<&'static str> {
 
 fn check_identifier(kind: &str, name: &str, out: &mut Vec<SchemaProblem>) {
     if name.is_empty() {
-        out.push(SchemaProblem { subject: None, message: format!("{kind} name is empty") });
+        out.push(SchemaProblem {
+            subject: None,
+            message: format!("{kind} name is empty"),
+        });
     } else if name.contains('\0') {
         out.push(SchemaProblem {
             subject: Some(name.replace('\0', "\\0")),
@@ -59,7 +62,10 @@ impl TableSchema {
             });
         }
         if self.columns.is_empty() {
-            out.push(SchemaProblem { subject: None, message: "table has no columns".into() });
+            out.push(SchemaProblem {
+                subject: None,
+                message: "table has no columns".into(),
+            });
         }
         if self.columns.len() > MAX_COLUMNS {
             out.push(SchemaProblem {
@@ -157,7 +163,10 @@ impl TableSchema {
         if problems.is_empty() {
             Ok(())
         } else {
-            Err(Error::InvalidSchema { table: self.name.clone(), problems })
+            Err(Error::InvalidSchema {
+                table: self.name.clone(),
+                problems,
+            })
         }
     }
 }

@@ -250,18 +250,19 @@ mod chrono_impls {
                     let s = text(value)?;
                     #[allow(clippy::redundant_closure_call)]
                     ($parse)(&s).map_err(|e: chrono::ParseError| {
-                        ValueError::new(format!(
-                            "{s:?} is not a {}: {e}",
-                            stringify!($t)
-                        ))
+                        ValueError::new(format!("{s:?} is not a {}: {e}", stringify!($t)))
                     })
                 }
             }
             impl D1KeyValue for $t {}
         };
     }
-    chrono_impl!(NaiveDate, DATE, |s: &str| NaiveDate::parse_from_str(s, DATE));
-    chrono_impl!(NaiveTime, TIME, |s: &str| NaiveTime::parse_from_str(s, TIME));
+    chrono_impl!(NaiveDate, DATE, |s: &str| NaiveDate::parse_from_str(
+        s, DATE
+    ));
+    chrono_impl!(NaiveTime, TIME, |s: &str| NaiveTime::parse_from_str(
+        s, TIME
+    ));
     chrono_impl!(NaiveDateTime, NAIVE_DATETIME, |s: &str| {
         NaiveDateTime::parse_from_str(s, NAIVE_DATETIME)
     });

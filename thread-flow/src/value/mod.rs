@@ -78,7 +78,9 @@ pub struct ValueError {
 impl ValueError {
     /// A new error with `message`.
     pub fn new(message: impl Into<String>) -> ValueError {
-        ValueError { message: message.into() }
+        ValueError {
+            message: message.into(),
+        }
     }
 
     /// "expected X, found Y" for decoders.
@@ -162,8 +164,9 @@ pub fn json_to_value<T: Serialize + ?Sized>(v: &T) -> Result<Value, ValueError> 
 /// Decodes a `#[d1(json)]` field.
 pub fn json_from_value<T: for<'de> Deserialize<'de>>(value: Value) -> Result<T, ValueError> {
     match value {
-        Value::Text(s) => serde_json::from_str(&s)
-            .map_err(|e| ValueError::new(format!("invalid JSON text: {e}"))),
+        Value::Text(s) => {
+            serde_json::from_str(&s).map_err(|e| ValueError::new(format!("invalid JSON text: {e}")))
+        }
         other => Err(ValueError::unexpected("JSON TEXT", &other)),
     }
 }
