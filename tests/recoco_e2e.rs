@@ -346,6 +346,33 @@ async fn update_errors(flow: &Flow) -> anyhow::Result<i64> {
         .sum())
 }
 
+/// Collects version-1 fields and checks them against version 2 (which has one more column).
+async fn mismatched_collector(input: &Path) -> anyhow::Result<()> {
+    let mut builder = FlowBuilder::new("e2e_mismatch").await?;
+    let files = builder
+        .add_source(
+            "LocalFile".into(),
+            obj(serde_json::json!({"path": input.to_string_lossy(), "binary": false})),
+            None,
+            "files".into(),
+            None,
+            None,
+        )
+        .await?;
+    let file_scope = builder.for_each(files, None)?;
+    let field = |n: &str| -> anyhow::Result<_> {
+        builder
+            .scope_field(file_scope.clone(), n)?
+            .ok_or_else(|| anyhow::anyhow!("no {n}"))
+    };
+    let fields = vec![
+        ("file".to_string(), field("filename")?),
+        ("line".to_string(), field("content")?),
+    ];
+    check_collected::<RecordV2>(&fields)?;
+    Ok(())
+}
+
 async fn rebuild(
     name: &str,
     input: &Path,
@@ -427,6 +454,17 @@ async fn incremental_flow_into_local_and_real_d1() -> anyhow::Result<()> {
     std::fs::write(input.join("a.txt"), "apple=1\nbanana=2\n")?;
     std::fs::write(input.join("b.txt"), "cherry=3\ndate=4\n")?;
     std::fs::write(input.join("c.txt"), "elder=5\n")?;
+
+    // --- 0. A collector that does not fit the struct is caught before the flow is built.
+    let err = mismatched_collector(&input)
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("column `name_len` (INTEGER) has no collector field"),
+        "{err}"
+    );
 
     // --- 1. First run: setup creates both tables, the update fills them.
     let name = "e2e_records";
