@@ -41,8 +41,7 @@ pub(crate) fn column_map(
     refuse_unsupported_indexes(table, index_options)?;
     let schema = match user_schema {
         Some(s) => {
-            let mut s = s.clone();
-            s.name = table.to_string();
+            let s = renamed(s, table);
             check_fields(&s, key_fields, value_fields)?;
             s
         }
@@ -93,6 +92,22 @@ pub(crate) fn column_map(
         key_parts,
         value_fields: value_fields.len(),
     })
+}
+
+/// `schema` under the table name `table`. Index names are unique per database, so indexes named
+/// after the old table (`{old}_...`, the derive's default names) follow the new name.
+fn renamed(schema: &TableSchema, table: &str) -> TableSchema {
+    let mut s = schema.clone();
+    if s.name != table {
+        let old_prefix = format!("{}_", s.name);
+        for ix in &mut s.indexes {
+            if let Some(rest) = ix.name.strip_prefix(&old_prefix) {
+                ix.name = format!("{table}_{rest}");
+            }
+        }
+        s.name = table.to_string();
+    }
+    s
 }
 
 fn refuse_unsupported_indexes(table: &str, index_options: &IndexOptions) -> Result<()> {
@@ -318,6 +333,29 @@ mod tests {
             m.key_parts.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
             vec![0, 1]
         );
+    }
+
+    #[test]
+    fn a_renamed_table_renames_its_default_index_names() {
+        let mut schema = user_schema();
+        schema.indexes = vec![crate::Index {
+            name: "lines_text_idx".into(),
+            columns: vec!["text".into()],
+            unique: false,
+            where_clause: None,
+        }];
+        let m = column_map(
+            "other",
+            &[
+                field("file", BasicValueType::Str, false),
+                field("line", BasicValueType::Int64, false),
+            ],
+            &[field("text", BasicValueType::Str, true)],
+            &no_indexes(),
+            Some(&schema),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(m.schema.indexes[0].name, "other_text_idx");
     }
 
     #[test]

@@ -215,7 +215,8 @@ pub struct D1Spec {
     pub connection: Connection,
     /// Table name. Default: the schema's name when `schema` is given, else
     /// `{flow}__{export}` with every character outside `[A-Za-z0-9_]` replaced by `_`.
-    /// Always quoted in SQL.
+    /// Always quoted in SQL. When it differs from the schema's name, index names made from the
+    /// schema's name (`{table}_..`) are renamed with it, so two tables never share an index name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table: Option<String>,
     /// The table definition from a `#[derive(D1Target)]` struct (`T::schema()`): indexes,
