@@ -38,7 +38,7 @@ pub const SERVICE_USER: &str = "postgres";
 #[derive(Debug)]
 pub struct TempPostgres {
     bin_dir: PathBuf,
-    /// Directory holding `data/`, the server log and the socket (removed on drop unless kept).
+    /// Directory holding `data/` and the server log (removed on drop unless kept).
     root: PathBuf,
     data_dir: PathBuf,
     port: u16,
@@ -192,11 +192,18 @@ impl TempPostgres {
     }
 
     fn pg_ctl_start(&self) -> io::Result<()> {
+        // TCP on 127.0.0.1 only, no Unix socket (no path-length or permission limits on the
+        // data directory's location). A throwaway cluster trades durability for speed; a kept
+        // one only skips waiting for commits (a crash loses the last moments, never the cluster).
+        let durability = if self.keep {
+            "-c synchronous_commit=off"
+        } else {
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        };
         let options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories='{}' -c fsync=off \
-             -c synchronous_commit=off -c full_page_writes=off -c max_connections=100",
-            self.port,
-            self.root.display()
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' {durability} \
+             -c max_connections=100",
+            self.port
         );
         let out = self.run(
             "pg_ctl",
