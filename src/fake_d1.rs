@@ -80,6 +80,14 @@ pub enum Fault {
     RetryableMessage,
     /// HTTP 401, code 10000 ("Authentication error"). Nothing is executed.
     Unauthorized,
+    /// The request's statements run in its transaction up to statement `index` (0-based),
+    /// which fails with a SQL error (HTTP 400, code 7500): the transaction rolls back, as
+    /// when D1 aborts a batch midway. Not retryable. A request with fewer statements runs
+    /// normally.
+    FailAtStatement {
+        /// The statement that fails.
+        index: usize,
+    },
 }
 
 impl Fault {
@@ -93,6 +101,7 @@ impl Fault {
             Fault::SlowResponse { .. } => "slow_response",
             Fault::RetryableMessage => "retryable_message",
             Fault::Unauthorized => "unauthorized",
+            Fault::FailAtStatement { .. } => "fail_at_statement",
         }
     }
 
@@ -755,7 +764,10 @@ async fn handle(shared: &Shared, request: HttpRequest) -> Reply {
         Some(Fault::ResetBeforeProcessing) => return Reply::Reset,
         Some(Fault::RetryableMessage) => return error_reply(400, 7500, RETRYABLE_MESSAGE),
         Some(Fault::Unauthorized) => return error_reply(401, 10000, "Authentication error"),
-        Some(Fault::ResetAfterCommit | Fault::SlowResponse { .. }) | None => {}
+        Some(
+            Fault::ResetAfterCommit | Fault::SlowResponse { .. } | Fault::FailAtStatement { .. },
+        )
+        | None => {}
     }
     if request.method != "POST" {
         return error_reply(405, 10405, "Method not allowed");
@@ -765,7 +777,11 @@ async fn handle(shared: &Shared, request: HttpRequest) -> Reply {
         shared.control().stats.auth_failures += 1;
         return error_reply(401, 10000, "Authentication error");
     }
-    let reply = match execute(shared, &request.body, &format) {
+    let fail_at = match fault {
+        Some(Fault::FailAtStatement { index }) => Some(index),
+        _ => None,
+    };
+    let reply = match execute(shared, &request.body, &format, fail_at) {
         Ok((results, statements)) => {
             let mut c = shared.control();
             c.stats.committed += 1;
@@ -802,7 +818,12 @@ const MAX_PARAMS: usize = 100;
 const MAX_SQL_BYTES: usize = 100_000;
 const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
 
-fn execute(shared: &Shared, body: &[u8], format: &str) -> Result<(Vec<Json>, u64), Problem> {
+fn execute(
+    shared: &Shared,
+    body: &[u8],
+    format: &str,
+    fail_at: Option<usize>,
+) -> Result<(Vec<Json>, u64), Problem> {
     let body: Json = serde_json::from_slice(body)
         .map_err(|e| Problem::BadRequest(format!("Invalid JSON body: {e}")))?;
     let entries: Vec<&Json> = match body.get("batch") {
@@ -818,7 +839,13 @@ fn execute(shared: &Shared, body: &[u8], format: &str) -> Result<(Vec<Json>, u64
         .transaction()
         .map_err(|e| Problem::Sql(sql_message(&e)))?;
     let mut results = Vec::with_capacity(entries.len());
-    for entry in &entries {
+    for (i, entry) in entries.iter().enumerate() {
+        if fail_at == Some(i) {
+            // Dropping `tx` rolls back what statements 0..i did.
+            return Err(Problem::Sql(format!(
+                "injected failure at statement {i} (fake D1 fault): SQLITE_ERROR"
+            )));
+        }
         let sql = entry
             .get("sql")
             .and_then(Json::as_str)
