@@ -146,7 +146,42 @@ impl D1Database {
             }
             Err(e) => return Err(e),
         };
-        self.apply_migration(&to.name, plan).await
+        let statements = plan.statements().len() as u64;
+        let check = plan.clone();
+        match self.apply_migration(&to.name, plan).await {
+            Ok(report) => Ok(report),
+            Err(failed) => {
+                // Over HTTP an attempt can commit and lose its response; the transport then
+                // retries on the migrated table, and a replayed `ALTER TABLE ADD COLUMN` fails
+                // ("duplicate column name"). Whatever the error, the live table decides: when it
+                // already matches `to`, the migration is done.
+                if !self.matches_live(to).await {
+                    return Err(failed);
+                }
+                tracing::warn!(
+                    table = %to.name,
+                    error = %failed,
+                    "the migration request failed but the live table already matches the target \
+                     (an earlier attempt committed before its response was lost)"
+                );
+                Ok(MigrationReport {
+                    plan: check,
+                    requests: 1,
+                    statements,
+                })
+            }
+        }
+    }
+
+    /// Whether the live table is `to` (nothing left to migrate). `false` when it cannot be read.
+    async fn matches_live(&self, to: &TableSchema) -> bool {
+        let all = MigrationOptions {
+            allow_data_loss: true,
+        };
+        match self.live_schema(&to.name).await {
+            Ok(Some(live)) => plan_migration(Some(&live), to, &all).is_ok_and(|p| p.is_empty()),
+            _ => false,
+        }
     }
 
     /// Applies a plan as one request (one transaction).
