@@ -8,9 +8,9 @@ use tokio::task::JoinSet;
 
 use crate::client::RequestOutcome;
 use crate::sql::introspect::{self, ResultRows};
+use crate::sql::plan::{Packer, prepare_write};
 use crate::sql::{
-    MigrationOptions, MigrationPlan, Statement, WritePlan, plan_migration, plan_write, render_key,
-    select,
+    MigrationOptions, MigrationPlan, Statement, WritePlan, plan_migration, render_key, select,
 };
 use crate::{ColumnError, D1Database, D1Target, Error, Result, TableSchema, Value};
 
@@ -235,7 +235,7 @@ impl D1Database {
     }
 
     /// Writes rows to the table of `schema`: `upserts` (values in schema column order) and
-    /// `deletes` (values in key order). Plans the write ([`plan_write`], every row checked before
+    /// `deletes` (values in key order). Plans the write ([`crate::sql::plan_write`], every row checked before
     /// anything is sent), sends the upsert requests, up to [`crate::sql::WriteOptions::concurrency`]
     /// at once, then the delete requests.
     ///
@@ -248,14 +248,21 @@ impl D1Database {
         upserts: Vec<Vec<Value>>,
         deletes: Vec<Vec<Value>>,
     ) -> Result<WriteReport> {
-        let plan = plan_write(
-            schema,
-            upserts,
-            deletes,
-            self.encoding(),
-            self.write_options(),
-        )?;
-        self.send_plan(&schema.name, plan).await
+        let encoding = self.encoding();
+        let options = *self.write_options();
+        let (upserts, deletes) = prepare_write(schema, upserts, deletes, encoding)?;
+        let mut report = WriteReport {
+            rows: (upserts.len() + deletes.len()) as u64,
+            ..WriteReport::default()
+        };
+        // Requests are packed one at a time while earlier ones are in flight.
+        let packed = Packer::upserts(schema, upserts, encoding, &options);
+        self.send_requests(&schema.name, packed, &mut report)
+            .await?;
+        let packed = Packer::deletes(schema, deletes, encoding, &options);
+        self.send_requests(&schema.name, packed, &mut report)
+            .await?;
+        Ok(report)
     }
 
     /// Sends a [`WritePlan`]: upsert requests (concurrently), then delete requests.
@@ -271,9 +278,15 @@ impl D1Database {
             delete_first_keys,
             ..
         } = plan;
-        self.send_requests(table, upsert_requests, upsert_first_keys, &mut report)
+        let keys = upsert_first_keys
+            .into_iter()
+            .chain(std::iter::repeat_with(String::new));
+        self.send_requests(table, upsert_requests.into_iter().zip(keys), &mut report)
             .await?;
-        self.send_requests(table, delete_requests, delete_first_keys, &mut report)
+        let keys = delete_first_keys
+            .into_iter()
+            .chain(std::iter::repeat_with(String::new));
+        self.send_requests(table, delete_requests.into_iter().zip(keys), &mut report)
             .await?;
         Ok(report)
     }
@@ -281,41 +294,38 @@ impl D1Database {
     async fn send_requests(
         &self,
         table: &str,
-        requests: Vec<Vec<Statement>>,
-        first_keys: Vec<String>,
+        requests: impl Iterator<Item = (Vec<Statement>, String)>,
         report: &mut WriteReport,
     ) -> Result<()> {
         let concurrency = self.write_options().concurrency.max(1);
-        if requests.len() <= 1 || concurrency == 1 {
-            for (i, request) in requests.into_iter().enumerate() {
-                let n = request.len();
-                let outcome = self
-                    .request(request)
-                    .await
-                    .map_err(|e| with_context(e, table, first_keys.get(i).cloned()))?;
-                report.add(&outcome, n);
-            }
-            return Ok(());
-        }
-        let mut in_flight: JoinSet<(usize, usize, Result<RequestOutcome>)> = JoinSet::new();
+        let mut in_flight: JoinSet<(String, usize, Result<RequestOutcome>)> = JoinSet::new();
         let mut failure: Option<Error> = None;
-        let mut pending = requests.into_iter().enumerate();
+        let mut pending = requests.peekable();
         loop {
             while failure.is_none() && in_flight.len() < concurrency {
-                let Some((i, request)) = pending.next() else {
+                let Some((request, first_key)) = pending.next() else {
                     break;
                 };
-                let db = self.clone();
                 let n = request.len();
-                in_flight.spawn(async move { (i, n, db.request(request).await) });
+                if in_flight.is_empty() && pending.peek().is_none() {
+                    // A single request: no task needed.
+                    let outcome = self
+                        .request(request)
+                        .await
+                        .map_err(|e| with_context(e, table, Some(first_key)))?;
+                    report.add(&outcome, n);
+                    return Ok(());
+                }
+                let db = self.clone();
+                in_flight.spawn(async move { (first_key, n, db.request(request).await) });
             }
             let Some(joined) = in_flight.join_next().await else {
                 break;
             };
             match joined {
                 Ok((_, n, Ok(outcome))) => report.add(&outcome, n),
-                Ok((i, _, Err(e))) => {
-                    failure.get_or_insert(with_context(e, table, first_keys.get(i).cloned()));
+                Ok((first_key, _, Err(e))) => {
+                    failure.get_or_insert(with_context(e, table, Some(first_key)));
                 }
                 Err(e) => {
                     failure.get_or_insert(Error::Transport {

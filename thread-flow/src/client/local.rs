@@ -91,9 +91,11 @@ impl LocalD1 {
     /// Runs the statements in order as one transaction (rolled back if any fails).
     pub async fn request(&self, statements: Vec<Statement>) -> Result<RequestOutcome> {
         let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
+        let (outcome, statements) = tokio::task::spawn_blocking(move || {
             let mut guard = lock(&conn);
-            run_request(&mut guard, &statements)
+            let outcome = run_request(&mut guard, &statements);
+            drop(guard);
+            (outcome, statements)
         })
         .await
         .map_err(|e| Error::Transport {
@@ -101,7 +103,10 @@ impl LocalD1 {
             table: None,
             first_key: None,
             attempts: 1,
-        })?
+        })?;
+        // Free the rows here, off the SQLite thread, while the next request runs.
+        drop(statements);
+        outcome
     }
 
     /// Runs the statements on the calling thread (blocking). Same semantics as
@@ -137,10 +142,26 @@ fn run_request(conn: &mut Connection, statements: &[Statement]) -> Result<Reques
         .map_err(sql_error)?;
     let mut results = Vec::with_capacity(statements.len());
     let mut bytes = 0u64;
+    // Consecutive statements with the same SQL (the planner's full batches) reuse one
+    // prepared statement without a cache lookup.
+    let mut prepared: Option<(&str, rusqlite::CachedStatement<'_>)> = None;
     for s in statements {
         bytes += (s.sql.len() + s.params.iter().map(Value::byte_len).sum::<usize>()) as u64;
-        results.push(run_statement(&tx, s)?);
+        let reuse = prepared
+            .as_ref()
+            .is_some_and(|(sql, _)| *sql == s.sql.as_str());
+        if !reuse {
+            prepared = Some((
+                s.sql.as_str(),
+                tx.prepare_cached(&s.sql).map_err(sql_error)?,
+            ));
+        }
+        let Some((_, stmt)) = prepared.as_mut() else {
+            continue;
+        };
+        results.push(run_statement(&tx, stmt, s)?);
     }
+    drop(prepared);
     tx.commit().map_err(sql_error)?;
     Ok(RequestOutcome {
         results,
@@ -149,8 +170,11 @@ fn run_request(conn: &mut Connection, statements: &[Statement]) -> Result<Reques
     })
 }
 
-fn run_statement(conn: &Connection, s: &Statement) -> Result<StatementResult> {
-    let mut stmt = conn.prepare_cached(&s.sql).map_err(sql_error)?;
+fn run_statement(
+    conn: &Connection,
+    stmt: &mut rusqlite::Statement<'_>,
+    s: &Statement,
+) -> Result<StatementResult> {
     let expected = stmt.parameter_count();
     if expected != s.params.len() {
         return Err(api_error(

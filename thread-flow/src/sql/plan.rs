@@ -97,48 +97,110 @@ pub fn plan_write(
     encoding: Encoding,
     options: &WriteOptions,
 ) -> Result<WritePlan> {
-    if upserts.is_empty() && deletes.is_empty() {
-        return Ok(WritePlan::default());
-    }
-    schema.validate()?;
-    let key_indices = schema.key_indices();
-    let key_columns: Vec<&Column> = key_indices.iter().map(|&i| &schema.columns[i]).collect();
-    let all_columns: Vec<&Column> = schema.columns.iter().collect();
-    let all_positions: Vec<usize> = (0..schema.columns.len()).collect();
-
-    for row in &upserts {
-        check_row(schema, &all_columns, row, &key_indices)?;
-    }
-    for key in &deletes {
-        check_row(
-            schema,
-            &key_columns,
-            key,
-            &all_positions[..key_columns.len()],
-        )?;
-    }
-    let upserts = dedupe(upserts, &key_indices);
-    let deletes = dedupe(deletes, &all_positions[..key_columns.len()]);
-
+    let (upserts, deletes) = prepare_write(schema, upserts, deletes, encoding)?;
     let mut plan = WritePlan {
         upsert_rows: upserts.len() as u64,
         delete_rows: deletes.len() as u64,
         ..WritePlan::default()
     };
+    for (request, key) in Packer::upserts(schema, upserts, encoding, options) {
+        plan.upsert_requests.push(request);
+        plan.upsert_first_keys.push(key);
+    }
+    for (request, key) in Packer::deletes(schema, deletes, encoding, options) {
+        plan.delete_requests.push(request);
+        plan.delete_first_keys.push(key);
+    }
+    Ok(plan)
+}
+
+/// Rows (or keys) of one write, values in column (or key) order.
+pub(crate) type Rows = Vec<Vec<Value>>;
+
+/// Checks every row and key (arity, NULLs, types, D1's size limits, the SQL limit) and
+/// de-duplicates both lists. After this, packing cannot fail.
+pub(crate) fn prepare_write(
+    schema: &TableSchema,
+    upserts: Vec<Vec<Value>>,
+    deletes: Vec<Vec<Value>>,
+    encoding: Encoding,
+) -> Result<(Rows, Rows)> {
+    if upserts.is_empty() && deletes.is_empty() {
+        return Ok((upserts, deletes));
+    }
+    schema.validate()?;
+    let key_indices = schema.key_indices();
+    let key_columns: Vec<&Column> = key_indices.iter().map(|&i| &schema.columns[i]).collect();
+    let all_columns: Vec<&Column> = schema.columns.iter().collect();
+    let key_positions: Vec<usize> = (0..key_columns.len()).collect();
+
     if !upserts.is_empty() {
         let shape = upsert_shape(schema);
-        let (requests, keys) = pack(schema, upserts, &shape, &key_indices, encoding, options)?;
-        plan.upsert_requests = requests;
-        plan.upsert_first_keys = keys;
+        let sql_check = SqlLimitCheck::new(&shape, &all_columns, encoding);
+        for row in &upserts {
+            check_row(schema, &all_columns, row, &key_indices)?;
+            sql_check.check(schema, &shape, row, &key_indices, encoding)?;
+        }
     }
     if !deletes.is_empty() {
         let shape = delete_shape(schema);
-        let positions = &all_positions[..key_columns.len()];
-        let (requests, keys) = pack(schema, deletes, &shape, positions, encoding, options)?;
-        plan.delete_requests = requests;
-        plan.delete_first_keys = keys;
+        let sql_check = SqlLimitCheck::new(&shape, &key_columns, encoding);
+        for key in &deletes {
+            check_row(schema, &key_columns, key, &key_positions)?;
+            sql_check.check(schema, &shape, key, &key_positions, encoding)?;
+        }
     }
-    Ok(plan)
+    Ok((
+        dedupe(upserts, &key_indices),
+        dedupe(deletes, &key_positions),
+    ))
+}
+
+/// Whether a single row's statement can exceed the SQL limit; checked per row only then.
+struct SqlLimitCheck {
+    needed: bool,
+}
+
+impl SqlLimitCheck {
+    fn new(shape: &StatementShape, columns: &[&Column], encoding: Encoding) -> SqlLimitCheck {
+        let worst_group: usize = columns
+            .iter()
+            .map(|c| match (encoding, c.sql_type) {
+                (Encoding::Json, SqlType::Integer) => "CAST(? AS INTEGER)".len() + 1,
+                (Encoding::Json, SqlType::Blob) => "unhex(?)".len() + 1,
+                _ => 2,
+            })
+            .sum::<usize>()
+            + 2;
+        SqlLimitCheck {
+            needed: shape.fixed_len() + worst_group > MAX_SQL_BYTES - 1,
+        }
+    }
+
+    fn check(
+        &self,
+        schema: &TableSchema,
+        shape: &StatementShape,
+        row: &[Value],
+        key_positions: &[usize],
+        encoding: Encoding,
+    ) -> Result<()> {
+        if !self.needed {
+            return Ok(());
+        }
+        let len = shape.fixed_len() + group_len(row, encoding, shape.parens);
+        if len > MAX_SQL_BYTES - 1 {
+            return Err(Error::LimitExceeded {
+                table: schema.name.clone(),
+                limit: "bytes of SQL per statement",
+                max: MAX_SQL_BYTES as u64,
+                actual: len as u64,
+                column: None,
+                key: Some(render_row_key(row, key_positions)),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Checks one row (or key) against its columns: arity, NULLs, types, sizes.
@@ -304,26 +366,78 @@ impl Hasher for KeyHasher {
     }
 }
 
+/// Total order on keys consistent with [`KeyRef`] equality (REALs by `total_cmp`).
+fn key_cmp(a: &[Value], b: &[Value], positions: &[usize]) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    fn rank(v: &Value) -> u8 {
+        match v {
+            Value::Null => 0,
+            Value::Integer(_) => 1,
+            Value::Real(_) => 2,
+            Value::Text(_) => 3,
+            Value::Blob(_) => 4,
+        }
+    }
+    for &p in positions {
+        let ord = match (&a[p], &b[p]) {
+            (Value::Integer(x), Value::Integer(y)) => x.cmp(y),
+            (Value::Real(x), Value::Real(y)) => x.total_cmp(y),
+            (Value::Text(x), Value::Text(y)) => x.as_bytes().cmp(y.as_bytes()),
+            (Value::Blob(x), Value::Blob(y)) => x.cmp(y),
+            (x, y) => rank(x).cmp(&rank(y)),
+        };
+        if ord != Ordering::Equal {
+            return ord;
+        }
+    }
+    Ordering::Equal
+}
+
+/// A hasher for values that are already well-mixed 64-bit hashes.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = i;
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+fn key_hash(row: &[Value], positions: &[usize]) -> u64 {
+    let mut h = KeyHasher::default();
+    KeyRef { row, positions }.hash(&mut h);
+    // Final avalanche so every bit of the key reaches the low and high bits.
+    let mut x = h.finish();
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^ (x >> 33)
+}
+
 /// Keeps the last occurrence of each key, at the position of the key's first occurrence.
 fn dedupe(rows: Vec<Vec<Value>>, positions: &[usize]) -> Vec<Vec<Value>> {
     if rows.len() < 2 {
         return rows;
     }
-    let winners = {
-        let mut slots: HashMap<KeyRef<'_>, usize, BuildHasherDefault<KeyHasher>> =
-            HashMap::with_capacity_and_hasher(rows.len(), BuildHasherDefault::default());
-        let mut winners: Vec<usize> = Vec::with_capacity(rows.len());
-        for (i, row) in rows.iter().enumerate() {
-            let slot = *slots
-                .entry(KeyRef { row, positions })
-                .or_insert(winners.len());
-            if slot == winners.len() {
-                winners.push(i);
-            } else {
-                winners[slot] = i;
-            }
-        }
-        winners
+    // Keys in strictly increasing order are all distinct (a common case: sorted input).
+    if rows
+        .windows(2)
+        .all(|w| key_cmp(&w[0], &w[1], positions) == std::cmp::Ordering::Less)
+    {
+        return rows;
+    }
+    let winners = match winners_by_hash(&rows, positions) {
+        Some(w) => w,
+        None => winners_by_key(&rows, positions),
     };
     if winners.len() == rows.len() {
         return rows;
@@ -332,91 +446,177 @@ fn dedupe(rows: Vec<Vec<Value>>, positions: &[usize]) -> Vec<Vec<Value>> {
     winners.into_iter().filter_map(|i| rows[i].take()).collect()
 }
 
-/// Packs rows into statements of `shape` and statements into requests.
-fn pack(
-    schema: &TableSchema,
-    rows: Vec<Vec<Value>>,
-    shape: &StatementShape,
-    key_positions: &[usize],
+/// Winners using a compact table of 64-bit key hashes; `None` on a (rare) hash collision
+/// between different keys.
+fn winners_by_hash(rows: &[Vec<Value>], positions: &[usize]) -> Option<Vec<usize>> {
+    let mut slots: HashMap<u64, u32, BuildHasherDefault<PassThrough>> =
+        HashMap::with_capacity_and_hasher(rows.len(), BuildHasherDefault::default());
+    let mut winners: Vec<usize> = Vec::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        let next = u32::try_from(winners.len()).ok()?;
+        let slot = *slots.entry(key_hash(row, positions)).or_insert(next) as usize;
+        if slot == winners.len() {
+            winners.push(i);
+        } else {
+            if key_cmp(&rows[winners[slot]], row, positions) != std::cmp::Ordering::Equal {
+                return None;
+            }
+            winners[slot] = i;
+        }
+    }
+    Some(winners)
+}
+
+/// Winners using the keys themselves (exact, slower).
+fn winners_by_key(rows: &[Vec<Value>], positions: &[usize]) -> Vec<usize> {
+    let mut slots: HashMap<KeyRef<'_>, usize, BuildHasherDefault<KeyHasher>> =
+        HashMap::with_capacity_and_hasher(rows.len(), BuildHasherDefault::default());
+    let mut winners: Vec<usize> = Vec::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        let slot = *slots
+            .entry(KeyRef { row, positions })
+            .or_insert(winners.len());
+        if slot == winners.len() {
+            winners.push(i);
+        } else {
+            winners[slot] = i;
+        }
+    }
+    winners
+}
+
+/// Packs checked rows into statements of one shape and statements into requests, one
+/// request at a time (so a sender can start on the first request while the rest are packed).
+pub(crate) struct Packer {
+    rows: std::vec::IntoIter<Vec<Value>>,
+    pending: Option<Vec<Value>>,
+    shape: StatementShape,
+    key_positions: Vec<usize>,
     encoding: Encoding,
-    options: &WriteOptions,
-) -> Result<(Vec<Vec<Statement>>, Vec<String>)> {
-    let width = shape.width.max(1);
-    let max_rows = (MAX_PARAMS_PER_STATEMENT / width).max(1);
-    let max_statements = options.max_statements_per_request.max(1);
-    let budget = options.max_request_bytes.max(1);
-    let fixed_sql = shape.fixed_len();
-    let fixed_json =
-        STATEMENT_JSON_OVERHEAD + json_str_len(&shape.prefix) + json_str_len(&shape.suffix);
-    let sql_limit = MAX_SQL_BYTES - 1;
-    let full_sql = (encoding == Encoding::Native).then(|| shape.native_sql(max_rows));
+    width: usize,
+    max_rows: usize,
+    max_statements: usize,
+    budget: usize,
+    fixed_json: usize,
+    full_sql: Option<String>,
+}
 
-    let mut requests: Vec<Vec<Statement>> = Vec::new();
-    let mut first_keys: Vec<String> = Vec::new();
-    let mut request: Vec<Statement> = Vec::new();
-    let mut request_bytes = 0usize;
-    let mut params: Vec<Value> = Vec::with_capacity(max_rows * width);
-    let mut stmt_rows = 0usize;
-    let mut stmt_sql = 0usize;
-
-    let flush_statement =
-        |params: &mut Vec<Value>, stmt_rows: &mut usize, request: &mut Vec<Statement>| {
-            if *stmt_rows == 0 {
-                return;
-            }
-            let taken = std::mem::replace(params, Vec::with_capacity(max_rows * width));
-            let statement = match &full_sql {
-                Some(sql) if *stmt_rows == max_rows => Statement {
-                    sql: sql.clone(),
-                    params: taken,
-                },
-                _ => shape.statement(taken, encoding),
-            };
-            request.push(statement);
-            *stmt_rows = 0;
-        };
-
-    for row in rows {
-        let glen = group_len(&row, encoding, shape.parens);
-        let cost = glen + row.iter().map(|v| param_json_len(v) + 1).sum::<usize>();
-        if stmt_rows > 0 && (stmt_rows == max_rows || stmt_sql + glen > sql_limit) {
-            flush_statement(&mut params, &mut stmt_rows, &mut request);
-        }
-        let extra = if stmt_rows == 0 { fixed_json } else { 0 };
-        if (stmt_rows > 0 || !request.is_empty()) && request_bytes + extra + cost > budget {
-            flush_statement(&mut params, &mut stmt_rows, &mut request);
-            requests.push(std::mem::take(&mut request));
-            request_bytes = 0;
-        }
-        if stmt_rows == 0 && request.len() >= max_statements {
-            requests.push(std::mem::take(&mut request));
-            request_bytes = 0;
-        }
-        if stmt_rows == 0 {
-            if fixed_sql + glen > sql_limit {
-                return Err(Error::LimitExceeded {
-                    table: schema.name.clone(),
-                    limit: "bytes of SQL per statement",
-                    max: MAX_SQL_BYTES as u64,
-                    actual: (fixed_sql + glen) as u64,
-                    column: None,
-                    key: Some(render_row_key(&row, key_positions)),
-                });
-            }
-            stmt_sql = fixed_sql;
-            request_bytes += fixed_json;
-            if request.is_empty() {
-                first_keys.push(render_row_key(&row, key_positions));
-            }
-        }
-        stmt_sql += glen;
-        request_bytes += cost;
-        stmt_rows += 1;
-        params.extend(row);
+impl Packer {
+    /// Packs upsert rows (values in schema column order, already checked and de-duplicated).
+    pub(crate) fn upserts(
+        schema: &TableSchema,
+        rows: Vec<Vec<Value>>,
+        encoding: Encoding,
+        options: &WriteOptions,
+    ) -> Packer {
+        Packer::new(
+            upsert_shape(schema),
+            schema.key_indices(),
+            rows,
+            encoding,
+            options,
+        )
     }
-    flush_statement(&mut params, &mut stmt_rows, &mut request);
-    if !request.is_empty() {
-        requests.push(request);
+
+    /// Packs delete keys (values in key order, already checked and de-duplicated).
+    pub(crate) fn deletes(
+        schema: &TableSchema,
+        keys: Vec<Vec<Value>>,
+        encoding: Encoding,
+        options: &WriteOptions,
+    ) -> Packer {
+        let positions = (0..schema.primary_key.len()).collect();
+        Packer::new(delete_shape(schema), positions, keys, encoding, options)
     }
-    Ok((requests, first_keys))
+
+    fn new(
+        shape: StatementShape,
+        key_positions: Vec<usize>,
+        rows: Vec<Vec<Value>>,
+        encoding: Encoding,
+        options: &WriteOptions,
+    ) -> Packer {
+        let width = shape.width.max(1);
+        let max_rows = (MAX_PARAMS_PER_STATEMENT / width).max(1);
+        let fixed_json =
+            STATEMENT_JSON_OVERHEAD + json_str_len(&shape.prefix) + json_str_len(&shape.suffix);
+        let full_sql =
+            (encoding == Encoding::Native && !rows.is_empty()).then(|| shape.native_sql(max_rows));
+        Packer {
+            rows: rows.into_iter(),
+            pending: None,
+            shape,
+            key_positions,
+            encoding,
+            width,
+            max_rows,
+            max_statements: options.max_statements_per_request.max(1),
+            budget: options.max_request_bytes.max(1),
+            fixed_json,
+            full_sql,
+        }
+    }
+
+    fn statement(&self, params: Vec<Value>, rows: usize) -> Statement {
+        match &self.full_sql {
+            Some(sql) if rows == self.max_rows => Statement {
+                sql: sql.clone(),
+                params,
+            },
+            _ => self.shape.statement(params, self.encoding),
+        }
+    }
+}
+
+impl Iterator for Packer {
+    /// One request and the rendered key of its first row.
+    type Item = (Vec<Statement>, String);
+
+    fn next(&mut self) -> Option<(Vec<Statement>, String)> {
+        let sql_limit = MAX_SQL_BYTES - 1;
+        let fixed_sql = self.shape.fixed_len();
+        let mut request: Vec<Statement> = Vec::new();
+        let mut request_bytes = 0usize;
+        let mut params: Vec<Value> = Vec::with_capacity(self.max_rows * self.width);
+        let mut stmt_rows = 0usize;
+        let mut stmt_sql = 0usize;
+        let mut first_key: Option<String> = None;
+        while let Some(row) = self.pending.take().or_else(|| self.rows.next()) {
+            let glen = group_len(&row, self.encoding, self.shape.parens);
+            let cost = glen + row.iter().map(|v| param_json_len(v) + 1).sum::<usize>();
+            if stmt_rows > 0 && (stmt_rows == self.max_rows || stmt_sql + glen > sql_limit) {
+                let taken =
+                    std::mem::replace(&mut params, Vec::with_capacity(self.max_rows * self.width));
+                request.push(self.statement(taken, stmt_rows));
+                stmt_rows = 0;
+            }
+            let extra = if stmt_rows == 0 { self.fixed_json } else { 0 };
+            let over_budget = request_bytes + extra + cost > self.budget;
+            if (stmt_rows > 0 || !request.is_empty()) && over_budget
+                || (stmt_rows == 0 && request.len() >= self.max_statements)
+            {
+                self.pending = Some(row);
+                break;
+            }
+            if stmt_rows == 0 {
+                stmt_sql = fixed_sql;
+                request_bytes += self.fixed_json;
+            }
+            if first_key.is_none() {
+                first_key = Some(render_row_key(&row, &self.key_positions));
+            }
+            stmt_sql += glen;
+            request_bytes += cost;
+            stmt_rows += 1;
+            params.extend(row);
+        }
+        if stmt_rows > 0 {
+            request.push(self.statement(params, stmt_rows));
+        }
+        if request.is_empty() {
+            None
+        } else {
+            Some((request, first_key.unwrap_or_default()))
+        }
+    }
 }
