@@ -624,6 +624,9 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
         let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         shared.max_in_flight.fetch_max(now as u64, Ordering::SeqCst);
         let reply = handle(&shared, request).await;
+        // The request leaves the count before its answer goes out: once the client can read the
+        // answer it may send its next request, which must not be counted alongside this one.
+        shared.in_flight.fetch_sub(1, Ordering::SeqCst);
         let keep_going = match reply {
             Reply::Reset => {
                 let _ = stream.set_zero_linger();
@@ -655,7 +658,6 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
                 written.is_ok() && !close
             }
         };
-        shared.in_flight.fetch_sub(1, Ordering::SeqCst);
         if !keep_going {
             return;
         }
