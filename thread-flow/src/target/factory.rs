@@ -33,7 +33,8 @@ pub const KIND: &str = "D1";
 /// Databases are opened once per process and shared by every export, setup step and clone.
 #[derive(Debug, Default)]
 pub struct D1TargetFactory {
-    databases: Mutex<HashMap<(DatabaseId, Option<TokenSource>), D1Database>>,
+    /// Local databases, opened once.
+    databases: Mutex<HashMap<DatabaseId, D1Database>>,
     stats: Mutex<HashMap<D1TableId, Arc<TableStats>>>,
 }
 
@@ -54,16 +55,18 @@ fn to_recoco(e: Error) -> RecocoError {
 }
 
 impl D1TargetFactory {
-    /// Opens (or reuses) the database; the token, if any, is read now and never stored.
+    /// Opens the database. A local file is opened once per process and shared (one SQLite
+    /// connection, no lock contention between exports). An HTTP handle is made per export or
+    /// setup call, so it belongs to the Tokio runtime that uses it; its token is read now, kept
+    /// only inside the handle (redacted), and never persisted.
     fn database(
         &self,
         id: &DatabaseId,
         token: Option<&TokenSource>,
         auth: &recoco_core::setup::AuthRegistry,
     ) -> Result<D1Database, Error> {
-        let cache_key = (id.clone(), token.cloned());
         let mut dbs = self.databases.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(db) = dbs.get(&cache_key) {
+        if let Some(db) = dbs.get(id) {
             return Ok(db.clone());
         }
         let secret = || match token {
@@ -82,7 +85,9 @@ impl D1TargetFactory {
                         ))
                     })?;
                 }
-                D1Database::local(path)?
+                let db = D1Database::local(path)?;
+                dbs.insert(id.clone(), db.clone());
+                db
             }
             DatabaseId::Cloudflare {
                 account_id,
@@ -99,7 +104,6 @@ impl D1TargetFactory {
                 secret()?,
             )?,
         };
-        dbs.insert(cache_key, db.clone());
         Ok(db)
     }
 
