@@ -441,6 +441,20 @@ async fn key_parts_of_every_kind_round_trip() -> anyhow::Result<()> {
         field("u", BasicValueType::Uuid, false),
         field("d", BasicValueType::Date, false),
         field("r", BasicValueType::Range, false),
+        FieldSchema::new(
+            "st",
+            EnrichedValueType {
+                typ: ValueType::Struct(recoco_core::base::schema::StructSchema {
+                    fields: Arc::new(vec![
+                        field("file", BasicValueType::Str, false),
+                        field("line", BasicValueType::Int64, false),
+                    ]),
+                    description: None,
+                }),
+                nullable: false,
+                attrs: Default::default(),
+            },
+        ),
     ];
     let values = vec![field("j", BasicValueType::Json, true)];
     let b = build(
@@ -449,7 +463,7 @@ async fn key_parts_of_every_kind_round_trip() -> anyhow::Result<()> {
         D1Spec::new(Connection::local(&path)),
         keys,
         values,
-        pk(&["s", "b", "flag", "n", "u", "d", "r"]),
+        pk(&["s", "b", "flag", "n", "u", "d", "r", "st"]),
     )
     .await?;
     assert_eq!(b.key.table, "f4_flow__out");
@@ -464,6 +478,7 @@ async fn key_parts_of_every_kind_round_trip() -> anyhow::Result<()> {
         KeyPart::Uuid(u),
         KeyPart::Date(d),
         KeyPart::Range(recoco_core::base::value::RangeValue::new(2, 5)),
+        KeyPart::Struct(vec![KeyPart::Str("a.rs".into()), KeyPart::Int64(7)]),
     ]));
     let value = FieldValues {
         fields: vec![RValue::Basic(BasicValue::Json(Arc::new(
@@ -497,6 +512,7 @@ async fn key_parts_of_every_kind_round_trip() -> anyhow::Result<()> {
             Value::Text("01234567-89ab-cdef-0123-456789abcdef".into()),
             Value::Text("2025-01-31".into()),
             Value::Text("[2,5]".into()),
+            Value::Text(r#"{"file":"a.rs","line":7}"#.into()),
             Value::Text(r#"{"a":1}"#.into()),
         ]]
     );
