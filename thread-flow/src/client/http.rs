@@ -229,7 +229,10 @@ impl Failure {
                         "check CLOUDFLARE_ACCOUNT_ID, D1_DATABASE_ID and the base URL (D1_BASE_URL)"
                             .to_owned(),
                     ),
-                    (429, _) => Some(gave_up.clone().unwrap_or_default() + RATE_HINT),
+                    (429, _) => Some(match &gave_up {
+                        Some(why) => format!("{why}; {RATE_HINT}"),
+                        None => RATE_HINT.to_owned(),
+                    }),
                     _ => gave_up,
                 };
                 Error::Api {
