@@ -111,6 +111,7 @@ impl D1Database {
         to: &TableSchema,
         options: &MigrationOptions,
     ) -> Result<MigrationPlan> {
+        to.validate()?;
         let live = self.live_schema(&to.name).await?;
         plan_migration(live.as_ref(), to, options)
     }
@@ -126,6 +127,8 @@ impl D1Database {
         to: &TableSchema,
         options: &MigrationOptions,
     ) -> Result<MigrationReport> {
+        // An invalid table (a reserved name, too many columns) is refused before any request.
+        to.validate()?;
         let live = self.live_schema(&to.name).await?;
         let plan = match plan_migration(live.as_ref(), to, options) {
             Ok(plan) => plan,
