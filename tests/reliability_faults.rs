@@ -91,7 +91,7 @@ async fn fault_soak_25_percent_ends_with_exactly_the_model() {
         status: 503,
         json: true,
     });
-    fake.set_faults(FaultPlan::random(0.25, 0x5eed_d1, faults));
+    fake.set_faults(FaultPlan::random(0.25, 0x005e_edd1, faults));
     let before = fake.stats();
 
     let mut rng = fastrand::Rng::with_seed(2024);
@@ -464,7 +464,7 @@ const WINDOW: Duration = Duration::from_millis(500);
 
 fn contended_key(k: usize) -> String {
     // Keys differing only in case are distinct keys.
-    if k % 2 == 0 {
+    if k.is_multiple_of(2) {
         format!("key-{k}")
     } else {
         format!("KEY-{}", k - 1)
