@@ -36,7 +36,7 @@ pub(crate) fn row(i: u64, version: i64) -> BenchRow {
         version,
         score: i as f64 * 0.25 + version as f64,
         body: format!("row {i} v{version}: the quick brown fox jumps over the lazy dog"),
-        note: (i % 3 != 0).then(|| format!("note {i}")),
+        note: (!i.is_multiple_of(3)).then(|| format!("note {i}")),
     }
 }
 
@@ -93,7 +93,7 @@ pub(crate) fn thousands(x: f64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);

@@ -272,3 +272,20 @@ pub(crate) async fn run() -> anyhow::Result<Json> {
     std::fs::remove_dir_all(&dir).ok();
     Ok(Json::Object(out))
 }
+
+/// `--profile-local-upsert`: only thread-flow's upsert workload, five times, for a profiler
+/// (`perf record`, `valgrind --tool=callgrind`) to see where its time goes.
+pub(crate) async fn profile_upsert() -> anyhow::Result<()> {
+    let dir = scratch("profile")?;
+    let data = Data::new();
+    for round in 0..5 {
+        let path = dir.join(format!("profile-{round}.d1"));
+        let (d, _) = thread_flow_run(&path, Workload::Upsert, &data).await?;
+        println!(
+            "thread-flow upsert: {} rows/s",
+            thousands(per_second(UPSERT_ROWS, d))
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(())
+}

@@ -35,6 +35,9 @@ fn main() -> ExitCode {
         .collect();
     let result = match args.first().map(String::as_str) {
         Some("--child-memory") => child_memory(&args),
+        Some("--profile-local-upsert") => runtime()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(local::profile_upsert())),
         Some("--child-recoco") => runtime()
             .map_err(anyhow::Error::from)
             .and_then(|rt| rt.block_on(recoco::child())),
