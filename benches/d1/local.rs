@@ -21,8 +21,8 @@ const UPSERT_ROWS: u64 = 200_000;
 const DELETE_KEYS: u64 = 100_000;
 /// Operations of the mixed write (half upserts of existing rows, half deletes).
 const MIX_OPS: u64 = 100_000;
-/// Timed repetitions of each side; the median is reported.
-const ROUNDS: usize = 3;
+/// Timed repetitions of each side (alternating); the median is reported.
+const ROUNDS: usize = 5;
 
 /// The three workloads.
 #[derive(Debug, Clone, Copy)]
@@ -236,7 +236,7 @@ pub(crate) async fn run() -> anyhow::Result<Json> {
         };
         println!("  {}: {what}", w.name());
         figure(
-            "thread-flow D1Table (ops/s, median of 3)",
+            "thread-flow D1Table (ops/s, median of 5)",
             &thousands(tf_rate),
         );
         figure(
