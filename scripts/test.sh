@@ -7,4 +7,4 @@ cd "$(dirname "$0")/.."
 if [ -f tests/d1-server/package.json ]; then
   (cd tests/d1-server && npm ci --no-audit --no-fund --loglevel=error)
 fi
-cargo test --workspace --all-features "$@"
+cargo test --workspace --all-features --no-fail-fast "$@"
