@@ -46,7 +46,7 @@ use syn::{DeriveInput, parse_macro_input};
 /// `sql_type = "INTEGER|REAL|TEXT|BLOB"`, `default = <literal>`, `default_sql = ".."`,
 /// `skip` (not stored; filled with `Default::default()` when read).
 ///
-/// ```ignore
+/// ```text
 /// #[derive(D1Target)]
 /// #[d1(table = "symbols", primary_key(file, name, line), index(kind))]
 /// struct Symbol {

@@ -71,9 +71,13 @@ pub struct D1Database {
 
 impl D1Database {
     fn from_backend(backend: Backend) -> D1Database {
+        let write_options = match backend {
+            Backend::Local(_) => WriteOptions::local(),
+            Backend::Http(_) => WriteOptions::default(),
+        };
         D1Database {
             backend: Arc::new(backend),
-            write_options: WriteOptions::default(),
+            write_options,
         }
     }
 

@@ -35,7 +35,21 @@ pub struct WriteOptions {
     pub concurrency: usize,
 }
 
+impl WriteOptions {
+    /// Defaults for the embedded local D1. Its requests never cross a network, so a request
+    /// holds up to 16 MB / 10,000 statements: fewer, larger transactions (fewer commits).
+    /// Every per-statement and per-value D1 limit is still enforced.
+    pub fn local() -> WriteOptions {
+        WriteOptions {
+            max_request_bytes: 16_000_000,
+            max_statements_per_request: 10_000,
+            concurrency: 6,
+        }
+    }
+}
+
 impl Default for WriteOptions {
+    /// Defaults for D1 over HTTP: 1,000,000 bytes and 1000 statements per request, 6 in flight.
     fn default() -> WriteOptions {
         WriteOptions {
             max_request_bytes: 1_000_000,
