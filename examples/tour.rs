@@ -19,7 +19,12 @@ enum SymbolKind {
 
 /// One row of the `symbols` table.
 #[derive(D1Target, Debug, Clone, PartialEq)]
-#[d1(table = "symbols", primary_key(file, name, line), index(kind), unique(file, qualified))]
+#[d1(
+    table = "symbols",
+    primary_key(file, name, line),
+    index(kind),
+    unique(file, qualified)
+)]
 struct Symbol {
     file: String,
     name: String,
@@ -48,7 +53,11 @@ async fn main() -> thread_flow::Result<()> {
             file: format!("src/m{}.rs", i % 10),
             name: format!("f{i}"),
             line: i,
-            kind: if i % 2 == 0 { SymbolKind::Function } else { SymbolKind::Struct },
+            kind: if i % 2 == 0 {
+                SymbolKind::Function
+            } else {
+                SymbolKind::Struct
+            },
             qualified: format!("m{}::f{i}", i % 10),
             attrs: BTreeMap::from([("pub".to_owned(), "true".to_owned())]),
             doc: (i % 3 == 0).then(|| format!("doc {i}")),
