@@ -3,7 +3,7 @@
 //!
 //! - [`quote_ident`]: every identifier is double-quoted with inner quotes doubled.
 //! - [`ddl`]: `CREATE TABLE` / `CREATE INDEX` / drops.
-//! - [`write`]: multi-row upserts and multi-key deletes.
+//! - [`write`](mod@write): multi-row upserts and multi-key deletes.
 //! - [`plan`]: splits a write into statements and requests within D1's limits.
 //! - [`select`]: get-by-key, count, select-all and the decoder for what they return.
 //! - [`migrate`]: the plan that brings a live table to a target schema.

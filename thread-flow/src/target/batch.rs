@@ -34,7 +34,7 @@ pub struct TableStats {
     failed_batches: AtomicU64,
 }
 
-/// A snapshot of [`TableStats`].
+/// A snapshot of one table's write counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TableStatsSnapshot {
     /// Rows upserted (after merging duplicate keys).
