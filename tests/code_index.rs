@@ -26,7 +26,8 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use app::{Args, Mode, Outcome, Summary, TableChanges};
-use rows::{FileRow, Language, SymbolKind, SymbolRow};
+use extract::{Language, SymbolKind};
+use rows::{FileRow, SymbolRow};
 use thread_flow::D1Database;
 use thread_flow_suite::fake_d1::FakeD1;
 

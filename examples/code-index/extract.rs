@@ -1,15 +1,19 @@
 //! What the index knows about one source file, read with a real parser (tree-sitter).
 //!
-//! Pure: text in, [`FileFacts`] out. No I/O, no ReCoco, no D1; the flow and the tests call
-//! [`extract`] directly.
+//! Pure: text in, [`FileFacts`] out. No I/O, no ReCoco, no D1 calls; the flow and the tests
+//! call [`extract`] directly. [`Language`] and [`SymbolKind`] derive `D1Value`, so the tables
+//! in `rows` store them as the text [`Language::as_str`] / [`SymbolKind::as_str`] returns.
 
 use std::fmt;
 
+use thread_flow::D1Value;
 use tree_sitter::{Node, Parser};
 
-/// The languages the index reads, chosen by file extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Lang {
+/// The languages the index reads, chosen by file extension; stored as lowercase text
+/// (`rust`, `python`, ...) in `files.language`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, D1Value)]
+#[d1(rename_all = "lowercase")]
+pub enum Language {
     /// `.rs`
     Rust,
     /// `.py`, `.pyi`
@@ -20,26 +24,31 @@ pub enum Lang {
     JavaScript,
 }
 
-impl Lang {
+impl Language {
     /// Every language, in a fixed order.
-    pub const ALL: [Lang; 4] = [Lang::Rust, Lang::Python, Lang::TypeScript, Lang::JavaScript];
+    pub const ALL: [Language; 4] = [
+        Language::Rust,
+        Language::Python,
+        Language::TypeScript,
+        Language::JavaScript,
+    ];
 
     /// The file extensions (without the dot) read as this language.
     pub fn extensions(self) -> &'static [&'static str] {
         match self {
-            Lang::Rust => &["rs"],
-            Lang::Python => &["py", "pyi"],
-            Lang::TypeScript => &["ts", "mts", "cts", "tsx"],
-            Lang::JavaScript => &["js", "mjs", "cjs", "jsx"],
+            Language::Rust => &["rs"],
+            Language::Python => &["py", "pyi"],
+            Language::TypeScript => &["ts", "mts", "cts", "tsx"],
+            Language::JavaScript => &["js", "mjs", "cjs", "jsx"],
         }
     }
 
     /// The language of `path`, from its extension; `None` for files the index skips.
-    pub fn from_path(path: &str) -> Option<Lang> {
+    pub fn from_path(path: &str) -> Option<Language> {
         let file_name = path.rsplit(['/', '\\']).next().unwrap_or(path);
         let (_, ext) = file_name.rsplit_once('.')?;
         let ext = ext.to_ascii_lowercase();
-        Lang::ALL
+        Language::ALL
             .into_iter()
             .find(|lang| lang.extensions().contains(&ext.as_str()))
     }
@@ -47,37 +56,39 @@ impl Lang {
     /// The name stored in the `language` column.
     pub fn as_str(self) -> &'static str {
         match self {
-            Lang::Rust => "rust",
-            Lang::Python => "python",
-            Lang::TypeScript => "typescript",
-            Lang::JavaScript => "javascript",
+            Language::Rust => "rust",
+            Language::Python => "python",
+            Language::TypeScript => "typescript",
+            Language::JavaScript => "javascript",
         }
     }
 
     fn grammar(self, path: &str) -> tree_sitter::Language {
         match self {
-            Lang::Rust => tree_sitter_rust::LANGUAGE.into(),
-            Lang::Python => tree_sitter_python::LANGUAGE.into(),
+            Language::Rust => tree_sitter_rust::LANGUAGE.into(),
+            Language::Python => tree_sitter_python::LANGUAGE.into(),
             // `.tsx` needs the TSX grammar (JSX in expressions); the rest is the same language.
-            Lang::TypeScript if path.to_ascii_lowercase().ends_with(".tsx") => {
+            Language::TypeScript if path.to_ascii_lowercase().ends_with(".tsx") => {
                 tree_sitter_typescript::LANGUAGE_TSX.into()
             }
-            Lang::TypeScript => tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
+            Language::TypeScript => tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
             // The JavaScript grammar parses JSX too.
-            Lang::JavaScript => tree_sitter_javascript::LANGUAGE.into(),
+            Language::JavaScript => tree_sitter_javascript::LANGUAGE.into(),
         }
     }
 }
 
-impl fmt::Display for Lang {
+impl fmt::Display for Language {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
 }
 
-/// What a symbol is. Stored as its lowercase name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
+/// What a symbol is; stored as its lowercase name (`function`, `struct`, ...) in
+/// `symbols.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, D1Value)]
+#[d1(rename_all = "lowercase")]
+pub enum SymbolKind {
     /// A free function (also a nested one, or a `const f = () => ...` arrow function).
     Function,
     /// A function inside an impl, trait, class or interface.
@@ -108,54 +119,54 @@ pub enum Kind {
     Macro,
 }
 
-impl Kind {
+impl SymbolKind {
     /// Every kind, in a fixed order.
     #[allow(dead_code)] // for callers and tests
-    pub const ALL: [Kind; 14] = [
-        Kind::Function,
-        Kind::Method,
-        Kind::Struct,
-        Kind::Union,
-        Kind::Enum,
-        Kind::Class,
-        Kind::Trait,
-        Kind::Interface,
-        Kind::Impl,
-        Kind::Type,
-        Kind::Const,
-        Kind::Static,
-        Kind::Module,
-        Kind::Macro,
+    pub const ALL: [SymbolKind; 14] = [
+        SymbolKind::Function,
+        SymbolKind::Method,
+        SymbolKind::Struct,
+        SymbolKind::Union,
+        SymbolKind::Enum,
+        SymbolKind::Class,
+        SymbolKind::Trait,
+        SymbolKind::Interface,
+        SymbolKind::Impl,
+        SymbolKind::Type,
+        SymbolKind::Const,
+        SymbolKind::Static,
+        SymbolKind::Module,
+        SymbolKind::Macro,
     ];
 
     /// The name stored in the `kind` column.
     pub fn as_str(self) -> &'static str {
         match self {
-            Kind::Function => "function",
-            Kind::Method => "method",
-            Kind::Struct => "struct",
-            Kind::Union => "union",
-            Kind::Enum => "enum",
-            Kind::Class => "class",
-            Kind::Trait => "trait",
-            Kind::Interface => "interface",
-            Kind::Impl => "impl",
-            Kind::Type => "type",
-            Kind::Const => "const",
-            Kind::Static => "static",
-            Kind::Module => "module",
-            Kind::Macro => "macro",
+            SymbolKind::Function => "function",
+            SymbolKind::Method => "method",
+            SymbolKind::Struct => "struct",
+            SymbolKind::Union => "union",
+            SymbolKind::Enum => "enum",
+            SymbolKind::Class => "class",
+            SymbolKind::Trait => "trait",
+            SymbolKind::Interface => "interface",
+            SymbolKind::Impl => "impl",
+            SymbolKind::Type => "type",
+            SymbolKind::Const => "const",
+            SymbolKind::Static => "static",
+            SymbolKind::Module => "module",
+            SymbolKind::Macro => "macro",
         }
     }
 
     /// The kind stored as `name`.
     #[allow(dead_code)] // for callers and tests
-    pub fn parse(name: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.as_str() == name)
+    pub fn parse(name: &str) -> Option<SymbolKind> {
+        SymbolKind::ALL.into_iter().find(|k| k.as_str() == name)
     }
 }
 
-impl fmt::Display for Kind {
+impl fmt::Display for SymbolKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -167,7 +178,7 @@ pub struct Symbol {
     /// The defined name (for an `impl`, its self type without generics).
     pub name: String,
     /// What it is.
-    pub kind: Kind,
+    pub kind: SymbolKind,
     /// First line of the definition, 1-based (the `fn`/`def`/`class` line, not decorators).
     pub start_line: u32,
     /// Last line of the definition, 1-based, inclusive.
@@ -182,7 +193,7 @@ pub struct Symbol {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileFacts {
     /// The language it was read as.
-    pub lang: Lang,
+    pub lang: Language,
     /// Size in bytes (UTF-8).
     pub size: u64,
     /// Number of lines (a final line without a newline counts).
@@ -200,12 +211,12 @@ pub const MAX_SIGNATURE_CHARS: usize = 240;
 
 /// Reads `content` as the language of `path`. `None` when the extension is not supported.
 pub fn extract(path: &str, content: &str) -> Option<FileFacts> {
-    let lang = Lang::from_path(path)?;
+    let lang = Language::from_path(path)?;
     Some(extract_as(lang, path, content))
 }
 
 /// Reads `content` as `lang` (`path` only picks TSX over TypeScript).
-pub fn extract_as(lang: Lang, path: &str, content: &str) -> FileFacts {
+pub fn extract_as(lang: Language, path: &str, content: &str) -> FileFacts {
     let mut parser = Parser::new();
     let (symbols, has_errors) = match parser.set_language(&lang.grammar(path)) {
         Ok(()) => match parser.parse(content, None) {
@@ -253,7 +264,7 @@ enum Scope {
 /// A definition node recognised for `lang`: its kind, the node holding its name, and the
 /// scope its children are in.
 struct Found<'t> {
-    kind: Kind,
+    kind: SymbolKind,
     name: String,
     /// Where the header text starts (an enclosing `export` on the same line is included).
     header_start: Node<'t>,
@@ -262,7 +273,7 @@ struct Found<'t> {
     inner: Scope,
 }
 
-fn collect_symbols(lang: Lang, root: Node<'_>, src: &str) -> Vec<Symbol> {
+fn collect_symbols(lang: Language, root: Node<'_>, src: &str) -> Vec<Symbol> {
     let mut symbols: Vec<Symbol> = Vec::new();
     // Explicit stack instead of recursion: deeply nested expressions must not overflow.
     // Each entry: node, index of the enclosing symbol, scope.
@@ -317,15 +328,15 @@ fn field_text(src: &str, node: Node<'_>, field: &str) -> Option<String> {
     (!t.is_empty()).then(|| t.to_owned())
 }
 
-fn recognise<'t>(lang: Lang, node: Node<'t>, scope: Scope, src: &str) -> Option<Found<'t>> {
+fn recognise<'t>(lang: Language, node: Node<'t>, scope: Scope, src: &str) -> Option<Found<'t>> {
     match lang {
-        Lang::Rust => recognise_rust(node, scope, src),
-        Lang::Python => recognise_python(node, scope, src),
-        Lang::TypeScript | Lang::JavaScript => recognise_js(node, scope, src),
+        Language::Rust => recognise_rust(node, scope, src),
+        Language::Python => recognise_python(node, scope, src),
+        Language::TypeScript | Language::JavaScript => recognise_js(node, scope, src),
     }
 }
 
-fn simple<'t>(node: Node<'t>, kind: Kind, name: String, inner: Scope) -> Found<'t> {
+fn simple<'t>(node: Node<'t>, kind: SymbolKind, name: String, inner: Scope) -> Found<'t> {
     Found {
         kind,
         name,
@@ -337,17 +348,19 @@ fn simple<'t>(node: Node<'t>, kind: Kind, name: String, inner: Scope) -> Found<'
 
 fn recognise_rust<'t>(node: Node<'t>, scope: Scope, src: &str) -> Option<Found<'t>> {
     let kind = match node.kind() {
-        "function_item" | "function_signature_item" if scope == Scope::TypeBody => Kind::Method,
-        "function_item" | "function_signature_item" => Kind::Function,
-        "struct_item" => Kind::Struct,
-        "union_item" => Kind::Union,
-        "enum_item" => Kind::Enum,
-        "trait_item" => Kind::Trait,
-        "type_item" => Kind::Type,
-        "const_item" => Kind::Const,
-        "static_item" => Kind::Static,
-        "mod_item" => Kind::Module,
-        "macro_definition" => Kind::Macro,
+        "function_item" | "function_signature_item" if scope == Scope::TypeBody => {
+            SymbolKind::Method
+        }
+        "function_item" | "function_signature_item" => SymbolKind::Function,
+        "struct_item" => SymbolKind::Struct,
+        "union_item" => SymbolKind::Union,
+        "enum_item" => SymbolKind::Enum,
+        "trait_item" => SymbolKind::Trait,
+        "type_item" => SymbolKind::Type,
+        "const_item" => SymbolKind::Const,
+        "static_item" => SymbolKind::Static,
+        "mod_item" => SymbolKind::Module,
+        "macro_definition" => SymbolKind::Macro,
         "impl_item" => {
             // Named after the self type without generics: `impl<T> Show for Wrapper<T>` -> Wrapper.
             let ty = node.child_by_field_name("type")?;
@@ -357,18 +370,18 @@ fn recognise_rust<'t>(node: Node<'t>, scope: Scope, src: &str) -> Option<Found<'
                 ty
             };
             let name = text(src, base).trim().to_owned();
-            return Some(simple(node, Kind::Impl, name, Scope::TypeBody));
+            return Some(simple(node, SymbolKind::Impl, name, Scope::TypeBody));
         }
         _ => return None,
     };
     let name = field_text(src, node, "name")?;
     let inner = match kind {
-        Kind::Function | Kind::Method => Scope::FunctionBody,
-        Kind::Trait => Scope::TypeBody,
+        SymbolKind::Function | SymbolKind::Method => Scope::FunctionBody,
+        SymbolKind::Trait => Scope::TypeBody,
         _ => Scope::Top,
     };
     let mut found = simple(node, kind, name, inner);
-    if matches!(kind, Kind::Const | Kind::Static) {
+    if matches!(kind, SymbolKind::Const | SymbolKind::Static) {
         found.header_end = node.child_by_field_name("value");
     }
     Some(found)
@@ -376,9 +389,11 @@ fn recognise_rust<'t>(node: Node<'t>, scope: Scope, src: &str) -> Option<Found<'
 
 fn recognise_python<'t>(node: Node<'t>, scope: Scope, src: &str) -> Option<Found<'t>> {
     let (kind, inner) = match node.kind() {
-        "function_definition" if scope == Scope::TypeBody => (Kind::Method, Scope::FunctionBody),
-        "function_definition" => (Kind::Function, Scope::FunctionBody),
-        "class_definition" => (Kind::Class, Scope::TypeBody),
+        "function_definition" if scope == Scope::TypeBody => {
+            (SymbolKind::Method, Scope::FunctionBody)
+        }
+        "function_definition" => (SymbolKind::Function, Scope::FunctionBody),
+        "class_definition" => (SymbolKind::Class, Scope::TypeBody),
         _ => return None,
     };
     let name = field_text(src, node, "name")?;
@@ -388,16 +403,16 @@ fn recognise_python<'t>(node: Node<'t>, scope: Scope, src: &str) -> Option<Found
 fn recognise_js<'t>(node: Node<'t>, scope: Scope, src: &str) -> Option<Found<'t>> {
     let (kind, inner) = match node.kind() {
         "function_declaration" | "generator_function_declaration" | "function_signature" => {
-            (Kind::Function, Scope::FunctionBody)
+            (SymbolKind::Function, Scope::FunctionBody)
         }
-        "class_declaration" | "abstract_class_declaration" => (Kind::Class, Scope::TypeBody),
-        "interface_declaration" => (Kind::Interface, Scope::TypeBody),
+        "class_declaration" | "abstract_class_declaration" => (SymbolKind::Class, Scope::TypeBody),
+        "interface_declaration" => (SymbolKind::Interface, Scope::TypeBody),
         "method_definition" | "method_signature" | "abstract_method_signature" => {
-            (Kind::Method, Scope::FunctionBody)
+            (SymbolKind::Method, Scope::FunctionBody)
         }
-        "enum_declaration" => (Kind::Enum, Scope::Top),
-        "type_alias_declaration" => (Kind::Type, Scope::Top),
-        "internal_module" | "module" => (Kind::Module, Scope::Top),
+        "enum_declaration" => (SymbolKind::Enum, Scope::Top),
+        "type_alias_declaration" => (SymbolKind::Type, Scope::Top),
+        "internal_module" | "module" => (SymbolKind::Module, Scope::Top),
         "variable_declarator" => return recognise_js_variable(node, scope, src),
         "public_field_definition" | "field_definition" => {
             return recognise_js_field(node, src);
@@ -407,7 +422,7 @@ fn recognise_js<'t>(node: Node<'t>, scope: Scope, src: &str) -> Option<Found<'t>
     let name = field_text(src, node, "name")?;
     let mut found = simple(node, kind, name, inner);
     found.header_start = with_export(node);
-    if kind == Kind::Type {
+    if kind == SymbolKind::Type {
         // `type A = ...`: the whole alias on its first line is the useful part.
         found.header_end = None;
     }
@@ -429,7 +444,7 @@ fn recognise_js_variable<'t>(node: Node<'t>, scope: Scope, src: &str) -> Option<
     let value = node.child_by_field_name("value");
     match value {
         Some(v) if is_function_value(v) => Some(Found {
-            kind: Kind::Function,
+            kind: SymbolKind::Function,
             name,
             header_start: with_export(declaration),
             header_end: v.child_by_field_name("body"),
@@ -439,7 +454,7 @@ fn recognise_js_variable<'t>(node: Node<'t>, scope: Scope, src: &str) -> Option<
             && declaration.child(0).is_some_and(|k| k.kind() == "const") =>
         {
             Some(Found {
-                kind: Kind::Const,
+                kind: SymbolKind::Const,
                 name,
                 header_start: with_export(declaration),
                 header_end: value,
@@ -457,7 +472,7 @@ fn recognise_js_field<'t>(node: Node<'t>, src: &str) -> Option<Found<'t>> {
         .filter(|v| is_function_value(*v))?;
     let name = field_text(src, node, "name").or_else(|| field_text(src, node, "property"))?;
     Some(Found {
-        kind: Kind::Method,
+        kind: SymbolKind::Method,
         name,
         header_start: node,
         header_end: value.child_by_field_name("body"),
@@ -528,14 +543,14 @@ mod tests {
     /// (name, kind, start, end, signature, parent) for compact expectations.
     type Row = (
         &'static str,
-        Kind,
+        SymbolKind,
         u32,
         u32,
         &'static str,
         Option<&'static str>,
     );
 
-    fn rows(path: &str, src: &str) -> Vec<(String, Kind, u32, u32, String, Option<String>)> {
+    fn rows(path: &str, src: &str) -> Vec<(String, SymbolKind, u32, u32, String, Option<String>)> {
         let facts = extract(path, src).expect("supported extension");
         assert!(!facts.has_errors, "{path} should parse without errors");
         facts
@@ -566,14 +581,14 @@ mod tests {
 
     #[test]
     fn languages_come_from_extensions() {
-        assert_eq!(Lang::from_path("src/lib.rs"), Some(Lang::Rust));
-        assert_eq!(Lang::from_path("a/b.PY"), Some(Lang::Python));
-        assert_eq!(Lang::from_path("x.d.ts"), Some(Lang::TypeScript));
-        assert_eq!(Lang::from_path("App.tsx"), Some(Lang::TypeScript));
-        assert_eq!(Lang::from_path("index.mjs"), Some(Lang::JavaScript));
-        assert_eq!(Lang::from_path("Makefile"), None);
-        assert_eq!(Lang::from_path("notes.md"), None);
-        assert_eq!(Lang::from_path(".rs/README"), None);
+        assert_eq!(Language::from_path("src/lib.rs"), Some(Language::Rust));
+        assert_eq!(Language::from_path("a/b.PY"), Some(Language::Python));
+        assert_eq!(Language::from_path("x.d.ts"), Some(Language::TypeScript));
+        assert_eq!(Language::from_path("App.tsx"), Some(Language::TypeScript));
+        assert_eq!(Language::from_path("index.mjs"), Some(Language::JavaScript));
+        assert_eq!(Language::from_path("Makefile"), None);
+        assert_eq!(Language::from_path("notes.md"), None);
+        assert_eq!(Language::from_path(".rs/README"), None);
     }
 
     #[test]
@@ -593,10 +608,10 @@ mod tests {
 
     #[test]
     fn kinds_round_trip_through_their_names() {
-        for kind in Kind::ALL {
-            assert_eq!(Kind::parse(kind.as_str()), Some(kind));
+        for kind in SymbolKind::ALL {
+            assert_eq!(SymbolKind::parse(kind.as_str()), Some(kind));
         }
-        assert_eq!(Kind::parse("lambda"), None);
+        assert_eq!(SymbolKind::parse("lambda"), None);
     }
 
     #[test]
@@ -643,12 +658,12 @@ union Bits { i: u32, f: f32 }
             "lib.rs",
             src,
             &[
-                ("Point", Kind::Struct, 5, 7, "pub struct Point", None),
-                ("Shape", Kind::Enum, 9, 9, "pub enum Shape", None),
-                ("Area", Kind::Trait, 11, 14, "pub trait Area", None),
+                ("Point", SymbolKind::Struct, 5, 7, "pub struct Point", None),
+                ("Shape", SymbolKind::Enum, 9, 9, "pub enum Shape", None),
+                ("Area", SymbolKind::Trait, 11, 14, "pub trait Area", None),
                 (
                     "area",
-                    Kind::Method,
+                    SymbolKind::Method,
                     12,
                     12,
                     "fn area(&self) -> f64",
@@ -656,7 +671,7 @@ union Bits { i: u32, f: f32 }
                 ),
                 (
                     "double",
-                    Kind::Method,
+                    SymbolKind::Method,
                     13,
                     13,
                     "fn double(&self) -> f64",
@@ -664,7 +679,7 @@ union Bits { i: u32, f: f32 }
                 ),
                 (
                     "Wrapper",
-                    Kind::Impl,
+                    SymbolKind::Impl,
                     16,
                     20,
                     "impl<T: Clone> fmt::Display for Wrapper<T>",
@@ -672,7 +687,7 @@ union Bits { i: u32, f: f32 }
                 ),
                 (
                     "fmt",
-                    Kind::Method,
+                    SymbolKind::Method,
                     17,
                     19,
                     "fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result",
@@ -680,7 +695,7 @@ union Bits { i: u32, f: f32 }
                 ),
                 (
                     "MAX_POINTS",
-                    Kind::Const,
+                    SymbolKind::Const,
                     22,
                     22,
                     "pub(crate) const MAX_POINTS: usize",
@@ -688,7 +703,7 @@ union Bits { i: u32, f: f32 }
                 ),
                 (
                     "GREETING",
-                    Kind::Static,
+                    SymbolKind::Static,
                     23,
                     23,
                     "static GREETING: &str",
@@ -696,16 +711,16 @@ union Bits { i: u32, f: f32 }
                 ),
                 (
                     "Pair",
-                    Kind::Type,
+                    SymbolKind::Type,
                     24,
                     24,
                     "type Pair = (Point, Point)",
                     None,
                 ),
-                ("geometry", Kind::Module, 26, 34, "mod geometry", None),
+                ("geometry", SymbolKind::Module, 26, 34, "mod geometry", None),
                 (
                     "distance",
-                    Kind::Function,
+                    SymbolKind::Function,
                     27,
                     33,
                     "pub fn distance( a: &Point, b: &Point, ) -> f64",
@@ -713,7 +728,7 @@ union Bits { i: u32, f: f32 }
                 ),
                 (
                     "square",
-                    Kind::Function,
+                    SymbolKind::Function,
                     31,
                     31,
                     "fn square(v: f64) -> f64",
@@ -721,13 +736,13 @@ union Bits { i: u32, f: f32 }
                 ),
                 (
                     "point",
-                    Kind::Macro,
+                    SymbolKind::Macro,
                     36,
                     36,
                     "macro_rules! point { () => {}; }",
                     None,
                 ),
-                ("Bits", Kind::Union, 37, 37, "union Bits", None),
+                ("Bits", SymbolKind::Union, 37, 37, "union Bits", None),
             ],
         );
     }
@@ -763,10 +778,17 @@ async def fetch(url):
             "app.py",
             src,
             &[
-                ("Greeter", Kind::Class, 3, 14, "class Greeter(Base)", None),
+                (
+                    "Greeter",
+                    SymbolKind::Class,
+                    3,
+                    14,
+                    "class Greeter(Base)",
+                    None,
+                ),
                 (
                     "__init__",
-                    Kind::Method,
+                    SymbolKind::Method,
                     6,
                     7,
                     "def __init__(self, name: str) -> None",
@@ -774,16 +796,23 @@ async def fetch(url):
                 ),
                 (
                     "loud",
-                    Kind::Method,
+                    SymbolKind::Method,
                     10,
                     11,
                     "def loud(self)",
                     Some("Greeter"),
                 ),
-                ("Inner", Kind::Class, 13, 14, "class Inner", Some("Greeter")),
+                (
+                    "Inner",
+                    SymbolKind::Class,
+                    13,
+                    14,
+                    "class Inner",
+                    Some("Greeter"),
+                ),
                 (
                     "main",
-                    Kind::Function,
+                    SymbolKind::Function,
                     17,
                     20,
                     "def main(argv=None) -> int",
@@ -791,7 +820,7 @@ async def fetch(url):
                 ),
                 (
                     "helper",
-                    Kind::Function,
+                    SymbolKind::Function,
                     18,
                     19,
                     "def helper(x)",
@@ -799,7 +828,7 @@ async def fetch(url):
                 ),
                 (
                     "fetch",
-                    Kind::Function,
+                    SymbolKind::Function,
                     23,
                     24,
                     "async def fetch(url)",
@@ -848,25 +877,32 @@ namespace Geometry {
             &[
                 (
                     "Shape",
-                    Kind::Interface,
+                    SymbolKind::Interface,
                     3,
                     5,
                     "export interface Shape",
                     None,
                 ),
-                ("area", Kind::Method, 4, 4, "area(): number", Some("Shape")),
+                (
+                    "area",
+                    SymbolKind::Method,
+                    4,
+                    4,
+                    "area(): number",
+                    Some("Shape"),
+                ),
                 (
                     "Id",
-                    Kind::Type,
+                    SymbolKind::Type,
                     7,
                     7,
                     "export type Id = string | number",
                     None,
                 ),
-                ("Color", Kind::Enum, 9, 9, "export enum Color", None),
+                ("Color", SymbolKind::Enum, 9, 9, "export enum Color", None),
                 (
                     "Base",
-                    Kind::Class,
+                    SymbolKind::Class,
                     11,
                     17,
                     "export abstract class Base implements Shape",
@@ -874,7 +910,7 @@ namespace Geometry {
                 ),
                 (
                     "area",
-                    Kind::Method,
+                    SymbolKind::Method,
                     12,
                     12,
                     "abstract area(): number",
@@ -882,7 +918,7 @@ namespace Geometry {
                 ),
                 (
                     "describe",
-                    Kind::Method,
+                    SymbolKind::Method,
                     13,
                     15,
                     "describe(prefix: string): string",
@@ -890,7 +926,7 @@ namespace Geometry {
                 ),
                 (
                     "onClick",
-                    Kind::Method,
+                    SymbolKind::Method,
                     16,
                     16,
                     "onClick = (e: Event): void",
@@ -898,7 +934,7 @@ namespace Geometry {
                 ),
                 (
                     "makeId",
-                    Kind::Function,
+                    SymbolKind::Function,
                     19,
                     22,
                     "export function makeId(n: number): Id",
@@ -906,17 +942,31 @@ namespace Geometry {
                 ),
                 (
                     "add",
-                    Kind::Function,
+                    SymbolKind::Function,
                     24,
                     24,
                     "export const add = (a: number, b: number): number",
                     None,
                 ),
-                ("LIMIT", Kind::Const, 25, 25, "const LIMIT: number", None),
-                ("Geometry", Kind::Module, 28, 30, "namespace Geometry", None),
+                (
+                    "LIMIT",
+                    SymbolKind::Const,
+                    25,
+                    25,
+                    "const LIMIT: number",
+                    None,
+                ),
+                (
+                    "Geometry",
+                    SymbolKind::Module,
+                    28,
+                    30,
+                    "namespace Geometry",
+                    None,
+                ),
                 (
                     "origin",
-                    Kind::Function,
+                    SymbolKind::Function,
                     29,
                     29,
                     "export function origin()",
@@ -934,7 +984,7 @@ namespace Geometry {
             tsx,
             &[(
                 "App",
-                Kind::Function,
+                SymbolKind::Function,
                 1,
                 3,
                 "export function App(): JSX.Element",
@@ -955,20 +1005,27 @@ module.exports = { Counter };
             "counter.js",
             js,
             &[
-                ("Counter", Kind::Class, 1, 4, "class Counter", None),
+                ("Counter", SymbolKind::Class, 1, 4, "class Counter", None),
                 (
                     "constructor",
-                    Kind::Method,
+                    SymbolKind::Method,
                     2,
                     2,
                     "constructor()",
                     Some("Counter"),
                 ),
-                ("ticks", Kind::Method, 3, 3, "*ticks()", Some("Counter")),
-                ("gen", Kind::Function, 6, 6, "function* gen()", None),
+                (
+                    "ticks",
+                    SymbolKind::Method,
+                    3,
+                    3,
+                    "*ticks()",
+                    Some("Counter"),
+                ),
+                ("gen", SymbolKind::Function, 6, 6, "function* gen()", None),
                 (
                     "handler",
-                    Kind::Function,
+                    SymbolKind::Function,
                     7,
                     7,
                     "const handler = function (req, res)",

@@ -24,7 +24,7 @@ use recoco_core::setup::{FlowSetupChangeAction, SetupChangeBundle};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::extract::{self, Lang};
+use crate::extract::{self, Language};
 use crate::rows::{FileRow, SymbolRow};
 
 /// The ReCoco function kind registered by [`register_function`].
@@ -73,7 +73,7 @@ pub struct FlowConfig {
 
 /// Glob patterns of the files the flow reads.
 pub fn included_patterns() -> Vec<String> {
-    Lang::ALL
+    Language::ALL
         .iter()
         .flat_map(|lang| lang.extensions())
         .map(|ext| format!("**/*.{ext}"))

@@ -3,89 +3,9 @@
 //! The ReCoco flow collects rows with exactly these column names, and the export helper
 //! takes the table name, key, indexes and column types from these structs.
 
-use thread_flow::{D1Target, D1Value};
+use thread_flow::D1Target;
 
-use crate::extract::{Kind, Lang};
-
-/// The language of a file, stored as lowercase text (`rust`, `python`, ...).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, D1Value)]
-#[d1(rename_all = "lowercase")]
-pub enum Language {
-    /// Rust
-    Rust,
-    /// Python
-    Python,
-    /// TypeScript (including TSX)
-    TypeScript,
-    /// JavaScript (including JSX)
-    JavaScript,
-}
-
-impl From<Lang> for Language {
-    fn from(lang: Lang) -> Language {
-        match lang {
-            Lang::Rust => Language::Rust,
-            Lang::Python => Language::Python,
-            Lang::TypeScript => Language::TypeScript,
-            Lang::JavaScript => Language::JavaScript,
-        }
-    }
-}
-
-/// What a symbol is, stored as lowercase text (`function`, `struct`, ...).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, D1Value)]
-#[d1(rename_all = "lowercase")]
-pub enum SymbolKind {
-    /// A free function.
-    Function,
-    /// A function inside an impl, trait, class or interface.
-    Method,
-    /// Rust `struct`.
-    Struct,
-    /// Rust `union`.
-    Union,
-    /// `enum`.
-    Enum,
-    /// `class`.
-    Class,
-    /// Rust `trait`.
-    Trait,
-    /// TypeScript `interface`.
-    Interface,
-    /// Rust `impl` block.
-    Impl,
-    /// Type alias.
-    Type,
-    /// Constant.
-    Const,
-    /// Rust `static`.
-    Static,
-    /// Module or namespace.
-    Module,
-    /// Rust `macro_rules!`.
-    Macro,
-}
-
-impl From<Kind> for SymbolKind {
-    fn from(kind: Kind) -> SymbolKind {
-        match kind {
-            Kind::Function => SymbolKind::Function,
-            Kind::Method => SymbolKind::Method,
-            Kind::Struct => SymbolKind::Struct,
-            Kind::Union => SymbolKind::Union,
-            Kind::Enum => SymbolKind::Enum,
-            Kind::Class => SymbolKind::Class,
-            Kind::Trait => SymbolKind::Trait,
-            Kind::Interface => SymbolKind::Interface,
-            Kind::Impl => SymbolKind::Impl,
-            Kind::Type => SymbolKind::Type,
-            Kind::Const => SymbolKind::Const,
-            Kind::Static => SymbolKind::Static,
-            Kind::Module => SymbolKind::Module,
-            Kind::Macro => SymbolKind::Macro,
-        }
-    }
-}
+use crate::extract::{Language, SymbolKind};
 
 /// One source file under the indexed directory (table `files`).
 #[derive(Debug, Clone, PartialEq, Eq, D1Target)]
@@ -146,14 +66,17 @@ mod tests {
 
     #[test]
     fn enum_text_is_what_the_flow_sends() {
-        // The flow hands ReCoco `Kind::as_str()` / `Lang::as_str()`; the tables decode it.
-        for kind in Kind::ALL {
-            let value = SymbolKind::from(kind).to_value().expect("encodes");
+        // The flow hands ReCoco `SymbolKind::as_str()` / `Language::as_str()`; the tables
+        // store and decode the derived `D1Value` text, which must be the same.
+        for kind in SymbolKind::ALL {
+            let value = kind.to_value().expect("encodes");
             assert_eq!(value, Value::Text(kind.as_str().to_owned()));
+            assert_eq!(SymbolKind::from_value(value).expect("decodes"), kind);
         }
-        for lang in Lang::ALL {
-            let value = Language::from(lang).to_value().expect("encodes");
+        for lang in Language::ALL {
+            let value = lang.to_value().expect("encodes");
             assert_eq!(value, Value::Text(lang.as_str().to_owned()));
+            assert_eq!(Language::from_value(value).expect("decodes"), lang);
         }
     }
 
