@@ -22,7 +22,7 @@ mod flow;
 #[path = "../examples/code-index/rows.rs"]
 mod rows;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use app::{Args, Mode, Outcome, Summary, TableChanges};
@@ -129,6 +129,22 @@ fn fixture(root: &Path) {
     );
     write(root, "target/debug/build/gen.rs", "fn generated() {}\n");
     write(root, ".git/hooks/hook.py", "def hook():\n    pass\n");
+}
+
+/// The fixture tree in a fresh temporary folder: the folder (removed on drop) and the tree's
+/// root inside it.
+fn fixture_repo() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // Readable by the `postgres` user, so the private cluster lives (and dies) inside it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod tempdir");
+    }
+    let root = tmp.path().join("repo");
+    fixture(&root);
+    (tmp, root)
 }
 
 type Sym = (
@@ -315,8 +331,13 @@ const JS_SYMBOLS: [Sym; 1] = [(
 
 fn expected_symbols(groups: &[&[Sym]]) -> Vec<SymbolRow> {
     let mut rows: Vec<SymbolRow> = groups.iter().flat_map(|g| g.iter().map(sym)).collect();
-    rows.sort_by(|a, b| (&a.file, a.start_line, &a.name).cmp(&(&b.file, b.start_line, &b.name)));
+    sort_by_key_columns(&mut rows);
     rows
+}
+
+/// Symbols in table-key order `(file, start_line, name)`, so stored and expected rows compare.
+fn sort_by_key_columns(rows: &mut [SymbolRow]) {
+    rows.sort_by(|a, b| (&a.file, a.start_line, &a.name).cmp(&(&b.file, b.start_line, &b.name)));
 }
 
 fn file_row(path: &str, language: Language, content: &str) -> FileRow {
@@ -331,7 +352,7 @@ fn file_row(path: &str, language: Language, content: &str) -> FileRow {
 
 async fn stored_symbols(db: &D1Database) -> Vec<SymbolRow> {
     let mut rows = db.table::<SymbolRow>().all().await.expect("read symbols");
-    rows.sort_by(|a, b| (&a.file, a.start_line, &a.name).cmp(&(&b.file, b.start_line, &b.name)));
+    sort_by_key_columns(&mut rows);
     rows
 }
 
@@ -390,16 +411,7 @@ fn touch_later(path: &Path) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn indexes_a_tree_then_updates_only_what_changed() {
     let _one_at_a_time = RECOCO.lock().await;
-    let tmp = tempfile::tempdir().expect("tempdir");
-    // Readable by the `postgres` user, so the private cluster lives (and dies) inside it.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755))
-            .expect("chmod tempdir");
-    }
-    let root = tmp.path().join("repo");
-    fixture(&root);
+    let (_tmp, root) = fixture_repo();
 
     // First run: everything is new.
     let first = index(&root).await;
@@ -514,15 +526,7 @@ async fn indexes_a_tree_then_updates_only_what_changed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn writes_to_cloudflare_d1_when_credentials_are_set() {
     let _one_at_a_time = RECOCO.lock().await;
-    let tmp = tempfile::tempdir().expect("tempdir");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755))
-            .expect("chmod tempdir");
-    }
-    let root = tmp.path().join("repo");
-    fixture(&root);
+    let (_tmp, root) = fixture_repo();
 
     let fake = FakeD1::start();
     let vars = [
