@@ -300,8 +300,8 @@ async fn setup(flow: &Flow) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
-/// One incremental update (not live); fails if any source row failed.
-async fn update(flow: &Flow) -> anyhow::Result<String> {
+/// Runs one incremental update (not live) to the end; the updater holds its stats.
+async fn run_update(flow: &Flow) -> anyhow::Result<FlowLiveUpdater> {
     let lib = get_lib_context().await?;
     let updater = FlowLiveUpdater::start(
         flow.0.clone(),
@@ -315,7 +315,12 @@ async fn update(flow: &Flow) -> anyhow::Result<String> {
     )
     .await?;
     updater.wait().await?;
-    let info = updater.index_update_info();
+    Ok(updater)
+}
+
+/// One incremental update (not live); fails if any source row failed.
+async fn update(flow: &Flow) -> anyhow::Result<String> {
+    let info = run_update(flow).await?.index_update_info();
     for s in &info.sources {
         let errors = s.stats.num_errors.get();
         anyhow::ensure!(errors == 0, "{errors} source rows failed: {info}");
@@ -325,20 +330,8 @@ async fn update(flow: &Flow) -> anyhow::Result<String> {
 
 /// One incremental update; returns how many source rows failed.
 async fn update_errors(flow: &Flow) -> anyhow::Result<i64> {
-    let lib = get_lib_context().await?;
-    let updater = FlowLiveUpdater::start(
-        flow.0.clone(),
-        lib.require_builtin_db_pool()?,
-        FlowLiveUpdaterOptions {
-            live_mode: false,
-            reexport_targets: false,
-            full_reprocess: false,
-            print_stats: false,
-        },
-    )
-    .await?;
-    updater.wait().await?;
-    Ok(updater
+    Ok(run_update(flow)
+        .await?
         .index_update_info()
         .sources
         .iter()
