@@ -58,6 +58,15 @@ fn soak_id(k: u64) -> i64 {
     }
 }
 
+/// Retries for writes under transient faults: up to 40 attempts, 2..40 ms apart, until
+/// `deadline`.
+fn transient_retry(deadline: Duration) -> RetryPolicy {
+    RetryPolicy::default()
+        .with_max_attempts(40)
+        .with_backoff(Duration::from_millis(2), Duration::from_millis(40))
+        .with_deadline(deadline)
+}
+
 const KEYS: u64 = 9_000;
 const UPSERTS: usize = 20_000;
 const DELETES: usize = 5_000;
@@ -69,12 +78,7 @@ async fn fault_soak_25_percent_ends_with_exactly_the_model() {
     let db = D1Database::http_with(
         fake.http_config()
             .with_request_timeout(Duration::from_millis(500))
-            .with_retry(
-                RetryPolicy::default()
-                    .with_max_attempts(40)
-                    .with_backoff(Duration::from_millis(2), Duration::from_millis(40))
-                    .with_deadline(Duration::from_secs(60)),
-            ),
+            .with_retry(transient_retry(Duration::from_secs(60))),
     )
     .unwrap()
     // Small requests so the write spans hundreds of them; one at a time, so the seeded fault
@@ -478,12 +482,7 @@ async fn eight_writers_on_overlapping_keys_keep_the_last_completed_write_within_
         fake.http_config()
             .with_max_concurrency(MAX_CONCURRENCY)
             .with_rate_limit(Some(RateLimit::new(RATE, WINDOW)))
-            .with_retry(
-                RetryPolicy::default()
-                    .with_max_attempts(40)
-                    .with_backoff(Duration::from_millis(2), Duration::from_millis(40))
-                    .with_deadline(Duration::from_secs(120)),
-            ),
+            .with_retry(transient_retry(Duration::from_secs(120))),
     )
     .unwrap()
     // More write concurrency than the transport allows: the transport's limit must hold.
