@@ -33,6 +33,15 @@ fn row(i: usize) -> Vec<Value> {
     ]
 }
 
+/// Plans upserting `rows` (no deletes) with the default options.
+fn plan_upserts(
+    table: &TableSchema,
+    rows: Vec<Vec<Value>>,
+    encoding: Encoding,
+) -> Result<sql::WritePlan, Error> {
+    plan_write(table, rows, vec![], encoding, &WriteOptions::default())
+}
+
 fn check_limits(plan: &sql::WritePlan, opts: &WriteOptions, width: usize) {
     for request in plan.upsert_requests.iter().chain(&plan.delete_requests) {
         assert!(!request.is_empty());
@@ -56,14 +65,7 @@ fn check_limits(plan: &sql::WritePlan, opts: &WriteOptions, width: usize) {
 
 #[test]
 fn empty_write_is_an_empty_plan() {
-    let plan = plan_write(
-        &six(),
-        vec![],
-        vec![],
-        Encoding::Native,
-        &WriteOptions::default(),
-    )
-    .unwrap();
+    let plan = plan_upserts(&six(), vec![], Encoding::Native).unwrap();
     assert!(plan.is_empty());
     assert_eq!(plan.requests(), 0);
 }
@@ -117,14 +119,7 @@ fn statements_and_requests_stay_within_limits() {
 #[test]
 fn default_options_pack_ten_thousand_rows_in_few_requests() {
     let rows: Vec<_> = (0..10_000).map(row).collect();
-    let plan = plan_write(
-        &six(),
-        rows,
-        vec![],
-        Encoding::Json,
-        &WriteOptions::default(),
-    )
-    .unwrap();
+    let plan = plan_upserts(&six(), rows, Encoding::Json).unwrap();
     check_limits(&plan, &WriteOptions::default(), 6);
     assert!(
         plan.upsert_requests.len() <= 5,
@@ -145,7 +140,7 @@ fn wide_rows_get_one_row_per_statement() {
     let rows: Vec<_> = (0..10)
         .map(|i| (0..100).map(|c| Value::Integer(i * 1000 + c)).collect())
         .collect();
-    let plan = plan_write(&t, rows, vec![], Encoding::Native, &WriteOptions::default()).unwrap();
+    let plan = plan_upserts(&t, rows, Encoding::Native).unwrap();
     assert_eq!(plan.statements(), 10);
     for s in plan.upsert_requests.iter().flatten() {
         assert_eq!(s.params.len(), 100);
@@ -159,14 +154,7 @@ fn duplicate_keys_last_wins_in_first_appearance_order() {
     let mut a2 = row(1);
     a2[1] = Value::Integer(200);
     let rows = vec![a1, row(2), a2, row(3), row(2)];
-    let plan = plan_write(
-        &six(),
-        rows,
-        vec![],
-        Encoding::Native,
-        &WriteOptions::default(),
-    )
-    .unwrap();
+    let plan = plan_upserts(&six(), rows, Encoding::Native).unwrap();
     assert_eq!(plan.upsert_rows, 3);
     let params = &plan.upsert_requests[0][0].params;
     assert_eq!(params.len(), 18);
@@ -213,14 +201,7 @@ fn a_key_both_upserted_and_deleted_is_planned_upsert_first() {
 fn oversize_value_is_rejected_with_column_and_key() {
     let mut rows: Vec<_> = (0..100).map(row).collect();
     rows[42][4] = Value::Text("y".repeat(2_000_001));
-    let err = plan_write(
-        &six(),
-        rows,
-        vec![],
-        Encoding::Native,
-        &WriteOptions::default(),
-    )
-    .unwrap_err();
+    let err = plan_upserts(&six(), rows, Encoding::Native).unwrap_err();
     match err {
         Error::LimitExceeded {
             table,
@@ -246,14 +227,7 @@ fn oversize_row_is_rejected() {
     let mut r = row(5);
     r[4] = Value::Text("a".repeat(1_200_000));
     r[5] = Value::Text("b".repeat(1_200_000));
-    let err = plan_write(
-        &six(),
-        vec![r],
-        vec![],
-        Encoding::Json,
-        &WriteOptions::default(),
-    )
-    .unwrap_err();
+    let err = plan_upserts(&six(), vec![r], Encoding::Json).unwrap_err();
     assert!(
         matches!(&err, Error::LimitExceeded { limit: "bytes per row", key: Some(k), .. } if k == "\"key-0000005\""),
         "{err:?}"
@@ -294,14 +268,7 @@ fn statement_that_cannot_fit_the_sql_limit_is_rejected() {
         Value::Text("a".into()),
         Value::Text("b".into()),
     ];
-    let err = plan_write(
-        &t,
-        vec![r],
-        vec![],
-        Encoding::Native,
-        &WriteOptions::default(),
-    )
-    .unwrap_err();
+    let err = plan_upserts(&t, vec![r], Encoding::Native).unwrap_err();
     assert!(
         matches!(&err, Error::LimitExceeded { limit: "bytes of SQL per statement", key: Some(k), .. } if k == "9"),
         "{err:?}"
@@ -312,13 +279,7 @@ fn statement_that_cannot_fit_the_sql_limit_is_rejected() {
 fn bind_errors_name_table_column_and_key() {
     let mut r = row(3);
     r[1] = Value::Text("not a number".into());
-    match plan_write(
-        &six(),
-        vec![row(1), r],
-        vec![],
-        Encoding::Native,
-        &WriteOptions::default(),
-    ) {
+    match plan_upserts(&six(), vec![row(1), r], Encoding::Native) {
         Err(Error::Bind {
             table,
             column,
@@ -335,25 +296,19 @@ fn bind_errors_name_table_column_and_key() {
     let mut r = row(4);
     r[4] = Value::Null;
     assert!(matches!(
-        plan_write(&six(), vec![r], vec![], Encoding::Native, &WriteOptions::default()),
+        plan_upserts(&six(), vec![r], Encoding::Native),
         Err(Error::Bind { column, .. }) if column == "t"
     ));
     let mut r = row(4);
     r[3] = Value::Real(f64::NAN);
     assert!(matches!(
-        plan_write(&six(), vec![r], vec![], Encoding::Native, &WriteOptions::default()),
+        plan_upserts(&six(), vec![r], Encoding::Native),
         Err(Error::Bind { column, .. }) if column == "r"
     ));
     let mut r = row(4);
     r.pop();
     assert!(matches!(
-        plan_write(
-            &six(),
-            vec![r],
-            vec![],
-            Encoding::Native,
-            &WriteOptions::default()
-        ),
+        plan_upserts(&six(), vec![r], Encoding::Native),
         Err(Error::Bind { .. })
     ));
     assert!(matches!(
@@ -363,16 +318,7 @@ fn bind_errors_name_table_column_and_key() {
     // An INTEGER is accepted in a REAL column (SQLite converts it exactly).
     let mut r = row(4);
     r[3] = Value::Integer(2);
-    assert!(
-        plan_write(
-            &six(),
-            vec![r],
-            vec![],
-            Encoding::Native,
-            &WriteOptions::default()
-        )
-        .is_ok()
-    );
+    assert!(plan_upserts(&six(), vec![r], Encoding::Native).is_ok());
 }
 
 #[test]
