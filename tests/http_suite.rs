@@ -202,12 +202,12 @@ fn upgrade(r: &RowV1, added: i64) -> RowV2 {
     }
 }
 
-fn sort_v1(rows: &mut [RowV1]) {
-    rows.sort_by(|a, b| (a.id, &a.part).cmp(&(b.id, &b.part)));
-}
-
-fn sort_v2(rows: &mut [RowV2]) {
-    rows.sort_by(|a, b| (a.id, &a.part).cmp(&(b.id, &b.part)));
+/// Rows of either version in primary-key order `(id, part)`.
+fn in_key_order<T: D1Target>(rows: &mut [T])
+where
+    T::Key: Ord,
+{
+    rows.sort_by_cached_key(T::key);
 }
 
 /// Compares without printing 10,000 rows: the count, then the first differing row.
@@ -243,8 +243,8 @@ async fn suite(label: &str, db: &D1Database) {
         .all()
         .await
         .unwrap_or_else(|e| panic!("{label}: read back: {e}"));
-    sort_v1(&mut rows);
-    sort_v1(&mut read);
+    in_key_order(&mut rows);
+    in_key_order(&mut read);
     same(label, &read, &rows);
     for r in rows.iter().step_by(997) {
         assert_eq!(
@@ -273,7 +273,7 @@ async fn suite(label: &str, db: &D1Database) {
     assert_eq!(deleted.rows, keys.len() as u64, "{label}");
     assert_eq!(v1.count().await.unwrap(), kept.len() as u64, "{label}");
     let mut read = v1.all().await.unwrap();
-    sort_v1(&mut read);
+    in_key_order(&mut read);
     same(label, &read, &kept);
     assert_eq!(v1.get(&gone[0].key()).await.unwrap(), None, "{label}");
 
@@ -312,9 +312,9 @@ async fn suite(label: &str, db: &D1Database) {
         "{label}"
     );
     let mut read = v2.all().await.unwrap();
-    sort_v2(&mut read);
+    in_key_order(&mut read);
     let mut want: Vec<RowV2> = kept.iter().map(|r| upgrade(r, 7)).collect();
-    sort_v2(&mut want);
+    in_key_order(&mut want);
     same(label, &read, &want);
     let changed: Vec<RowV2> = kept.iter().take(50).map(|r| upgrade(r, -1)).collect();
     v2.upsert(&changed).await.unwrap();
