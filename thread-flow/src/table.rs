@@ -2,11 +2,14 @@
 //! schema-level operations of [`D1Database`] it is built on (shared with the ReCoco target):
 //! [`D1Database::write_rows`], [`D1Database::live_schema`], [`D1Database::migrate_table`].
 
+use std::collections::VecDeque;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use tokio::task::JoinSet;
 
 use crate::client::RequestOutcome;
+use crate::client::local::LocalD1;
 use crate::sql::introspect::{self, ResultRows};
 use crate::sql::plan::{Packer, prepare_write};
 use crate::sql::{
@@ -258,6 +261,14 @@ impl D1Database {
             rows: (upserts.len() + deletes.len()) as u64,
             ..WriteReport::default()
         };
+        if let Some(local) = self.local_transport() {
+            // Statements are packed while earlier ones run, inside each request.
+            let packed = Packer::upserts(schema, upserts, encoding, &options);
+            stream_requests(local, &schema.name, packed, &mut report).await?;
+            let packed = Packer::deletes(schema, deletes, encoding, &options);
+            stream_requests(local, &schema.name, packed, &mut report).await?;
+            return Ok(report);
+        }
         // Requests are packed one at a time while earlier ones are in flight.
         let packed = Packer::upserts(schema, upserts, encoding, &options);
         self.send_requests(&schema.name, packed, &mut report)
@@ -344,6 +355,53 @@ impl D1Database {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+}
+
+/// Statements per piece of a streamed local request.
+const STREAM_PIECE_STATEMENTS: usize = 32;
+
+/// Sends the requests of `packer` to the embedded database one after another, each streamed
+/// in pieces so the SQLite thread runs a piece while the next is packed.
+async fn stream_requests(
+    local: &LocalD1,
+    table: &str,
+    mut packer: Packer,
+    report: &mut WriteReport,
+) -> Result<()> {
+    loop {
+        let mut piece = Vec::with_capacity(STREAM_PIECE_STATEMENTS);
+        let mut ended = packer.fill(&mut piece, STREAM_PIECE_STATEMENTS);
+        if piece.is_empty() {
+            return Ok(());
+        }
+        let request = local.request_streamed();
+        let mut statements = 0;
+        // Pieces the SQLite thread may still hold; each is freed here once it let go.
+        let mut sent: VecDeque<Arc<Vec<Statement>>> = VecDeque::new();
+        loop {
+            statements += piece.len();
+            let piece_ref = Arc::new(piece);
+            sent.push_back(Arc::clone(&piece_ref));
+            if !request.send(piece_ref).await || ended {
+                break;
+            }
+            while sent.front().is_some_and(|p| Arc::strong_count(p) == 1) {
+                sent.pop_front();
+            }
+            piece = Vec::with_capacity(STREAM_PIECE_STATEMENTS);
+            ended = packer.fill(&mut piece, STREAM_PIECE_STATEMENTS);
+            if piece.is_empty() {
+                break;
+            }
+        }
+        let first_key = packer.take_first_key();
+        let outcome = request
+            .commit()
+            .await
+            .map_err(|e| with_context(e, table, Some(first_key)))?;
+        report.add(&outcome, statements);
+        drop(sent);
     }
 }
 

@@ -109,11 +109,72 @@ impl LocalD1 {
         outcome
     }
 
+    /// Starts one request (one transaction) whose statements arrive in pieces while earlier
+    /// pieces run: [`StreamedRequest::send`] each piece, then [`StreamedRequest::commit`].
+    /// Dropping the request before `commit` rolls everything back.
+    pub(crate) fn request_streamed(&self) -> StreamedRequest {
+        let conn = Arc::clone(&self.conn);
+        let (pieces, mut incoming) = tokio::sync::mpsc::channel::<Piece>(STREAM_PIECES);
+        let (answer, outcome) = tokio::sync::oneshot::channel();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = lock(&conn);
+            let outcome = run_streamed(&mut guard, &mut incoming);
+            drop(guard);
+            let _ = answer.send(outcome);
+        });
+        StreamedRequest { pieces, outcome }
+    }
+
     /// Runs the statements on the calling thread (blocking). Same semantics as
     /// [`LocalD1::request`]; for callers already off the async runtime.
     pub fn request_blocking(&self, statements: &[Statement]) -> Result<RequestOutcome> {
         let mut guard = lock(&self.conn);
         run_request(&mut guard, statements)
+    }
+}
+
+/// Pieces of a streamed request queued ahead of the SQLite thread.
+const STREAM_PIECES: usize = 4;
+
+/// One message of a streamed request.
+enum Piece {
+    /// Statements to run next. The sender keeps a clone and frees them once the SQLite thread
+    /// has dropped its own (so rows are freed by the thread that allocated them).
+    Statements(Arc<Vec<Statement>>),
+    /// Every statement was sent: commit.
+    Commit,
+}
+
+/// A request being streamed to the SQLite thread (see [`LocalD1::request_streamed`]).
+pub(crate) struct StreamedRequest {
+    pieces: tokio::sync::mpsc::Sender<Piece>,
+    outcome: tokio::sync::oneshot::Receiver<Result<RequestOutcome>>,
+}
+
+impl StreamedRequest {
+    /// Queues `statements` to run after those sent before. `false` when the request already
+    /// failed (its error comes from [`StreamedRequest::commit`]).
+    pub(crate) async fn send(&self, statements: Arc<Vec<Statement>>) -> bool {
+        self.pieces
+            .send(Piece::Statements(statements))
+            .await
+            .is_ok()
+    }
+
+    /// Commits once every statement sent ran; the request's outcome.
+    pub(crate) async fn commit(self) -> Result<RequestOutcome> {
+        // A failed request has stopped listening; its error is in the outcome.
+        let _ = self.pieces.send(Piece::Commit).await;
+        self.outcome.await.map_err(|_| worker_failed())?
+    }
+}
+
+fn worker_failed() -> Error {
+    Error::Transport {
+        message: "the local D1 worker thread failed before answering".into(),
+        table: None,
+        first_key: None,
+        attempts: 1,
     }
 }
 
@@ -126,15 +187,7 @@ fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
 fn run_request(conn: &mut Connection, statements: &[Statement]) -> Result<RequestOutcome> {
     for s in statements {
         if let Some(word) = transaction_control(&s.sql) {
-            return Err(api_error(
-                format!(
-                    "{word} is not allowed: D1 runs each request as one transaction and refuses transaction control statements"
-                ),
-                Some(
-                    "send the statements of one transaction in one request (D1Database::batch)"
-                        .into(),
-                ),
-            ));
+            return Err(transaction_control_error(&word));
         }
     }
     let tx = conn
@@ -168,6 +221,69 @@ fn run_request(conn: &mut Connection, statements: &[Statement]) -> Result<Reques
         attempts: 1,
         bytes_sent: bytes,
     })
+}
+
+/// Runs a streamed request: statements as they arrive, in one transaction, committed on
+/// [`Piece::Commit`] and rolled back when the sender goes away first.
+fn run_streamed(
+    conn: &mut Connection,
+    incoming: &mut tokio::sync::mpsc::Receiver<Piece>,
+) -> Result<RequestOutcome> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql_error)?;
+    let mut results = Vec::new();
+    let mut bytes = 0u64;
+    let mut prepared: Option<(String, rusqlite::CachedStatement<'_>)> = None;
+    loop {
+        match incoming.blocking_recv() {
+            Some(Piece::Statements(statements)) => {
+                if let Some(word) = statements.iter().find_map(|s| transaction_control(&s.sql)) {
+                    return Err(transaction_control_error(&word));
+                }
+                results.reserve(statements.len());
+                for s in statements.iter() {
+                    bytes +=
+                        (s.sql.len() + s.params.iter().map(Value::byte_len).sum::<usize>()) as u64;
+                    let reuse = prepared.as_ref().is_some_and(|(sql, _)| *sql == s.sql);
+                    if !reuse {
+                        prepared =
+                            Some((s.sql.clone(), tx.prepare_cached(&s.sql).map_err(sql_error)?));
+                    }
+                    let Some((_, stmt)) = prepared.as_mut() else {
+                        continue;
+                    };
+                    results.push(run_statement(&tx, stmt, s)?);
+                }
+            }
+            Some(Piece::Commit) => break,
+            None => {
+                return Err(Error::Transport {
+                    message: "the write was abandoned before it finished; nothing was committed"
+                        .into(),
+                    table: None,
+                    first_key: None,
+                    attempts: 1,
+                });
+            }
+        }
+    }
+    drop(prepared);
+    tx.commit().map_err(sql_error)?;
+    Ok(RequestOutcome {
+        results,
+        attempts: 1,
+        bytes_sent: bytes,
+    })
+}
+
+fn transaction_control_error(word: &str) -> Error {
+    api_error(
+        format!(
+            "{word} is not allowed: D1 runs each request as one transaction and refuses transaction control statements"
+        ),
+        Some("send the statements of one transaction in one request (D1Database::batch)".into()),
+    )
 }
 
 fn run_statement(

@@ -171,6 +171,14 @@ impl D1Database {
         }
     }
 
+    /// The embedded transport, when this database is local.
+    pub(crate) fn local_transport(&self) -> Option<&local::LocalD1> {
+        match &*self.backend {
+            Backend::Local(l) => Some(l),
+            Backend::Http(_) => None,
+        }
+    }
+
     /// Sends one request: the statements run in order as one transaction.
     pub async fn request(&self, statements: Vec<Statement>) -> Result<RequestOutcome> {
         match &*self.backend {

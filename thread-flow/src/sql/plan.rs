@@ -513,6 +513,18 @@ pub(crate) struct Packer {
     budget: usize,
     fixed_json: usize,
     full_sql: Option<String>,
+    /// Values of the statement being packed.
+    params: Vec<Value>,
+    /// Rows in the statement being packed.
+    stmt_rows: usize,
+    /// SQL bytes of the statement being packed.
+    stmt_sql: usize,
+    /// Statements closed in the current request.
+    request_statements: usize,
+    /// Estimated JSON bytes of the current request.
+    request_bytes: usize,
+    /// The rendered key of the current request's first row.
+    first_key: Option<String>,
 }
 
 impl Packer {
@@ -568,6 +580,12 @@ impl Packer {
             budget: options.max_request_bytes.max(1),
             fixed_json,
             full_sql,
+            params: Vec::with_capacity(max_rows * width),
+            stmt_rows: 0,
+            stmt_sql: 0,
+            request_statements: 0,
+            request_bytes: 0,
+            first_key: None,
         }
     }
 
@@ -582,55 +600,91 @@ impl Packer {
     }
 }
 
+impl Packer {
+    /// Packs statements into `out` until `max` statements were added, the current request is
+    /// full, or the rows run out. Returns `true` when the current request ended (full, or no
+    /// rows left); the statements added since the last `true` form one request, whose first
+    /// key [`Packer::take_first_key`] then gives. A request streams its statements in pieces
+    /// this way while earlier pieces run.
+    pub(crate) fn fill(&mut self, out: &mut Vec<Statement>, max: usize) -> bool {
+        let sql_limit = MAX_SQL_BYTES - 1;
+        let fixed_sql = self.shape.fixed_len();
+        let target = out.len().saturating_add(max.max(1));
+        while out.len() < target {
+            let Some(row) = self.pending.take().or_else(|| self.rows.next()) else {
+                self.close_statement(out);
+                self.request_statements = 0;
+                self.request_bytes = 0;
+                return true;
+            };
+            let glen = group_len(&row, self.encoding, self.shape.parens);
+            let cost = glen + row.iter().map(|v| param_json_len(v) + 1).sum::<usize>();
+            if self.stmt_rows > 0
+                && (self.stmt_rows == self.max_rows || self.stmt_sql + glen > sql_limit)
+            {
+                self.close_statement(out);
+            }
+            let extra = if self.stmt_rows == 0 {
+                self.fixed_json
+            } else {
+                0
+            };
+            let over_budget = self.request_bytes + extra + cost > self.budget;
+            if (self.stmt_rows > 0 || self.request_statements > 0) && over_budget
+                || (self.stmt_rows == 0 && self.request_statements >= self.max_statements)
+            {
+                self.pending = Some(row);
+                self.close_statement(out);
+                self.request_statements = 0;
+                self.request_bytes = 0;
+                return true;
+            }
+            if self.stmt_rows == 0 {
+                self.stmt_sql = fixed_sql;
+                self.request_bytes += self.fixed_json;
+            }
+            if self.first_key.is_none() {
+                self.first_key = Some(render_row_key(&row, &self.key_positions));
+            }
+            self.stmt_sql += glen;
+            self.request_bytes += cost;
+            self.stmt_rows += 1;
+            self.params.extend(row);
+        }
+        false
+    }
+
+    /// The rendered key of the first row of the request packed last (for error messages).
+    pub(crate) fn take_first_key(&mut self) -> String {
+        self.first_key.take().unwrap_or_default()
+    }
+
+    /// Ends the statement being packed, if it has rows.
+    fn close_statement(&mut self, out: &mut Vec<Statement>) {
+        if self.stmt_rows == 0 {
+            return;
+        }
+        let taken = std::mem::replace(
+            &mut self.params,
+            Vec::with_capacity(self.max_rows * self.width),
+        );
+        out.push(self.statement(taken, self.stmt_rows));
+        self.stmt_rows = 0;
+        self.request_statements += 1;
+    }
+}
+
 impl Iterator for Packer {
     /// One request and the rendered key of its first row.
     type Item = (Vec<Statement>, String);
 
     fn next(&mut self) -> Option<(Vec<Statement>, String)> {
-        let sql_limit = MAX_SQL_BYTES - 1;
-        let fixed_sql = self.shape.fixed_len();
-        let mut request: Vec<Statement> = Vec::new();
-        let mut request_bytes = 0usize;
-        let mut params: Vec<Value> = Vec::with_capacity(self.max_rows * self.width);
-        let mut stmt_rows = 0usize;
-        let mut stmt_sql = 0usize;
-        let mut first_key: Option<String> = None;
-        while let Some(row) = self.pending.take().or_else(|| self.rows.next()) {
-            let glen = group_len(&row, self.encoding, self.shape.parens);
-            let cost = glen + row.iter().map(|v| param_json_len(v) + 1).sum::<usize>();
-            if stmt_rows > 0 && (stmt_rows == self.max_rows || stmt_sql + glen > sql_limit) {
-                let taken =
-                    std::mem::replace(&mut params, Vec::with_capacity(self.max_rows * self.width));
-                request.push(self.statement(taken, stmt_rows));
-                stmt_rows = 0;
-            }
-            let extra = if stmt_rows == 0 { self.fixed_json } else { 0 };
-            let over_budget = request_bytes + extra + cost > self.budget;
-            if (stmt_rows > 0 || !request.is_empty()) && over_budget
-                || (stmt_rows == 0 && request.len() >= self.max_statements)
-            {
-                self.pending = Some(row);
-                break;
-            }
-            if stmt_rows == 0 {
-                stmt_sql = fixed_sql;
-                request_bytes += self.fixed_json;
-            }
-            if first_key.is_none() {
-                first_key = Some(render_row_key(&row, &self.key_positions));
-            }
-            stmt_sql += glen;
-            request_bytes += cost;
-            stmt_rows += 1;
-            params.extend(row);
-        }
-        if stmt_rows > 0 {
-            request.push(self.statement(params, stmt_rows));
-        }
+        let mut request = Vec::new();
+        while !self.fill(&mut request, usize::MAX) {}
         if request.is_empty() {
             None
         } else {
-            Some((request, first_key.unwrap_or_default()))
+            Some((request, self.take_first_key()))
         }
     }
 }
