@@ -1,8 +1,8 @@
 //! Derive macros for thread-flow: `#[derive(D1Target)]` and `#[derive(D1Value)]`.
 //!
-//! Stages, as in serde_derive: [`attr`] reads every `#[d1(...)]` key, [`ast`] builds the input
-//! model, [`check`] applies the rules across fields, and [`target`] / [`value`] generate code
-//! from the checked model only. Every error is collected in a [`ctxt::Ctxt`] and reported at
+//! Stages, as in serde_derive: `attr` reads every `#[d1(...)]` key, `ast` builds the input
+//! model, `check` applies the rules across fields, and `target` / `value` generate code
+//! from the checked model only. Every error is collected in a `ctxt::Ctxt` and reported at
 //! once, each on its own span.
 
 mod ast;
