@@ -11,7 +11,7 @@ use tokio::task::JoinSet;
 use crate::client::RequestOutcome;
 use crate::client::local::LocalD1;
 use crate::sql::introspect::{self, ResultRows};
-use crate::sql::plan::{Packer, prepare_write};
+use crate::sql::plan::{Packer, Rows, prepare_bound_write, prepare_write};
 use crate::sql::{
     MigrationOptions, MigrationPlan, Statement, WritePlan, plan_migration, render_key, select,
 };
@@ -254,9 +254,31 @@ impl D1Database {
         upserts: Vec<Vec<Value>>,
         deletes: Vec<Vec<Value>>,
     ) -> Result<WriteReport> {
+        let (upserts, deletes) = prepare_write(schema, upserts, deletes, self.encoding())?;
+        self.write_prepared(schema, upserts, deletes).await
+    }
+
+    /// [`D1Database::write_rows`] for upserts already bound into one flat buffer (a
+    /// [`D1Target`]'s rows, `schema.columns.len()` values each): same checks, same requests.
+    async fn write_bound_rows(
+        &self,
+        schema: &TableSchema,
+        upserts: Rows,
+        deletes: Vec<Vec<Value>>,
+    ) -> Result<WriteReport> {
+        let (upserts, deletes) = prepare_bound_write(schema, upserts, deletes, self.encoding())?;
+        self.write_prepared(schema, upserts, deletes).await
+    }
+
+    /// Sends checked, de-duplicated rows: every upsert request, then every delete request.
+    async fn write_prepared(
+        &self,
+        schema: &TableSchema,
+        upserts: Rows,
+        deletes: Rows,
+    ) -> Result<WriteReport> {
         let encoding = self.encoding();
         let options = *self.write_options();
-        let (upserts, deletes) = prepare_write(schema, upserts, deletes, encoding)?;
         let mut report = WriteReport {
             rows: (upserts.len() + deletes.len()) as u64,
             ..WriteReport::default()
@@ -495,16 +517,7 @@ impl<T: D1Target> D1Table<T> {
 
     /// Inserts or replaces `rows` by key. The last of several rows with one key wins.
     pub async fn upsert(&self, rows: &[T]) -> Result<WriteReport> {
-        let schema = T::schema();
-        let mut bound = Vec::with_capacity(rows.len());
-        for row in rows {
-            let mut values = Vec::with_capacity(schema.columns.len());
-            if let Err(e) = row.bind_row(&mut values) {
-                return Err(bind_error::<T>(e, &row.key()));
-            }
-            bound.push(values);
-        }
-        self.db.write_rows(schema, bound, Vec::new()).await
+        self.write(rows, &[]).await
     }
 
     /// Deletes the rows with these keys (missing keys are ignored).
@@ -520,19 +533,15 @@ impl<T: D1Target> D1Table<T> {
     /// Upserts `upserts` then deletes `deletes`, in one planned write.
     pub async fn write(&self, upserts: &[T], deletes: &[T::Key]) -> Result<WriteReport> {
         let schema = T::schema();
-        let mut rows = Vec::with_capacity(upserts.len());
-        for row in upserts {
-            let mut values = Vec::with_capacity(schema.columns.len());
-            if let Err(e) = row.bind_row(&mut values) {
-                return Err(bind_error::<T>(e, &row.key()));
-            }
-            rows.push(values);
-        }
+        let bound = bind_rows::<T>(upserts)?;
         let keys = deletes
             .iter()
             .map(bind_key::<T>)
             .collect::<Result<Vec<_>>>()?;
-        self.db.write_rows(schema, rows, keys).await
+        match bound {
+            Bound::Flat(rows) => self.db.write_bound_rows(schema, rows, keys).await,
+            Bound::Nested(rows) => self.db.write_rows(schema, rows, keys).await,
+        }
     }
 
     /// The row with this key, if any.
@@ -591,6 +600,47 @@ impl<T: D1Target> D1Table<T> {
     pub async fn count(&self) -> Result<u64> {
         self.db.count_rows(&T::schema().name).await
     }
+}
+
+/// Rows bound for a write.
+enum Bound {
+    /// Every row bound one value per column, in one flat buffer.
+    Flat(Rows),
+    /// Some row bound another number of values (a hand-written [`D1Target`]): one `Vec` per
+    /// row, so the write's checks report that row as [`D1Database::write_rows`] does.
+    Nested(Vec<Vec<Value>>),
+}
+
+/// Binds `rows` into one flat buffer, falling back to one `Vec` per row when a row binds
+/// another number of values than the table has columns. A row that fails to bind is the error.
+fn bind_rows<T: D1Target>(rows: &[T]) -> Result<Bound> {
+    let width = T::schema().columns.len();
+    let mut values = Vec::with_capacity(rows.len() * width);
+    for row in rows {
+        let expected = values.len() + width;
+        if let Err(e) = row.bind_row(&mut values) {
+            return Err(bind_error::<T>(e, &row.key()));
+        }
+        if values.len() != expected {
+            drop(values);
+            return bind_nested(rows).map(Bound::Nested);
+        }
+    }
+    Ok(Bound::Flat(Rows::from_flat(values, width)))
+}
+
+/// Binds `rows` one `Vec` per row.
+fn bind_nested<T: D1Target>(rows: &[T]) -> Result<Vec<Vec<Value>>> {
+    let width = T::schema().columns.len();
+    let mut bound = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut values = Vec::with_capacity(width);
+        if let Err(e) = row.bind_row(&mut values) {
+            return Err(bind_error::<T>(e, &row.key()));
+        }
+        bound.push(values);
+    }
+    Ok(bound)
 }
 
 fn bind_key<T: D1Target>(key: &T::Key) -> Result<Vec<Value>> {

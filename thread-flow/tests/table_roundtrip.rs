@@ -351,3 +351,64 @@ async fn json_encoded_sql_round_trips_exactly_on_sqlite() {
     assert_eq!(db.count_rows("items").await.unwrap(), 0);
     let _ = sql::quote_ident("x");
 }
+
+/// An `Item` whose hand-written `bind_row` leaves out the last column of the row with key 8.
+#[derive(Debug, Clone, PartialEq)]
+struct ShortRow(Item);
+
+impl D1Target for ShortRow {
+    type Key = i64;
+
+    fn schema() -> &'static TableSchema {
+        Item::schema()
+    }
+
+    fn key(&self) -> i64 {
+        self.0.id
+    }
+
+    fn bind_row(&self, out: &mut Vec<Value>) -> Result<(), ColumnError> {
+        self.0.bind_row(out)?;
+        if self.0.id == 8 {
+            out.pop();
+        }
+        Ok(())
+    }
+
+    fn bind_key(key: &i64, out: &mut Vec<Value>) -> Result<(), ColumnError> {
+        Item::bind_key(key, out)
+    }
+
+    fn from_row(row: Vec<Value>) -> Result<ShortRow, ColumnError> {
+        Item::from_row(row).map(ShortRow)
+    }
+}
+
+#[tokio::test]
+async fn a_row_bound_short_is_refused_with_its_column_and_key() {
+    let db = D1Database::in_memory().unwrap();
+    let table = db.table::<ShortRow>();
+    table.migrate().await.unwrap();
+    let rows: Vec<ShortRow> = [4, 8, 12].into_iter().map(|i| ShortRow(item(i))).collect();
+    for result in [table.upsert(&rows).await, table.write(&rows, &[4]).await] {
+        match result {
+            Err(Error::Bind {
+                table,
+                column,
+                key,
+                message,
+            }) => {
+                assert_eq!(table, "items");
+                assert_eq!(column, "flag");
+                assert_eq!(key, "8");
+                assert!(message.contains("5 values but 6 columns"), "{message}");
+            }
+            other => panic!("expected Bind, got {other:?}"),
+        }
+    }
+    // Nothing was written; the well-bound rows alone still go through.
+    assert_eq!(table.count().await.unwrap(), 0);
+    let good = [rows[0].clone(), rows[2].clone()];
+    assert_eq!(table.upsert(&good).await.unwrap().rows, 2);
+    assert_eq!(table.all().await.unwrap(), good.to_vec());
+}

@@ -128,8 +128,51 @@ pub fn plan_write(
     Ok(plan)
 }
 
-/// Rows (or keys) of one write, values in column (or key) order.
-pub(crate) type Rows = Vec<Vec<Value>>;
+/// Rows (or keys) of one write in one flat buffer: `width` values per row, in column (or key)
+/// order, rows concatenated. One allocation for a whole write instead of one per row.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Rows {
+    values: Vec<Value>,
+    width: usize,
+}
+
+impl Rows {
+    /// Rows of `width` values each, concatenated in `values` (`values.len()` is a multiple of
+    /// `width`).
+    pub(crate) fn from_flat(values: Vec<Value>, width: usize) -> Rows {
+        debug_assert!(values.len() == values.len().checked_div(width).unwrap_or(0) * width);
+        Rows { values, width }
+    }
+
+    /// Flattens rows whose arity was already checked to be `width`.
+    fn from_nested(rows: Vec<Vec<Value>>, width: usize) -> Rows {
+        let mut values = Vec::with_capacity(rows.len() * width);
+        for row in rows {
+            values.extend(row);
+        }
+        Rows { values, width }
+    }
+
+    /// Rows held.
+    pub(crate) fn len(&self) -> usize {
+        self.values.len().checked_div(self.width).unwrap_or(0)
+    }
+
+    /// Whether there are no rows.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Row `i`.
+    fn row(&self, i: usize) -> &[Value] {
+        &self.values[i * self.width..(i + 1) * self.width]
+    }
+
+    /// Every row, in order.
+    fn iter(&self) -> std::slice::ChunksExact<'_, Value> {
+        self.values.chunks_exact(self.width.max(1))
+    }
+}
 
 /// Checks every row and key (arity, NULLs, types, D1's size limits, the SQL limit) and
 /// de-duplicates both lists. After this, packing cannot fail.
@@ -139,35 +182,101 @@ pub(crate) fn prepare_write(
     deletes: Vec<Vec<Value>>,
     encoding: Encoding,
 ) -> Result<(Rows, Rows)> {
+    let width = schema.columns.len();
+    let key_width = schema.primary_key.len();
     if upserts.is_empty() && deletes.is_empty() {
-        return Ok((upserts, deletes));
+        return Ok((
+            Rows::from_flat(Vec::new(), width.max(1)),
+            Rows::from_flat(Vec::new(), key_width.max(1)),
+        ));
     }
     schema.validate()?;
-    let key_indices = schema.key_indices();
-    let key_columns: Vec<&Column> = key_indices.iter().map(|&i| &schema.columns[i]).collect();
-    let all_columns: Vec<&Column> = schema.columns.iter().collect();
-    let key_positions: Vec<usize> = (0..key_columns.len()).collect();
-
-    if !upserts.is_empty() {
-        let shape = upsert_shape(schema);
-        let sql_check = SqlLimitCheck::new(&shape, &all_columns, encoding);
-        for row in &upserts {
-            check_row(schema, &all_columns, row, &key_indices)?;
-            sql_check.check(schema, &shape, row, &key_indices, encoding)?;
-        }
-    }
-    if !deletes.is_empty() {
-        let shape = delete_shape(schema);
-        let sql_check = SqlLimitCheck::new(&shape, &key_columns, encoding);
-        for key in &deletes {
-            check_row(schema, &key_columns, key, &key_positions)?;
-            sql_check.check(schema, &shape, key, &key_positions, encoding)?;
-        }
-    }
+    let checks = Checks::new(schema, encoding);
+    checks.upserts(upserts.iter().map(Vec::as_slice))?;
+    checks.deletes(deletes.iter().map(Vec::as_slice))?;
     Ok((
-        dedupe(upserts, &key_indices),
-        dedupe(deletes, &key_positions),
+        dedupe(Rows::from_nested(upserts, width), &checks.key_indices),
+        dedupe(Rows::from_nested(deletes, key_width), &checks.key_positions),
     ))
+}
+
+/// [`prepare_write`] for upserts already bound into one flat buffer of rows of the schema's
+/// width (a [`crate::D1Target`]'s rows); same checks, same order, same errors.
+pub(crate) fn prepare_bound_write(
+    schema: &TableSchema,
+    upserts: Rows,
+    deletes: Vec<Vec<Value>>,
+    encoding: Encoding,
+) -> Result<(Rows, Rows)> {
+    let key_width = schema.primary_key.len();
+    if upserts.is_empty() && deletes.is_empty() {
+        return Ok((upserts, Rows::from_flat(Vec::new(), key_width.max(1))));
+    }
+    schema.validate()?;
+    let checks = Checks::new(schema, encoding);
+    checks.upserts(upserts.iter())?;
+    checks.deletes(deletes.iter().map(Vec::as_slice))?;
+    Ok((
+        dedupe(upserts, &checks.key_indices),
+        dedupe(Rows::from_nested(deletes, key_width), &checks.key_positions),
+    ))
+}
+
+/// The per-row checks of one write to one table.
+struct Checks<'a> {
+    schema: &'a TableSchema,
+    encoding: Encoding,
+    key_indices: Vec<usize>,
+    key_positions: Vec<usize>,
+}
+
+impl<'a> Checks<'a> {
+    fn new(schema: &'a TableSchema, encoding: Encoding) -> Checks<'a> {
+        let key_indices = schema.key_indices();
+        let key_positions = (0..key_indices.len()).collect();
+        Checks {
+            schema,
+            encoding,
+            key_indices,
+            key_positions,
+        }
+    }
+
+    /// Checks upsert rows (values in schema column order), stopping at the first bad one.
+    fn upserts<'r>(&self, rows: impl ExactSizeIterator<Item = &'r [Value]>) -> Result<()> {
+        if rows.len() == 0 {
+            return Ok(());
+        }
+        let schema = self.schema;
+        let all_columns: Vec<&Column> = schema.columns.iter().collect();
+        let shape = upsert_shape(schema);
+        let sql_check = SqlLimitCheck::new(&shape, &all_columns, self.encoding);
+        for row in rows {
+            check_row(schema, &all_columns, row, &self.key_indices)?;
+            sql_check.check(schema, &shape, row, &self.key_indices, self.encoding)?;
+        }
+        Ok(())
+    }
+
+    /// Checks delete keys (values in key order), stopping at the first bad one.
+    fn deletes<'r>(&self, keys: impl ExactSizeIterator<Item = &'r [Value]>) -> Result<()> {
+        if keys.len() == 0 {
+            return Ok(());
+        }
+        let schema = self.schema;
+        let key_columns: Vec<&Column> = self
+            .key_indices
+            .iter()
+            .map(|&i| &schema.columns[i])
+            .collect();
+        let shape = delete_shape(schema);
+        let sql_check = SqlLimitCheck::new(&shape, &key_columns, self.encoding);
+        for key in keys {
+            check_row(schema, &key_columns, key, &self.key_positions)?;
+            sql_check.check(schema, &shape, key, &self.key_positions, self.encoding)?;
+        }
+        Ok(())
+    }
 }
 
 /// Whether a single row's statement can exceed the SQL limit; checked per row only then.
@@ -438,15 +547,23 @@ fn key_hash(row: &[Value], positions: &[usize]) -> u64 {
 }
 
 /// Keeps the last occurrence of each key, at the position of the key's first occurrence.
-fn dedupe(rows: Vec<Vec<Value>>, positions: &[usize]) -> Vec<Vec<Value>> {
+fn dedupe(rows: Rows, positions: &[usize]) -> Rows {
     if rows.len() < 2 {
         return rows;
     }
     // Keys in strictly increasing order are all distinct (a common case: sorted input).
-    if rows
-        .windows(2)
-        .all(|w| key_cmp(&w[0], &w[1], positions) == std::cmp::Ordering::Less)
-    {
+    let mut it = rows.iter();
+    let mut sorted = true;
+    if let Some(mut prev) = it.next() {
+        for row in it {
+            if key_cmp(prev, row, positions) != std::cmp::Ordering::Less {
+                sorted = false;
+                break;
+            }
+            prev = row;
+        }
+    }
+    if sorted {
         return rows;
     }
     let winners = match winners_by_hash(&rows, positions) {
@@ -456,13 +573,21 @@ fn dedupe(rows: Vec<Vec<Value>>, positions: &[usize]) -> Vec<Vec<Value>> {
     if winners.len() == rows.len() {
         return rows;
     }
-    let mut rows: Vec<Option<Vec<Value>>> = rows.into_iter().map(Some).collect();
-    winners.into_iter().filter_map(|i| rows[i].take()).collect()
+    let Rows { mut values, width } = rows;
+    let mut kept = Vec::with_capacity(winners.len() * width);
+    for i in winners {
+        kept.extend(
+            values[i * width..(i + 1) * width]
+                .iter_mut()
+                .map(std::mem::take),
+        );
+    }
+    Rows::from_flat(kept, width)
 }
 
 /// Winners using a compact table of 64-bit key hashes; `None` on a (rare) hash collision
 /// between different keys.
-fn winners_by_hash(rows: &[Vec<Value>], positions: &[usize]) -> Option<Vec<usize>> {
+fn winners_by_hash(rows: &Rows, positions: &[usize]) -> Option<Vec<usize>> {
     let mut slots: HashMap<u64, u32, BuildHasherDefault<PassThrough>> =
         HashMap::with_capacity_and_hasher(rows.len(), BuildHasherDefault::default());
     let mut winners: Vec<usize> = Vec::with_capacity(rows.len());
@@ -472,7 +597,7 @@ fn winners_by_hash(rows: &[Vec<Value>], positions: &[usize]) -> Option<Vec<usize
         if slot == winners.len() {
             winners.push(i);
         } else {
-            if key_cmp(&rows[winners[slot]], row, positions) != std::cmp::Ordering::Equal {
+            if key_cmp(rows.row(winners[slot]), row, positions) != std::cmp::Ordering::Equal {
                 return None;
             }
             winners[slot] = i;
@@ -482,7 +607,7 @@ fn winners_by_hash(rows: &[Vec<Value>], positions: &[usize]) -> Option<Vec<usize
 }
 
 /// Winners using the keys themselves (exact, slower).
-fn winners_by_key(rows: &[Vec<Value>], positions: &[usize]) -> Vec<usize> {
+fn winners_by_key(rows: &Rows, positions: &[usize]) -> Vec<usize> {
     let mut slots: HashMap<KeyRef<'_>, usize, BuildHasherDefault<KeyHasher>> =
         HashMap::with_capacity_and_hasher(rows.len(), BuildHasherDefault::default());
     let mut winners: Vec<usize> = Vec::with_capacity(rows.len());
@@ -502,8 +627,8 @@ fn winners_by_key(rows: &[Vec<Value>], positions: &[usize]) -> Vec<usize> {
 /// Packs checked rows into statements of one shape and statements into requests, one
 /// request at a time (so a sender can start on the first request while the rest are packed).
 pub(crate) struct Packer {
-    rows: std::vec::IntoIter<Vec<Value>>,
-    pending: Option<Vec<Value>>,
+    /// Values of the rows not yet packed, `width` per row.
+    rows: std::vec::IntoIter<Value>,
     shape: StatementShape,
     key_positions: Vec<usize>,
     encoding: Encoding,
@@ -531,7 +656,7 @@ impl Packer {
     /// Packs upsert rows (values in schema column order, already checked and de-duplicated).
     pub(crate) fn upserts(
         schema: &TableSchema,
-        rows: Vec<Vec<Value>>,
+        rows: Rows,
         encoding: Encoding,
         options: &WriteOptions,
     ) -> Packer {
@@ -547,7 +672,7 @@ impl Packer {
     /// Packs delete keys (values in key order, already checked and de-duplicated).
     pub(crate) fn deletes(
         schema: &TableSchema,
-        keys: Vec<Vec<Value>>,
+        keys: Rows,
         encoding: Encoding,
         options: &WriteOptions,
     ) -> Packer {
@@ -558,19 +683,19 @@ impl Packer {
     fn new(
         shape: StatementShape,
         key_positions: Vec<usize>,
-        rows: Vec<Vec<Value>>,
+        rows: Rows,
         encoding: Encoding,
         options: &WriteOptions,
     ) -> Packer {
         let width = shape.width.max(1);
+        debug_assert!(rows.is_empty() || rows.width == width);
         let max_rows = (MAX_PARAMS_PER_STATEMENT / width).max(1);
         let fixed_json =
             STATEMENT_JSON_OVERHEAD + json_str_len(&shape.prefix) + json_str_len(&shape.suffix);
         let full_sql =
             (encoding == Encoding::Native && !rows.is_empty()).then(|| shape.native_sql(max_rows));
         Packer {
-            rows: rows.into_iter(),
-            pending: None,
+            rows: rows.values.into_iter(),
             shape,
             key_positions,
             encoding,
@@ -611,13 +736,14 @@ impl Packer {
         let fixed_sql = self.shape.fixed_len();
         let target = out.len().saturating_add(max.max(1));
         while out.len() < target {
-            let Some(row) = self.pending.take().or_else(|| self.rows.next()) else {
+            // The next row stays in `rows` until it is packed.
+            let Some(row) = self.rows.as_slice().get(..self.width) else {
                 self.close_statement(out);
                 self.request_statements = 0;
                 self.request_bytes = 0;
                 return true;
             };
-            let glen = group_len(&row, self.encoding, self.shape.parens);
+            let glen = group_len(row, self.encoding, self.shape.parens);
             let cost = glen + row.iter().map(|v| param_json_len(v) + 1).sum::<usize>();
             if self.stmt_rows > 0
                 && (self.stmt_rows == self.max_rows || self.stmt_sql + glen > sql_limit)
@@ -633,7 +759,6 @@ impl Packer {
             if (self.stmt_rows > 0 || self.request_statements > 0) && over_budget
                 || (self.stmt_rows == 0 && self.request_statements >= self.max_statements)
             {
-                self.pending = Some(row);
                 self.close_statement(out);
                 self.request_statements = 0;
                 self.request_bytes = 0;
@@ -644,12 +769,13 @@ impl Packer {
                 self.request_bytes += self.fixed_json;
             }
             if self.first_key.is_none() {
-                self.first_key = Some(render_row_key(&row, &self.key_positions));
+                let row = &self.rows.as_slice()[..self.width];
+                self.first_key = Some(render_row_key(row, &self.key_positions));
             }
             self.stmt_sql += glen;
             self.request_bytes += cost;
             self.stmt_rows += 1;
-            self.params.extend(row);
+            self.params.extend(self.rows.by_ref().take(self.width));
         }
         false
     }
