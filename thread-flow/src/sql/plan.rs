@@ -193,11 +193,7 @@ pub(crate) fn prepare_write(
     schema.validate()?;
     let checks = Checks::new(schema, encoding);
     checks.upserts(upserts.iter().map(Vec::as_slice))?;
-    checks.deletes(deletes.iter().map(Vec::as_slice))?;
-    Ok((
-        dedupe(Rows::from_nested(upserts, width), &checks.key_indices),
-        dedupe(Rows::from_nested(deletes, key_width), &checks.key_positions),
-    ))
+    checks.finish(Rows::from_nested(upserts, width), deletes)
 }
 
 /// [`prepare_write`] for upserts already bound into one flat buffer of rows of the schema's
@@ -215,11 +211,7 @@ pub(crate) fn prepare_bound_write(
     schema.validate()?;
     let checks = Checks::new(schema, encoding);
     checks.upserts(upserts.iter())?;
-    checks.deletes(deletes.iter().map(Vec::as_slice))?;
-    Ok((
-        dedupe(upserts, &checks.key_indices),
-        dedupe(Rows::from_nested(deletes, key_width), &checks.key_positions),
-    ))
+    checks.finish(upserts, deletes)
 }
 
 /// The per-row checks of one write to one table.
@@ -231,6 +223,17 @@ struct Checks<'a> {
 }
 
 impl<'a> Checks<'a> {
+    /// Checks the deletes, then de-duplicates both sides (last occurrence wins) once the
+    /// upserts have passed their checks.
+    fn finish(&self, upserts: Rows, deletes: Vec<Vec<Value>>) -> Result<(Rows, Rows)> {
+        self.deletes(deletes.iter().map(Vec::as_slice))?;
+        let key_width = self.schema.primary_key.len();
+        Ok((
+            dedupe(upserts, &self.key_indices),
+            dedupe(Rows::from_nested(deletes, key_width), &self.key_positions),
+        ))
+    }
+
     fn new(schema: &'a TableSchema, encoding: Encoding) -> Checks<'a> {
         let key_indices = schema.key_indices();
         let key_positions = (0..key_indices.len()).collect();
