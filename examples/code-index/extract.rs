@@ -514,7 +514,23 @@ fn header(src: &str, start: Node<'_>, node: Node<'_>, end: Option<Node<'_>>) -> 
             whole.lines().nth(skip).unwrap_or(whole)
         }
     };
-    let mut out = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    let collapsed = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    let out = trim_header_end(&collapsed);
+    if out.chars().count() > MAX_SIGNATURE_CHARS {
+        return out
+            .chars()
+            .take(MAX_SIGNATURE_CHARS - 1)
+            .collect::<String>()
+            + "…";
+    }
+    out.to_owned()
+}
+
+/// `header` without its trailing `{ : ; = =>` and whitespace, in any mix and number. Works on
+/// the slice (each round only looks at what it removes), so it is linear in the header's
+/// length: a header ending in a million `= ` is trimmed in one pass, not a million copies.
+fn trim_header_end(header: &str) -> &str {
+    let mut out = header;
     loop {
         let trimmed = out
             .trim_end_matches(|c: char| c.is_whitespace() || matches!(c, '{' | ':' | ';'))
@@ -522,18 +538,10 @@ fn header(src: &str, start: Node<'_>, node: Node<'_>, end: Option<Node<'_>>) -> 
         let trimmed = trimmed.strip_suffix("=>").unwrap_or(trimmed).trim_end();
         let trimmed = trimmed.strip_suffix('=').unwrap_or(trimmed).trim_end();
         if trimmed.len() == out.len() {
-            break;
+            return out;
         }
-        out = trimmed.to_owned();
+        out = trimmed;
     }
-    if out.chars().count() > MAX_SIGNATURE_CHARS {
-        out = out
-            .chars()
-            .take(MAX_SIGNATURE_CHARS - 1)
-            .collect::<String>()
-            + "…";
-    }
-    out
 }
 
 #[cfg(test)]
@@ -1040,6 +1048,23 @@ module.exports = { Counter };
         let facts = extract("bad.rs", "fn ok() {}\nfn broken( {\n").expect("rust");
         assert!(facts.has_errors);
         assert_eq!(facts.symbols.first().map(|s| s.name.as_str()), Some("ok"));
+    }
+
+    #[test]
+    fn a_header_ending_in_a_million_equals_signs_is_trimmed() {
+        // 2 MB of `= ` between a declaration and its value: trimming used to copy the
+        // header once per `=` removed (minutes); now one pass.
+        let src = format!("fn f() {}{{}}\n", "= ".repeat(1_000_000));
+        assert!(src.len() > 2_000_000);
+        let facts = extract("big.rs", &src).expect("rust");
+        let f = facts
+            .symbols
+            .iter()
+            .find(|s| s.name == "f")
+            .expect("f is found");
+        assert_eq!(f.signature, "fn f()");
+        assert_eq!(trim_header_end(&"fn g() = ".repeat(3)), "fn g() = fn g() = fn g()");
+        assert_eq!(trim_header_end(&format!("x{}", " = => {;".repeat(500_000))), "x");
     }
 
     #[test]
