@@ -2,7 +2,8 @@
 //!
 //! `run(args)` is what `main` calls and what `tests/code_index.rs` calls in-process.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ use thread_flow::{D1Database, D1Target, Value};
 
 use crate::flow::{self, FlowConfig, SourceCounts, TableExport};
 use crate::rows::{FileRow, SymbolRow};
+use crate::walk::Skipped;
 
 /// Usage text for `--help` and argument errors.
 pub const USAGE: &str = "\
@@ -32,8 +34,18 @@ options:
   --query NAME         only answer \"where is NAME defined\" from D1 (no indexing)
   --file PATH          only list what is defined in PATH (relative to DIR) from D1
   --local              use the local D1 file even when Cloudflare credentials are set
+  --adopt              take over `files`/`symbols` tables this index has no record of creating
+                       (made by an earlier code-index, or its state was lost): only when their
+                       schema is exactly this index's; their rows are replaced by this run's
   --quiet              no progress line
   -h, --help           this text
+
+An index is one tree written to one D1 database: its ReCoco state is kept under a name derived
+from both (the D1 file's real path, or account + database + API URL; never the token), so any
+number of indexes can share a folder, a machine or a --database-url. code-index never writes
+into `files`/`symbols` tables it did not create (unless --adopt), and indexes regular files
+inside DIR only: symbolic links leading out of DIR, FIFOs, devices, unreadable folders and files
+over 2 MiB are skipped and listed on stderr.
 
 With CLOUDFLARE_ACCOUNT_ID, D1_DATABASE_ID and CLOUDFLARE_API_TOKEN set (and D1_BASE_URL
 for a D1-compatible endpoint), the index is written to that Cloudflare D1 database instead.";
@@ -64,6 +76,8 @@ pub struct Args {
     pub quiet: bool,
     /// Ignore Cloudflare credentials in the environment.
     pub local: bool,
+    /// Take over existing `files`/`symbols` tables of exactly this schema.
+    pub adopt: bool,
 }
 
 impl Args {
@@ -75,6 +89,7 @@ impl Args {
         let mut mode = Mode::Index;
         let mut quiet = false;
         let mut local = false;
+        let mut adopt = false;
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let mut value = |flag: &str| {
@@ -90,6 +105,7 @@ impl Args {
                 "--file" => mode = Mode::File(value("--file")?),
                 "--quiet" | "-q" => quiet = true,
                 "--local" => local = true,
+                "--adopt" => adopt = true,
                 flag if flag.starts_with('-') && flag.len() > 1 => {
                     return Err(format!("unknown option {flag}\n\n{USAGE}"));
                 }
@@ -109,6 +125,7 @@ impl Args {
             mode,
             quiet,
             local,
+            adopt,
         })
     }
 }
@@ -130,8 +147,10 @@ pub enum Destination {
 impl fmt::Display for Destination {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Destination::Local(path) => write!(f, "local D1 file {}", path.display()),
-            Destination::Cloudflare { label, .. } => write!(f, "{label}"),
+            Destination::Local(path) => {
+                write!(f, "local D1 file {}", printable(&path.to_string_lossy()))
+            }
+            Destination::Cloudflare { label, .. } => write!(f, "{}", printable(label)),
         }
     }
 }
@@ -176,6 +195,8 @@ pub struct Summary {
     pub write_requests: u64,
     /// Schema changes applied (ReCoco's description), empty when none.
     pub setup: String,
+    /// Paths under the tree that were not indexed, and why (also printed on stderr).
+    pub skipped: Vec<Skipped>,
     /// Wall time.
     pub elapsed: Duration,
 }
@@ -203,6 +224,15 @@ impl fmt::Display for Summary {
                 String::new()
             },
         )?;
+        if !self.skipped.is_empty() {
+            writeln!(
+                f,
+                "skipped: {} path{} not indexed (links out of the tree, special files, \
+                 unreadable folders, files too large; listed above)",
+                self.skipped.len(),
+                if self.skipped.len() == 1 { "" } else { "s" }
+            )?;
+        }
         if !self.setup.trim().is_empty() {
             writeln!(f, "schema: created or migrated (see above)")?;
         }
@@ -243,10 +273,13 @@ impl fmt::Display for Definition {
         write!(
             f,
             "{}:{}  {}  {}",
-            self.file, self.start_line, self.kind, self.signature
+            printable(&self.file),
+            self.start_line,
+            printable(&self.kind),
+            printable(&self.signature)
         )?;
         if let Some(parent) = &self.parent {
-            write!(f, "  (in {parent})")?;
+            write!(f, "  (in {})", printable(parent))?;
         }
         Ok(())
     }
@@ -284,9 +317,12 @@ impl fmt::Display for Outcome {
                 found,
                 similar,
             } => {
+                let name = printable(name);
                 if found.is_empty() {
                     write!(f, "no definition of `{name}` in the index")?;
                     if !similar.is_empty() {
+                        let similar: Vec<Cow<'_, str>> =
+                            similar.iter().map(|s| printable(s)).collect();
                         write!(f, "; similar names: {}", similar.join(", "))?;
                     }
                     return Ok(());
@@ -299,19 +335,56 @@ impl fmt::Display for Outcome {
                 Ok(())
             }
             Outcome::File { path, symbols } => {
-                write!(f, "{}: {} symbols", path, symbols.len())?;
+                write!(f, "{}: {} symbols", printable(path), symbols.len())?;
                 for d in symbols {
                     let indent = if d.parent.is_some() { "    " } else { "  " };
                     write!(
                         f,
                         "\n{indent}{}-{}  {}  {}",
-                        d.start_line, d.end_line, d.kind, d.signature
+                        d.start_line,
+                        d.end_line,
+                        printable(&d.kind),
+                        printable(&d.signature)
                     )?;
                 }
                 Ok(())
             }
         }
     }
+}
+
+/// Whether `c` would act on a terminal instead of showing: C0 and C1 controls (ESC, BEL,
+/// backspace, CR, ...), DEL, and the bidirectional overrides that reorder what is shown.
+fn is_terminal_control(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` made safe to print as one field: every terminal control character (tab and newline
+/// included) written as a visible `\u{..}` escape. Names, signatures and paths come from the
+/// indexed files, so they are never printed raw.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    escape_controls(text, |_| false)
+}
+
+/// `text` made safe to print as a message of several lines: like [`printable`], but newlines
+/// and tabs stay.
+pub fn printable_text(text: &str) -> Cow<'_, str> {
+    escape_controls(text, |c| c == '\n' || c == '\t')
+}
+
+fn escape_controls(text: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
+    if !text.chars().any(|c| is_terminal_control(c) && !keep(c)) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_terminal_control(c) && !keep(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Where the index of `dir` is stored and where ReCoco's state cluster lives.
@@ -381,19 +454,39 @@ pub type Env<'a> = dyn Fn(&str) -> Option<String> + Sync + 'a;
 /// Runs one invocation with the process environment. Messages for the user (paths, progress)
 /// go to stderr; the result is returned for the caller to print.
 pub async fn run(args: &Args) -> anyhow::Result<Outcome> {
-    run_with_env(args, &|name: &str| std::env::var(name).ok()).await
+    // Error messages can quote paths and names from the tree: printed safely.
+    run_with_env(args, &|name: &str| std::env::var(name).ok())
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", printable_text(&format!("{e:#}"))))
 }
 
 /// [`run`] reading `CLOUDFLARE_ACCOUNT_ID`, `D1_DATABASE_ID`, `CLOUDFLARE_API_TOKEN`,
 /// `D1_BASE_URL` and `DATABASE_URL` through `env`.
 pub async fn run_with_env(args: &Args, env: &Env<'_>) -> anyhow::Result<Outcome> {
-    let places = places(args, env)?;
+    let mut places = places(args, env)?;
     let db = open_database(&places.destination)?;
+    if let Destination::Local(path) = &places.destination {
+        // The real path (links resolved) now that its folder exists: the index's identity.
+        places.destination = Destination::Local(real_path(path)?);
+    }
     match &args.mode {
         Mode::Query(name) => query(&db, name).await,
         Mode::File(path) => file_symbols(&db, path).await,
         Mode::Index => index(args, env, &places, &db).await.map(Outcome::Indexed),
     }
+}
+
+/// `path` with every link resolved; for a file not created yet, its folder's real path.
+fn real_path(path: &Path) -> anyhow::Result<PathBuf> {
+    if let Ok(real) = std::fs::canonicalize(path) {
+        return Ok(real);
+    }
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        bail!("bad --db path {}", path.display());
+    };
+    let parent = std::fs::canonicalize(parent)
+        .with_context(|| format!("cannot open the folder {}", parent.display()))?;
+    Ok(parent.join(name))
 }
 
 /// Sends one read and returns its rows; counts the request.
@@ -573,19 +666,27 @@ where
     changes
 }
 
-/// The flow name. With the private cluster (one per D1 file) a fixed name; with a shared
-/// PostgreSQL, one per destination so two indexes never share (or drop) each other's state.
-fn flow_name(places: &Places, shared_postgres: bool) -> String {
-    if !shared_postgres {
-        return "CodeIndex".to_owned();
-    }
-    let identity = match &places.destination {
-        Destination::Local(path) => path.display().to_string(),
-        Destination::Cloudflare { label, .. } => label.clone(),
-    };
-    let hash = blake3::hash(identity.as_bytes()).to_hex();
-    format!("CodeIndex_{}", &hash.as_str()[..12])
+/// The flow name, which keys everything ReCoco records for this index (which files it
+/// indexed, which tables it created): `CodeIndex_` and 16 hex digits of a BLAKE3 hash of the
+/// D1 destination's identity (`database`: the real path of the local file, or account +
+/// database + API URL; never the token) and the indexed tree's real path. Two indexes share
+/// nothing unless both are the same tree written to the same database.
+pub fn flow_name(database: &thread_flow::target::DatabaseId, tree: &Path) -> String {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"code-index/1\0");
+    let identity = serde_json::to_vec(database).unwrap_or_else(|_| format!("{database}").into());
+    hasher.update(&(identity.len() as u64).to_le_bytes());
+    hasher.update(&identity);
+    let tree = tree.as_os_str().as_encoded_bytes();
+    hasher.update(&(tree.len() as u64).to_le_bytes());
+    hasher.update(tree);
+    let hash = hasher.finalize().to_hex();
+    format!("CodeIndex_{}", &hash.as_str()[..16])
 }
+
+/// The flow name of code-index before indexes were keyed by destination and tree (one fixed
+/// name per private cluster).
+pub const LEGACY_FLOW_NAME: &str = "CodeIndex";
 
 /// Where the target writes. The API token goes to ReCoco's auth registry under a key derived
 /// from it; the spec names only that key.
@@ -660,14 +761,14 @@ async fn index(
     db: &D1Database,
 ) -> anyhow::Result<Summary> {
     let started = Instant::now();
-    eprintln!("indexing {}", places.dir.display());
+    eprintln!("indexing {}", printable(&places.dir.to_string_lossy()));
     eprintln!("index:    {}", places.destination);
 
     let (pg_url, pg) = postgres(args, env, &places.state_dir)?;
     match &pg {
         Some(pg) => eprintln!(
             "state:    PostgreSQL cluster in {} (port {}, stopped on exit)",
-            pg.root_dir().display(),
+            printable(&pg.root_dir().to_string_lossy()),
             pg.port()
         ),
         None => eprintln!("state:    PostgreSQL at the given database URL"),
@@ -687,11 +788,6 @@ async fn index(
         .context("connecting ReCoco to PostgreSQL")?;
     thread_flow::register()?;
 
-    let mut reads = 0u64;
-    let present = tables_present(db, &mut reads).await?;
-    let files_before = snapshot::<FileRow>(db, &mut reads, &present).await?;
-    let symbols_before = snapshot::<SymbolRow>(db, &mut reads, &present).await?;
-
     let mut extra_excluded = Vec::new();
     if let Destination::Local(path) = &places.destination
         && let Some(parent) = path.parent()
@@ -703,54 +799,226 @@ async fn index(
     }
     let connection = connection(&places.destination)?;
     let config = FlowConfig {
-        flow_name: flow_name(places, pg.is_none()),
+        flow_name: flow_name(&connection.identity(), &places.dir),
         source_dir: places.dir.clone(),
         extra_excluded,
         files: export::<FileRow>("files", &connection)?,
         symbols: export::<SymbolRow>("symbols", &connection)?,
     };
-    let result = run_flow(&config, args.quiet, db).await;
+    let _ = flow::take_skipped(); // start this run's report empty
+    let result = run_flow(&config, args, places, &connection, db).await;
     // Let the next run in this process build the same flow name again.
     if let Ok(lib) = recoco_core::lib_context::get_lib_context().await {
         lib.remove_flow_context(&config.flow_name);
     }
-    let (setup, sources, write_requests) = result?;
-
-    let present = tables_present(db, &mut reads).await?;
-    let files_after = snapshot::<FileRow>(db, &mut reads, &present).await?;
-    let symbols_after = snapshot::<SymbolRow>(db, &mut reads, &present).await?;
+    let run = result?;
     drop(pg); // stops the private cluster
 
+    let skipped = flow::take_skipped();
+    for s in &skipped {
+        eprintln!(
+            "skipped: {}: {}",
+            printable(&s.path),
+            printable(&s.reason.to_string())
+        );
+    }
     Ok(Summary {
         destination: places.destination.clone(),
-        sources,
-        files: diff(&files_before, &files_after),
-        symbols: diff(&symbols_before, &symbols_after),
-        requests: write_requests + reads,
-        write_requests,
-        setup,
+        sources: run.sources,
+        files: run.files,
+        symbols: run.symbols,
+        requests: run.write_requests + run.reads,
+        write_requests: run.write_requests,
+        setup: run.setup,
+        skipped,
         elapsed: started.elapsed(),
     })
 }
 
-/// Builds, sets up and runs the flow; returns the setup text, the source counts and the D1
-/// requests the target sent.
+/// What [`run_flow`] did.
+struct FlowRun {
+    setup: String,
+    sources: SourceCounts,
+    files: TableChanges,
+    symbols: TableChanges,
+    write_requests: u64,
+    reads: u64,
+}
+
+/// Names of the D1 tables that ReCoco's recorded state says `flow` created on `database`
+/// (lowercase: SQLite table names are case-insensitive).
+///
+/// ReCoco reads every flow's recorded setup state from PostgreSQL when its library context
+/// starts (`LibSetupContext::all_setup_states`) and only rewrites it when a setup is applied,
+/// so read before [`flow::setup`] this is exactly what earlier runs recorded: each target
+/// resource this flow set up (kind `"D1"`, key = the table's `D1TableId`), including ones whose
+/// setup was interrupted (staged changes).
+async fn recorded_tables(
+    flow: &str,
+    database: &serde_json::Value,
+) -> anyhow::Result<BTreeSet<String>> {
+    let lib = recoco_core::lib_context::get_lib_context().await?;
+    let persistence = lib.require_persistence_ctx()?;
+    let setup = persistence.setup_ctx.read().await;
+    let Some(state) = setup.all_setup_states.flows.get(flow) else {
+        return Ok(BTreeSet::new());
+    };
+    Ok(state
+        .targets
+        .keys()
+        .filter(|id| id.target_kind == "D1" && id.key.get("database") == Some(database))
+        .filter_map(|id| id.key.get("table").and_then(|t| t.as_str()))
+        .map(str::to_ascii_lowercase)
+        .collect())
+}
+
+/// Other flows in ReCoco's state that recorded creating `table` on `database` (for the message
+/// when this index refuses a table).
+async fn other_owners(flow: &str, database: &serde_json::Value, table: &str) -> Vec<String> {
+    let Ok(lib) = recoco_core::lib_context::get_lib_context().await else {
+        return Vec::new();
+    };
+    let Ok(persistence) = lib.require_persistence_ctx() else {
+        return Vec::new();
+    };
+    let setup = persistence.setup_ctx.read().await;
+    setup
+        .all_setup_states
+        .flows
+        .iter()
+        .filter(|(name, _)| name.as_str() != flow)
+        .filter(|(_, state)| {
+            state.targets.keys().any(|id| {
+                id.target_kind == "D1"
+                    && id.key.get("database") == Some(database)
+                    && id
+                        .key
+                        .get("table")
+                        .and_then(|t| t.as_str())
+                        .is_some_and(|t| t.eq_ignore_ascii_case(table))
+            })
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+/// Refuses `files`/`symbols` tables this index did not create; with `--adopt`, accepts them
+/// when their schema is exactly this index's. Reads only the database's table list (and, for
+/// `--adopt`, the tables' definitions), never their rows. Returns whether tables were adopted.
+async fn check_ownership(
+    config: &FlowConfig,
+    places: &Places,
+    connection: &Connection,
+    db: &D1Database,
+    adopt: bool,
+    reads: &mut u64,
+) -> anyhow::Result<bool> {
+    let database = serde_json::to_value(connection.identity())?;
+    let recorded = recorded_tables(&config.flow_name, &database).await?;
+    let present = tables_present(db, reads).await?;
+    let mut adopted = false;
+    for table in [&FileRow::schema().name, &SymbolRow::schema().name] {
+        let Some(live_name) = present.iter().find(|t| t.eq_ignore_ascii_case(table)) else {
+            continue;
+        };
+        if recorded.contains(&table.to_ascii_lowercase()) {
+            continue;
+        }
+        if !adopt {
+            let owners = other_owners(&config.flow_name, &database, table).await;
+            let why = if owners.iter().any(|o| o == LEGACY_FLOW_NAME) {
+                "ReCoco's state records it under the flow `CodeIndex` of an earlier code-index, \
+                 which named every index alike; if it is this tree's index, pass --adopt to take \
+                 it over"
+                    .to_owned()
+            } else if !owners.is_empty() {
+                format!(
+                    "ReCoco's state records it as created by another index (flow {}): another \
+                     tree indexed into the same database? Use another --db or database",
+                    owners.join(", ")
+                )
+            } else {
+                "this index has no record of creating it: it belongs to someone else, or to an \
+                 index whose state was lost; pass --adopt to take it over (its schema must be \
+                 exactly this index's, and its rows are replaced)"
+                    .to_owned()
+            };
+            bail!(
+                "refusing to write into table `{live_name}` of {}: it exists and was not created \
+                 by this index ({}); {why}. Nothing was read or changed.",
+                places.destination,
+                config.flow_name
+            );
+        }
+        let plan = if table == &FileRow::schema().name {
+            db.table::<FileRow>().plan().await
+        } else {
+            db.table::<SymbolRow>().plan().await
+        };
+        *reads += 1;
+        match plan {
+            Ok(plan) if plan.is_empty() => adopted = true,
+            Ok(plan) => bail!(
+                "refusing to adopt table `{live_name}` of {}: its schema differs from this \
+                 index's: {}. Nothing was changed.",
+                places.destination,
+                plan.descriptions().join("; ")
+            ),
+            Err(e) => bail!(
+                "refusing to adopt table `{live_name}` of {}: its schema differs from this \
+                 index's: {e}. Nothing was changed.",
+                places.destination
+            ),
+        }
+    }
+    Ok(adopted)
+}
+
+/// Builds the flow, checks that the tables are this index's, sets up (creates or migrates the
+/// tables), reads the before state, runs the update, reads the after state.
 async fn run_flow(
     config: &FlowConfig,
-    quiet: bool,
+    args: &Args,
+    places: &Places,
+    connection: &Connection,
     db: &D1Database,
-) -> anyhow::Result<(String, SourceCounts, u64)> {
+) -> anyhow::Result<FlowRun> {
+    let quiet = args.quiet;
     let flow = flow::build(config)
         .await
         .context("building the ReCoco flow")?;
+    let mut reads = 0u64;
+    let adopted = check_ownership(config, places, connection, db, args.adopt, &mut reads).await?;
     let setup = flow::setup(&flow)
         .await
         .context("creating or migrating the D1 tables")?;
     if !setup.trim().is_empty() {
-        eprintln!("setup:\n{}", setup.trim_end());
+        eprintln!("setup:\n{}", printable_text(setup.trim_end()));
     }
-    let _ = db;
+
+    let present = tables_present(db, &mut reads).await?;
+    let files_before = snapshot::<FileRow>(db, &mut reads, &present).await?;
+    let symbols_before = snapshot::<SymbolRow>(db, &mut reads, &present).await?;
     let before = target_totals();
+    let mut adopt_requests = 0;
+    if adopted {
+        // Adopted tables hold rows no run of this index wrote (stale ones among them): this
+        // run writes every row again, so start from empty tables, in one request.
+        let clear = [&FileRow::schema().name, &SymbolRow::schema().name]
+            .into_iter()
+            .map(|t| {
+                thread_flow::sql::Statement::new(
+                    format!("DELETE FROM {}", thread_flow::sql::quote_ident(t)),
+                    Vec::new(),
+                )
+            })
+            .collect();
+        db.batch(clear)
+            .await
+            .context("clearing the adopted tables")?;
+        adopt_requests = 1;
+        eprintln!("adopted:  tables files and symbols (their rows are rewritten by this run)");
+    }
     let parsed_before = flow::files_parsed();
     let tty = std::io::stderr().is_terminal();
     let mut last_line = Instant::now();
@@ -773,7 +1041,7 @@ async fn run_flow(
             last_line = Instant::now();
         }
     };
-    let counts = flow::update(&flow, Duration::from_millis(250), progress)
+    let sources = flow::update(&flow, Duration::from_millis(250), progress)
         .await
         .context("updating the index")?;
     if tty && !quiet {
@@ -786,11 +1054,17 @@ async fn run_flow(
             after.failed_rows - before.failed_rows
         );
     }
-    Ok((
+    let present = tables_present(db, &mut reads).await?;
+    let files_after = snapshot::<FileRow>(db, &mut reads, &present).await?;
+    let symbols_after = snapshot::<SymbolRow>(db, &mut reads, &present).await?;
+    Ok(FlowRun {
         setup,
-        counts,
-        after.requests.saturating_sub(before.requests),
-    ))
+        sources,
+        files: diff(&files_before, &files_after),
+        symbols: diff(&symbols_before, &symbols_after),
+        write_requests: after.requests.saturating_sub(before.requests) + adopt_requests,
+        reads,
+    })
 }
 
 /// The D1 target's write counters, summed over its tables (process lifetime).

@@ -1063,8 +1063,14 @@ module.exports = { Counter };
             .find(|s| s.name == "f")
             .expect("f is found");
         assert_eq!(f.signature, "fn f()");
-        assert_eq!(trim_header_end(&"fn g() = ".repeat(3)), "fn g() = fn g() = fn g()");
-        assert_eq!(trim_header_end(&format!("x{}", " = => {;".repeat(500_000))), "x");
+        assert_eq!(
+            trim_header_end(&"fn g() = ".repeat(3)),
+            "fn g() = fn g() = fn g()"
+        );
+        assert_eq!(
+            trim_header_end(&format!("x{}", " = => {;".repeat(500_000))),
+            "x"
+        );
     }
 
     #[test]

@@ -1,5 +1,10 @@
-//! The ReCoco side: the `ParseSourceFile` function and the flow
-//! `LocalFile -> ParseSourceFile -> collectors -> export "D1"`.
+//! The ReCoco side: the `CodeIndexTree` source, the `ParseSourceFile` function and the flow
+//! `CodeIndexTree -> ParseSourceFile -> collectors -> export "D1"`.
+//!
+//! The source is ours, not ReCoco's `LocalFile`: `LocalFile` follows every symbolic link
+//! (out of the tree, into loops), reads whole files with no cap (a link to `/dev/zero`), opens
+//! FIFOs (blocks forever) and stops the whole listing at the first unreadable folder, and none
+//! of that can be configured. `CodeIndexTree` lists and reads through [`crate::walk`].
 //!
 //! The collected fields are checked against the derived row structs (`rows`); the export
 //! specs (where the tables live) are handed in by `app`.
@@ -15,17 +20,19 @@ use recoco_core::execution::{FlowLiveUpdater, FlowLiveUpdaterOptions};
 use recoco_core::ops::sdk::{BasicValue, ScopeValue, Value};
 use recoco_core::ops::sdk::{
     BasicValueType, EnrichedValueType, ExecutorFactory, FieldSchema, FieldValues,
-    FlowInstanceContext, IndexOptions, OpArgsResolver, ResolvedOpArg, ResolvedOpArgExt,
-    SimpleFunctionAnalysisOutput, SimpleFunctionExecutor, SimpleFunctionFactoryBase, StructSchema,
+    FlowInstanceContext, IndexOptions, KTableInfo, KeyValue, OpArgsResolver, Ordinal,
+    PartialSourceRow, PartialSourceRowData, ResolvedOpArg, ResolvedOpArgExt,
+    SimpleFunctionAnalysisOutput, SimpleFunctionExecutor, SimpleFunctionFactoryBase,
+    SourceExecutor, SourceExecutorReadOptions, SourceFactoryBase, SourceValue, StructSchema,
     TableKind, TableSchema, ValueType, make_output_type,
 };
-use recoco_core::prelude::async_trait;
+use recoco_core::prelude::{BoxStream, async_trait};
 use recoco_core::setup::{FlowSetupChangeAction, SetupChangeBundle};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
-use crate::extract::{self, Language};
+use crate::extract;
 use crate::rows::{FileRow, SymbolRow};
+use crate::walk::{self, FileRead, SkipReason, Skipped};
 
 /// The ReCoco function kind registered by [`register_function`].
 pub const PARSE_FUNCTION: &str = "ParseSourceFile";
@@ -34,16 +41,7 @@ pub const PARSE_FUNCTION: &str = "ParseSourceFile";
 const EXTRACTOR_VERSION: u32 = 1;
 
 /// Files larger than this are skipped (generated code, minified bundles).
-pub const MAX_FILE_BYTES: i64 = 2 * 1024 * 1024;
-
-/// Directories never indexed, at any depth.
-pub const EXCLUDED_DIRS: [&str; 5] = [
-    "target",
-    "node_modules",
-    ".git",
-    ".thread-flow",
-    "__pycache__",
-];
+pub const MAX_FILE_BYTES: u64 = 2 * 1024 * 1024;
 
 /// Everything a flow export needs for one table.
 #[derive(Debug, Clone)]
@@ -63,7 +61,7 @@ pub struct FlowConfig {
     pub flow_name: String,
     /// The directory to index.
     pub source_dir: PathBuf,
-    /// Extra glob patterns (relative to `source_dir`) to skip, e.g. the D1 file's folder.
+    /// Extra folders (relative to `source_dir`) never indexed, e.g. the D1 file's folder.
     pub extra_excluded: Vec<String>,
     /// The `files` table export.
     pub files: TableExport,
@@ -71,22 +69,177 @@ pub struct FlowConfig {
     pub symbols: TableExport,
 }
 
-/// Glob patterns of the files the flow reads.
-pub fn included_patterns() -> Vec<String> {
-    Language::ALL
-        .iter()
-        .flat_map(|lang| lang.extensions())
-        .map(|ext| format!("**/*.{ext}"))
+// ---------------------------------------------------------------------------------------
+// The source: regular source files inside the tree (see `walk`)
+
+/// The ReCoco source kind registered by [`register_ops`].
+pub const SOURCE_KIND: &str = "CodeIndexTree";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct TreeSpec {
+    /// The tree's root (canonical).
+    path: PathBuf,
+    /// Extra folders (relative to the root) never indexed.
+    excluded: Vec<String>,
+    /// Larger files are skipped.
+    max_file_size: u64,
+}
+
+struct TreeSource;
+
+struct TreeExecutor {
+    rules: Arc<walk::Rules>,
+}
+
+/// Paths skipped in this process since the last [`take_skipped`], by path.
+static SKIPPED: std::sync::Mutex<std::collections::BTreeMap<String, SkipReason>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+fn record_skipped(path: String, reason: SkipReason) {
+    if let Ok(mut skipped) = SKIPPED.lock() {
+        skipped.entry(path).or_insert(reason);
+    }
+}
+
+/// What the source skipped (listing and reading) since the last call, by path.
+pub fn take_skipped() -> Vec<Skipped> {
+    let taken = match SKIPPED.lock() {
+        Ok(mut skipped) => std::mem::take(&mut *skipped),
+        Err(_) => return Vec::new(),
+    };
+    taken
+        .into_iter()
+        .map(|(path, reason)| Skipped { path, reason })
         .collect()
 }
 
-/// Glob patterns of the directories and files the flow skips.
-pub fn excluded_patterns(extra: &[String]) -> Vec<String> {
-    EXCLUDED_DIRS
-        .iter()
-        .map(|dir| format!("**/{dir}"))
-        .chain(extra.iter().cloned())
-        .collect()
+fn ordinal(time: std::time::SystemTime) -> Ordinal {
+    Ordinal::try_from(time).unwrap_or_else(|_| Ordinal::unavailable())
+}
+
+fn internal(e: impl std::fmt::Display) -> recoco_core::prelude::Error {
+    recoco_core::prelude::Error::internal_msg(e.to_string())
+}
+
+#[async_trait]
+impl SourceExecutor for TreeExecutor {
+    async fn list(
+        &self,
+        options: &SourceExecutorReadOptions,
+    ) -> recoco_core::prelude::Result<
+        BoxStream<'async_trait, recoco_core::prelude::Result<Vec<PartialSourceRow>>>,
+    > {
+        let rules = self.rules.clone();
+        let listing = tokio::task::spawn_blocking(move || walk::list(&rules))
+            .await
+            .map_err(internal)?;
+        for (path, reason) in listing.skipped {
+            record_skipped(path, reason);
+        }
+        let include_ordinal = options.include_ordinal;
+        let mut batches: Vec<recoco_core::prelude::Result<Vec<PartialSourceRow>>> = Vec::new();
+        for chunk in listing.files.chunks(256) {
+            let rows = chunk
+                .iter()
+                .map(|file| PartialSourceRow {
+                    key: KeyValue::from_single_part(file.key.clone()),
+                    key_aux_info: serde_json::Value::Null,
+                    data: PartialSourceRowData {
+                        ordinal: include_ordinal.then(|| ordinal(file.modified)),
+                        content_version_fp: None,
+                        value: None,
+                    },
+                })
+                .collect();
+            batches.push(Ok(rows));
+        }
+        Ok(Box::pin(recoco_core::prelude::stream::iter(batches)))
+    }
+
+    async fn get_value(
+        &self,
+        key: &KeyValue,
+        _key_aux_info: &serde_json::Value,
+        options: &SourceExecutorReadOptions,
+    ) -> recoco_core::prelude::Result<PartialSourceRowData> {
+        let key = key.single_part()?.str_value()?.to_string();
+        let rules = self.rules.clone();
+        let read_key = key.clone();
+        let read = tokio::task::spawn_blocking(move || walk::read(&rules, &read_key))
+            .await
+            .map_err(internal)?;
+        let gone = PartialSourceRowData {
+            value: Some(SourceValue::NonExistence),
+            ordinal: Some(Ordinal::unavailable()),
+            content_version_fp: None,
+        };
+        Ok(match read {
+            FileRead::Content(bytes, modified) => {
+                let (content, _) =
+                    recoco_core::prelude::utils::bytes_decode::bytes_to_string(&bytes);
+                PartialSourceRowData {
+                    ordinal: options.include_ordinal.then(|| ordinal(modified)),
+                    content_version_fp: None,
+                    value: options.include_value.then(|| {
+                        SourceValue::Existence(FieldValues {
+                            fields: vec![text(&content)],
+                        })
+                    }),
+                }
+            }
+            FileRead::Gone => gone,
+            FileRead::Skipped(reason) => {
+                record_skipped(key, reason);
+                gone
+            }
+        })
+    }
+
+    fn provides_ordinal(&self) -> bool {
+        true
+    }
+}
+
+#[async_trait]
+impl SourceFactoryBase for TreeSource {
+    type Spec = TreeSpec;
+
+    fn name(&self) -> &str {
+        SOURCE_KIND
+    }
+
+    async fn get_output_schema(
+        &self,
+        _spec: &TreeSpec,
+        _context: &FlowInstanceContext,
+    ) -> recoco_core::prelude::Result<EnrichedValueType> {
+        let fields = vec![
+            FieldSchema::new("filename", str_type()),
+            FieldSchema::new("content", str_type()),
+        ];
+        Ok(make_output_type(TableSchema::new(
+            TableKind::KTable(KTableInfo { num_key_parts: 1 }),
+            StructSchema {
+                fields: Arc::new(fields),
+                description: None,
+            },
+        )))
+    }
+
+    async fn build_executor(
+        self: Arc<Self>,
+        _source_name: &str,
+        spec: TreeSpec,
+        _context: Arc<FlowInstanceContext>,
+    ) -> recoco_core::prelude::Result<Box<dyn SourceExecutor>> {
+        Ok(Box::new(TreeExecutor {
+            rules: Arc::new(walk::Rules {
+                root: spec.path,
+                excluded: spec.excluded.iter().map(PathBuf::from).collect(),
+                max_bytes: spec.max_file_size,
+            }),
+        }))
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -268,19 +421,25 @@ pub fn files_parsed() -> u64 {
     FILES_PARSED.load(Ordering::Relaxed)
 }
 
-/// Registers [`PARSE_FUNCTION`] with ReCoco (once per process; later calls are no-ops).
-pub fn register_function() -> anyhow::Result<()> {
+/// Registers [`SOURCE_KIND`] and [`PARSE_FUNCTION`] with ReCoco (once per process; later
+/// calls are no-ops).
+pub fn register_ops() -> anyhow::Result<()> {
     static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
     REGISTERED
         .get_or_init(|| {
             recoco_core::ops::register_factory(
+                SOURCE_KIND.to_owned(),
+                ExecutorFactory::Source(Arc::new(TreeSource)),
+            )
+            .map_err(|e| format!("registering the {SOURCE_KIND} source: {e}"))?;
+            recoco_core::ops::register_factory(
                 PARSE_FUNCTION.to_owned(),
                 ExecutorFactory::SimpleFunction(Arc::new(ParseFactory)),
             )
-            .map_err(|e| e.to_string())
+            .map_err(|e| format!("registering the {PARSE_FUNCTION} function: {e}"))
         })
         .clone()
-        .map_err(|e| anyhow::anyhow!("registering the {PARSE_FUNCTION} function: {e}"))
+        .map_err(|e| anyhow::anyhow!(e))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -295,26 +454,19 @@ fn object(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value
 
 /// Builds (and registers in the current ReCoco context) the indexing flow.
 pub async fn build(config: &FlowConfig) -> anyhow::Result<Flow> {
-    register_function()?;
+    register_ops()?;
     let mut builder = FlowBuilder::new(&config.flow_name).await?;
     let root = builder.root_scope();
 
-    let source_dir = config.source_dir.to_str().ok_or_else(|| {
-        anyhow::anyhow!(
-            "{}: the directory path is not valid UTF-8",
-            config.source_dir.display()
-        )
-    })?;
+    let spec = TreeSpec {
+        path: config.source_dir.clone(),
+        excluded: config.extra_excluded.clone(),
+        max_file_size: MAX_FILE_BYTES,
+    };
     let sources = builder
         .add_source(
-            "LocalFile".to_owned(),
-            object(json!({
-                "path": source_dir,
-                "binary": false,
-                "included_patterns": included_patterns(),
-                "excluded_patterns": excluded_patterns(&config.extra_excluded),
-                "max_file_size": MAX_FILE_BYTES,
-            })),
+            SOURCE_KIND.to_owned(),
+            object(serde_json::to_value(&spec)?),
             None,
             "sources".to_owned(),
             None,

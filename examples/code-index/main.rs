@@ -9,13 +9,15 @@
 //!
 //! - `extract`: tree-sitter parsing of one file into facts and symbols (pure).
 //! - `rows`: the `files` and `symbols` tables, declared with `#[derive(D1Target)]`.
-//! - `flow`: the ReCoco function and flow (LocalFile -> parse -> collect -> export "D1").
+//! - `walk`: which files of the tree are indexed (regular files inside it only) and reading one.
+//! - `flow`: the ReCoco source, function and flow (tree -> parse -> collect -> export "D1").
 //! - `app`: arguments, where things live, one run, the summary, `--query`.
 
 mod app;
 mod extract;
 mod flow;
 mod rows;
+mod walk;
 
 use std::process::ExitCode;
 
