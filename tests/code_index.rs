@@ -606,6 +606,9 @@ fn arguments() {
             .contains("unknown option --bogus")
     );
     assert_eq!(parse(&["--help"]).unwrap_err(), app::USAGE);
+    assert!(app::USAGE.contains("--adopt"));
+    assert!(parse(&["repo", "--adopt"]).expect("valid").adopt);
+    assert!(!a.adopt);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1172,4 +1175,60 @@ fn an_unreadable_folder_is_skipped_and_the_walk_goes_on() {
             "skipped locked: cannot be read: Permission denied (os error 13)",
         ]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_index_whose_tables_were_deleted_is_rebuilt() {
+    let _one_at_a_time = RECOCO.lock().await;
+    let (tmp, root) = fixture_repo();
+    let d1 = tmp.path().join("dbs").join("index.d1");
+    index_with(&index_into(&root, &d1, None), &|_: &str| None).await;
+    // As when the D1 file is deleted (which a test cannot do in-process: the target keeps its
+    // connection to the file open for the life of the process).
+    rusqlite::Connection::open(&d1)
+        .and_then(|c| c.execute_batch("DROP TABLE symbols;"))
+        .expect("drop a table");
+
+    // ReCoco's state (beside it) still says every file is indexed: without care, nothing
+    // would be written again.
+    let again = index_with(&index_into(&root, &d1, None), &|_: &str| None).await;
+    assert_eq!(again.files.rows, 4, "{again}");
+    assert_eq!(again.symbols, changes(13, 0, 0, 13), "{again}");
+    assert_index(&d1, all_fixture_files(), all_fixture_symbols()).await;
+    let third = index_with(&index_into(&root, &d1, None), &|_: &str| None).await;
+    assert_eq!(third.files, changes(0, 0, 0, 4), "{third}");
+    assert_eq!(third.sources.unchanged, 4, "{third}");
+}
+
+#[test]
+fn flow_names_key_the_index_by_destination_and_tree() {
+    use thread_flow::target::DatabaseId;
+    let local = |p: &str| DatabaseId::Local { path: p.to_owned() };
+    let cloud = |db: &str| DatabaseId::Http {
+        base_url: "https://d1.example".to_owned(),
+        account_id: "acct".to_owned(),
+        database_id: db.to_owned(),
+    };
+    let names = [
+        app::flow_name(&local("/dbs/a.d1"), Path::new("/src/a")),
+        app::flow_name(&local("/dbs/b.d1"), Path::new("/src/a")),
+        app::flow_name(&local("/dbs/a.d1"), Path::new("/src/b")),
+        app::flow_name(&cloud("one"), Path::new("/src/a")),
+        app::flow_name(&cloud("two"), Path::new("/src/a")),
+    ];
+    for (i, name) in names.iter().enumerate() {
+        assert_eq!(name.len(), "CodeIndex_".len() + 16, "{name}");
+        assert!(name.starts_with("CodeIndex_"), "{name}");
+        assert!(!app::is_legacy_flow_name(name), "{name}");
+        for other in &names[i + 1..] {
+            assert_ne!(name, other);
+        }
+    }
+    assert_eq!(
+        names[0],
+        app::flow_name(&local("/dbs/a.d1"), Path::new("/src/a")),
+        "stable"
+    );
+    assert!(app::is_legacy_flow_name("CodeIndex"));
+    assert!(app::is_legacy_flow_name("CodeIndex_0123456789ab"));
 }

@@ -543,10 +543,10 @@ async fn tables_present(db: &D1Database, requests: &mut u64) -> anyhow::Result<V
     let rows = select(
         db,
         requests,
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)",
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND lower(name) IN (?, ?)",
         vec![
-            Value::Text(FileRow::schema().name.clone()),
-            Value::Text(SymbolRow::schema().name.clone()),
+            Value::Text(FileRow::schema().name.to_ascii_lowercase()),
+            Value::Text(SymbolRow::schema().name.to_ascii_lowercase()),
         ],
     )
     .await?;
@@ -684,9 +684,14 @@ pub fn flow_name(database: &thread_flow::target::DatabaseId, tree: &Path) -> Str
     format!("CodeIndex_{}", &hash.as_str()[..16])
 }
 
-/// The flow name of code-index before indexes were keyed by destination and tree (one fixed
-/// name per private cluster).
-pub const LEGACY_FLOW_NAME: &str = "CodeIndex";
+/// Whether `name` is a flow name of code-index before indexes were keyed by destination and
+/// tree: `CodeIndex` (private cluster) or `CodeIndex_` and 12 hex digits (`--database-url`).
+pub fn is_legacy_flow_name(name: &str) -> bool {
+    name == "CodeIndex"
+        || name
+            .strip_prefix("CodeIndex_")
+            .is_some_and(|h| h.len() == 12 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
 
 /// Where the target writes. The API token goes to ReCoco's auth registry under a key derived
 /// from it; the spec names only that key.
@@ -902,9 +907,19 @@ async fn other_owners(flow: &str, database: &serde_json::Value, table: &str) -> 
         .collect()
 }
 
+/// What [`check_ownership`] found.
+#[derive(Debug, Default)]
+struct Ownership {
+    /// Tables taken over with `--adopt`.
+    adopted: bool,
+    /// Tables this index's state records as created that are gone from the database (the D1
+    /// file or the tables were deleted).
+    lost: Vec<String>,
+}
+
 /// Refuses `files`/`symbols` tables this index did not create; with `--adopt`, accepts them
 /// when their schema is exactly this index's. Reads only the database's table list (and, for
-/// `--adopt`, the tables' definitions), never their rows. Returns whether tables were adopted.
+/// `--adopt`, the tables' definitions), never their rows.
 async fn check_ownership(
     config: &FlowConfig,
     places: &Places,
@@ -912,13 +927,16 @@ async fn check_ownership(
     db: &D1Database,
     adopt: bool,
     reads: &mut u64,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Ownership> {
     let database = serde_json::to_value(connection.identity())?;
     let recorded = recorded_tables(&config.flow_name, &database).await?;
     let present = tables_present(db, reads).await?;
-    let mut adopted = false;
+    let mut ownership = Ownership::default();
     for table in [&FileRow::schema().name, &SymbolRow::schema().name] {
         let Some(live_name) = present.iter().find(|t| t.eq_ignore_ascii_case(table)) else {
+            if recorded.contains(&table.to_ascii_lowercase()) {
+                ownership.lost.push(table.clone());
+            }
             continue;
         };
         if recorded.contains(&table.to_ascii_lowercase()) {
@@ -926,11 +944,12 @@ async fn check_ownership(
         }
         if !adopt {
             let owners = other_owners(&config.flow_name, &database, table).await;
-            let why = if owners.iter().any(|o| o == LEGACY_FLOW_NAME) {
-                "ReCoco's state records it under the flow `CodeIndex` of an earlier code-index, \
-                 which named every index alike; if it is this tree's index, pass --adopt to take \
-                 it over"
-                    .to_owned()
+            let why = if let Some(legacy) = owners.iter().find(|o| is_legacy_flow_name(o)) {
+                format!(
+                    "ReCoco's state records it under the flow `{legacy}` of an earlier \
+                     code-index, which did not key indexes by tree; if it is this tree's index, \
+                     pass --adopt to take it over"
+                )
             } else if !owners.is_empty() {
                 format!(
                     "ReCoco's state records it as created by another index (flow {}): another \
@@ -957,7 +976,7 @@ async fn check_ownership(
         };
         *reads += 1;
         match plan {
-            Ok(plan) if plan.is_empty() => adopted = true,
+            Ok(plan) if plan.is_empty() => ownership.adopted = true,
             Ok(plan) => bail!(
                 "refusing to adopt table `{live_name}` of {}: its schema differs from this \
                  index's: {}. Nothing was changed.",
@@ -971,7 +990,7 @@ async fn check_ownership(
             ),
         }
     }
-    Ok(adopted)
+    Ok(ownership)
 }
 
 /// Builds the flow, checks that the tables are this index's, sets up (creates or migrates the
@@ -988,7 +1007,20 @@ async fn run_flow(
         .await
         .context("building the ReCoco flow")?;
     let mut reads = 0u64;
-    let adopted = check_ownership(config, places, connection, db, args.adopt, &mut reads).await?;
+    let ownership = check_ownership(config, places, connection, db, args.adopt, &mut reads).await?;
+    let adopted = ownership.adopted;
+    if !ownership.lost.is_empty() {
+        // ReCoco would believe every file is indexed already and write nothing: forget this
+        // index's state (and drop what is left of its own tables), then index from scratch.
+        eprintln!(
+            "state:    table(s) {} of this index are gone from {}; indexing afresh",
+            ownership.lost.join(", "),
+            places.destination
+        );
+        flow::drop_state(&flow)
+            .await
+            .context("forgetting the state of an index whose tables are gone")?;
+    }
     let setup = flow::setup(&flow)
         .await
         .context("creating or migrating the D1 tables")?;

@@ -562,6 +562,19 @@ pub async fn setup(flow: &Flow) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
+/// Forgets everything ReCoco recorded for `flow` (its tracking and setup state) and drops the
+/// tables its state says it created. [`setup`] then starts from nothing.
+pub async fn drop_state(flow: &Flow) -> anyhow::Result<()> {
+    let lib = recoco_core::lib_context::get_lib_context().await?;
+    let bundle = SetupChangeBundle {
+        action: FlowSetupChangeAction::Drop,
+        flow_names: vec![flow.0.flow_name().to_owned()],
+    };
+    let mut out = Vec::new();
+    bundle.apply(&lib, &mut out).await?;
+    Ok(())
+}
+
 /// Source-side counts of one update.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SourceCounts {
