@@ -3,7 +3,7 @@
 //! `run(args)` is what `main` calls and what `tests/code_index.rs` calls in-process.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -13,7 +13,7 @@ use anyhow::{Context, bail};
 use thread_flow::client::DatabaseConfig;
 use thread_flow::client::http::{CLOUDFLARE_API_BASE, HttpConfig};
 use thread_flow::target::TableStatsSnapshot;
-use thread_flow::target::{Connection, TokenSource};
+use thread_flow::target::{Connection, D1TableId, DatabaseId, TokenSource};
 use thread_flow::{D1Database, D1Target, Value};
 
 use crate::flow::{self, FlowConfig, SourceCounts, TableExport};
@@ -850,36 +850,49 @@ struct FlowRun {
     reads: u64,
 }
 
-/// Names of the D1 tables that ReCoco's recorded state says `flow` created on `database`
-/// (lowercase: SQLite table names are case-insensitive).
+/// The table of a recorded `"D1"` target resource. Read through the target's own setup key
+/// type, so it follows that type; `None` for a key it cannot read.
+fn recorded_table(id: &recoco_core::setup::ResourceIdentifier) -> Option<D1TableId> {
+    if id.target_kind != "D1" {
+        return None;
+    }
+    serde_json::from_value::<D1TableId>(id.key.clone()).ok()
+}
+
+/// Whether ReCoco's recorded state says `flow` created `table` (names compare as SQLite does,
+/// ignoring ASCII case). The flow name already names the destination, so every `"D1"` target
+/// recorded for it is on this index's database; a key this version cannot read counts as
+/// recorded (the target itself still refuses a table whose schema does not match).
 ///
 /// ReCoco reads every flow's recorded setup state from PostgreSQL when its library context
 /// starts (`LibSetupContext::all_setup_states`) and only rewrites it when a setup is applied,
 /// so read before [`flow::setup`] this is exactly what earlier runs recorded: each target
 /// resource this flow set up (kind `"D1"`, key = the table's `D1TableId`), including ones whose
 /// setup was interrupted (staged changes).
-async fn recorded_tables(
-    flow: &str,
-    database: &serde_json::Value,
-) -> anyhow::Result<BTreeSet<String>> {
+async fn recorded_tables(flow: &str) -> anyhow::Result<Vec<Option<String>>> {
     let lib = recoco_core::lib_context::get_lib_context().await?;
     let persistence = lib.require_persistence_ctx()?;
     let setup = persistence.setup_ctx.read().await;
     let Some(state) = setup.all_setup_states.flows.get(flow) else {
-        return Ok(BTreeSet::new());
+        return Ok(Vec::new());
     };
     Ok(state
         .targets
         .keys()
-        .filter(|id| id.target_kind == "D1" && id.key.get("database") == Some(database))
-        .filter_map(|id| id.key.get("table").and_then(|t| t.as_str()))
-        .map(str::to_ascii_lowercase)
+        .filter(|id| id.target_kind == "D1")
+        .map(|id| recorded_table(id).map(|t| t.table))
         .collect())
+}
+
+fn is_recorded(recorded: &[Option<String>], table: &str) -> bool {
+    recorded
+        .iter()
+        .any(|r| r.as_ref().is_none_or(|t| t.eq_ignore_ascii_case(table)))
 }
 
 /// Other flows in ReCoco's state that recorded creating `table` on `database` (for the message
 /// when this index refuses a table).
-async fn other_owners(flow: &str, database: &serde_json::Value, table: &str) -> Vec<String> {
+async fn other_owners(flow: &str, database: &DatabaseId, table: &str) -> Vec<String> {
     let Ok(lib) = recoco_core::lib_context::get_lib_context().await else {
         return Vec::new();
     };
@@ -894,13 +907,8 @@ async fn other_owners(flow: &str, database: &serde_json::Value, table: &str) -> 
         .filter(|(name, _)| name.as_str() != flow)
         .filter(|(_, state)| {
             state.targets.keys().any(|id| {
-                id.target_kind == "D1"
-                    && id.key.get("database") == Some(database)
-                    && id
-                        .key
-                        .get("table")
-                        .and_then(|t| t.as_str())
-                        .is_some_and(|t| t.eq_ignore_ascii_case(table))
+                recorded_table(id)
+                    .is_some_and(|t| &t.database == database && t.table.eq_ignore_ascii_case(table))
             })
         })
         .map(|(name, _)| name.clone())
@@ -928,18 +936,18 @@ async fn check_ownership(
     adopt: bool,
     reads: &mut u64,
 ) -> anyhow::Result<Ownership> {
-    let database = serde_json::to_value(connection.identity())?;
-    let recorded = recorded_tables(&config.flow_name, &database).await?;
+    let database = connection.identity();
+    let recorded = recorded_tables(&config.flow_name).await?;
     let present = tables_present(db, reads).await?;
     let mut ownership = Ownership::default();
     for table in [&FileRow::schema().name, &SymbolRow::schema().name] {
         let Some(live_name) = present.iter().find(|t| t.eq_ignore_ascii_case(table)) else {
-            if recorded.contains(&table.to_ascii_lowercase()) {
+            if is_recorded(&recorded, table) {
                 ownership.lost.push(table.clone());
             }
             continue;
         };
-        if recorded.contains(&table.to_ascii_lowercase()) {
+        if is_recorded(&recorded, table) {
             continue;
         }
         if !adopt {
