@@ -1232,3 +1232,92 @@ fn flow_names_key_the_index_by_destination_and_tree() {
     assert!(app::is_legacy_flow_name("CodeIndex"));
     assert!(app::is_legacy_flow_name("CodeIndex_0123456789ab"));
 }
+
+/// An index made by code-index before indexes were keyed by destination and tree: its tables
+/// are recorded under a flow name of the old scheme (here the `--database-url` one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_index_made_by_an_earlier_code_index_is_refused_with_a_hint_then_adopted() {
+    let _one_at_a_time = RECOCO.lock().await;
+    let (tmp, root) = fixture_repo();
+    let pg = thread_flow_suite::pg::TempPostgres::start()
+        .expect("start PostgreSQL (needs initdb, pg_ctl and postgres on PATH or in PG_BIN_DIR)");
+    let dbs = tmp.path().join("dbs");
+    std::fs::create_dir_all(&dbs).expect("mkdir");
+    let d1 = std::fs::canonicalize(&dbs)
+        .expect("real path")
+        .join("index.d1");
+    D1Database::local(&d1).expect("create the D1 file");
+
+    // The earlier code-index's run: same tables, recorded under its flow name.
+    let legacy = "CodeIndex_0123456789ab";
+    let settings = recoco_core::settings::Settings {
+        database: Some(recoco_core::settings::DatabaseConnectionSpec {
+            url: pg.url(),
+            user: None,
+            password: None,
+            max_connections: 4,
+            min_connections: 1,
+        }),
+        ..Default::default()
+    };
+    recoco_core::lib_context::init_lib_context(Some(settings))
+        .await
+        .expect("ReCoco context");
+    thread_flow::register().expect("register D1");
+    let table_export = |name: &str, export: thread_flow::D1Export| flow::TableExport {
+        name: name.to_owned(),
+        spec: export.spec,
+        index_options: export.index_options,
+    };
+    let connection = thread_flow::target::Connection::local(&d1);
+    let config = flow::FlowConfig {
+        flow_name: legacy.to_owned(),
+        source_dir: std::fs::canonicalize(&root).expect("real path"),
+        extra_excluded: Vec::new(),
+        files: table_export(
+            "files",
+            thread_flow::export::<FileRow>(connection.clone()).expect("export"),
+        ),
+        symbols: table_export(
+            "symbols",
+            thread_flow::export::<SymbolRow>(connection).expect("export"),
+        ),
+    };
+    let old = flow::build(&config).await.expect("legacy flow");
+    flow::setup(&old).await.expect("legacy setup");
+    flow::update(&old, Duration::from_secs(60), |_| {})
+        .await
+        .expect("legacy update");
+    drop(old);
+    recoco_core::lib_context::get_lib_context()
+        .await
+        .expect("context")
+        .remove_flow_context(legacy);
+    assert_index(&d1, all_fixture_files(), all_fixture_symbols()).await;
+
+    let url = Some(pg.url());
+    let error = index_error(&index_into(&root, &d1, url.clone())).await;
+    assert!(
+        error.contains("refusing to write into table `files`")
+            && error.contains(legacy)
+            && error.contains("earlier code-index")
+            && error.contains("--adopt"),
+        "{error}"
+    );
+    assert_index(&d1, all_fixture_files(), all_fixture_symbols()).await;
+
+    let adopted = index_with(
+        &Args {
+            adopt: true,
+            ..index_into(&root, &d1, url.clone())
+        },
+        &|_: &str| None,
+    )
+    .await;
+    // Same tree, same rows: rewritten, so nothing changed.
+    assert_eq!(adopted.files, changes(0, 0, 0, 4), "{adopted}");
+    assert_eq!(adopted.symbols, changes(0, 0, 0, 13), "{adopted}");
+    assert_index(&d1, all_fixture_files(), all_fixture_symbols()).await;
+    let again = index_with(&index_into(&root, &d1, url), &|_: &str| None).await;
+    assert_eq!(again.sources.unchanged, 4, "{again}");
+}
