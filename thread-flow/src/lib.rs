@@ -15,8 +15,11 @@ extern crate self as thread_flow;
 
 pub mod client;
 mod error;
+pub mod local_state;
 pub mod schema;
 mod secret;
+#[cfg(all(feature = "recoco", unix))]
+pub mod postgres;
 pub mod sql;
 mod table;
 #[cfg(feature = "recoco")]
