@@ -16,10 +16,10 @@ extern crate self as thread_flow;
 pub mod client;
 mod error;
 pub mod local_state;
-pub mod schema;
-mod secret;
 #[cfg(all(feature = "recoco", unix))]
 pub mod postgres;
+pub mod schema;
+mod secret;
 pub mod sql;
 mod table;
 #[cfg(feature = "recoco")]

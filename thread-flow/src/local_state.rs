@@ -62,7 +62,9 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     fn mode(path: &Path) -> u32 {
-        fs::metadata(path).map(|m| m.permissions().mode() & 0o777).unwrap_or(0)
+        fs::metadata(path)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0)
     }
 
     #[test]
@@ -74,14 +76,22 @@ mod tests {
         assert_eq!(mode(&tmp.path().join("a")), 0o700);
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))?;
         create_private_dir(&dir)?;
-        assert_eq!(mode(&dir), 0o700, "an existing state directory is tightened");
+        assert_eq!(
+            mode(&dir),
+            0o700,
+            "an existing state directory is tightened"
+        );
 
         let file = dir.join("index.d1");
         create_private_file(&file)?;
         assert_eq!(mode(&file), 0o600);
         fs::write(&file, b"kept")?;
         create_private_file(&file)?;
-        assert_eq!(fs::read(&file)?, b"kept", "an existing file is not truncated");
+        assert_eq!(
+            fs::read(&file)?,
+            b"kept",
+            "an existing file is not truncated"
+        );
         Ok(())
     }
 }

@@ -144,9 +144,7 @@ impl PrivatePostgres {
     pub fn temporary() -> io::Result<PrivatePostgres> {
         let bin_dir = find_bin_dir()?;
         let service_user = ServiceUser::if_root()?;
-        let temp = tempfile::Builder::new()
-            .prefix("thread-flow-pg-")
-            .tempdir()?;
+        let temp = private_tempdir()?;
         let root = fs::canonicalize(temp.path())?;
         if let Some(user) = &service_user {
             user.chown(&root)?;
@@ -367,9 +365,7 @@ impl PrivatePostgres {
             self.socket_dir = inside;
             return Ok(());
         }
-        let temp = tempfile::Builder::new()
-            .prefix("thread-flow-pg-")
-            .tempdir()?;
+        let temp = private_tempdir()?;
         let path = fs::canonicalize(temp.path())?;
         if !socket_dir_fits(&path) {
             return Err(io::Error::new(
@@ -738,6 +734,15 @@ fn lock_cluster(root: &Path) -> io::Result<File> {
     }
 }
 
+/// A new directory with an unpredictable name (`thread-flow-pg-XXXXXX`) and mode 0700 in the
+/// system temp directory.
+fn private_tempdir() -> io::Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix("thread-flow-pg-")
+        .permissions(fs::Permissions::from_mode(0o700))
+        .tempdir()
+}
+
 fn write_password(path: &Path, owner: Option<&ServiceUser>) -> io::Result<()> {
     match fs::remove_file(path) {
         Ok(()) => {}
@@ -960,7 +965,9 @@ mod tests {
 
     #[test]
     fn socket_paths_that_do_not_fit_are_refused() {
-        assert!(socket_dir_fits(Path::new("/home/me/project/.thread-flow/postgres/run")));
+        assert!(socket_dir_fits(Path::new(
+            "/home/me/project/.thread-flow/postgres/run"
+        )));
         assert!(!socket_dir_fits(&Path::new("/").join("x".repeat(100))));
         assert!(!socket_dir_fits(Path::new("/tmp/a,b")));
         assert!(!socket_dir_fits(Path::new("/tmp/it's")));
