@@ -7,7 +7,6 @@
 //! `BenchRows` expands a file into its rows (an LTable) -> `collect` -> `export`. Timed: one
 //! catch-up update (`FlowLiveUpdater`, not live) from an empty state; setup is reported apart.
 
-use std::process::Command;
 use std::sync::{Arc, OnceLock};
 
 use anyhow::{Context, bail, ensure};

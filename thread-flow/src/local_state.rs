@@ -47,7 +47,7 @@ pub fn create_private_dir(path: &Path) -> io::Result<()> {
 /// and left as it is). The parent directory must exist.
 pub fn create_private_file(path: &Path) -> io::Result<()> {
     let mut options = fs::OpenOptions::new();
-    options.read(true).write(true).create(true);
+    options.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;

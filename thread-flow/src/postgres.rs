@@ -709,6 +709,7 @@ fn lock_cluster(root: &Path) -> io::Result<File> {
         .read(true)
         .write(true)
         .create(true)
+        .truncate(false)
         .mode(0o600)
         .open(&path)?;
     if !file.metadata()?.is_file() {
