@@ -547,11 +547,55 @@ fn as_root_a_private_state_dir_puts_the_cluster_where_only_postgres_and_root_rea
     Ok(())
 }
 
-/// Removes a directory when dropped.
+#[test]
+fn as_root_the_cluster_of_a_deleted_state_dir_is_removed_by_the_next_run() -> TestResult {
+    if !is_root() {
+        eprintln!("not root: clusters stay in their state directory; skipped");
+        return Ok(());
+    }
+    let gone = tempfile::tempdir()?;
+    let first = PrivatePostgres::start_or_reuse(gone.path().join(".thread-flow/postgres"))?;
+    let abandoned = first.root_dir().to_path_buf();
+    let _cleanup_abandoned = RemoveOnDrop(abandoned.clone());
+    assert!(!abandoned.starts_with(gone.path()), "relocated");
+    drop(first);
+    drop(gone);
+
+    let kept = tempfile::tempdir()?;
+    let busy_state = kept.path().join("busy/.thread-flow/postgres");
+    let busy = PrivatePostgres::start_or_reuse(&busy_state)?;
+    let _cleanup_busy = RemoveOnDrop(busy.root_dir().to_path_buf());
+    // A cluster in use is never collected, even when its state directory is gone.
+    std::fs::remove_dir_all(&busy_state)?;
+
+    let next = PrivatePostgres::start_or_reuse(kept.path().join("next/.thread-flow/postgres"))?;
+    let _cleanup_next = RemoveOnDrop(next.root_dir().to_path_buf());
+    assert!(
+        !abandoned.exists(),
+        "cluster of the deleted state left behind"
+    );
+    assert!(
+        busy.root_dir().join("data").exists(),
+        "a cluster in use was removed"
+    );
+    assert_eq!(sql(&busy, "SELECT 1").as_deref(), Ok("1"));
+    assert_eq!(sql(&next, "SELECT 1").as_deref(), Ok("1"));
+    drop(next);
+    drop(busy);
+    Ok(())
+}
+
+/// Removes a relocated cluster directory when dropped, stopping its server first (whatever
+/// the drop order with the `PrivatePostgres`, even when a test panics).
 struct RemoveOnDrop(PathBuf);
 
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
+        if let Ok(mut pg_ctl) = as_cluster_user("pg_ctl", &self.0) {
+            let _ = pg_ctl
+                .args(["stop", "-D", "data", "-m", "immediate", "-w"])
+                .output();
+        }
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }

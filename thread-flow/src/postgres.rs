@@ -120,7 +120,8 @@ impl PrivatePostgres {
     /// `postgres` can read it), where `<key>` is a random id kept in `dir/cluster-key` plus a
     /// hash of `dir`'s path; `dir/cluster-location` names that directory, and
     /// [`PrivatePostgres::root_dir`] returns it. Deleting `dir` starts a fresh cluster next
-    /// time; the old one can then be deleted by hand.
+    /// time, and the next run that keeps a cluster there deletes the clusters whose state
+    /// directory is gone (or no longer holds their key), unless a run is using them.
     pub fn start_or_reuse(dir: impl AsRef<Path>) -> io::Result<PrivatePostgres> {
         let bin_dir = find_bin_dir()?;
         let service_user = ServiceUser::if_root()?;
@@ -130,7 +131,15 @@ impl PrivatePostgres {
         let dir = fs::canonicalize(dir)?;
         let root = match &service_user {
             None => dir,
-            Some(user) => user.cluster_root(&dir)?,
+            Some(user) => {
+                let root = user.cluster_root(&dir)?;
+                if root != dir
+                    && let Some(base) = root.parent()
+                {
+                    user.remove_abandoned_clusters(&bin_dir, base, &root);
+                }
+                root
+            }
         };
         let lock = lock_cluster(&root)?;
         let mut pg = PrivatePostgres::new(bin_dir, root, service_user, true);
@@ -662,6 +671,15 @@ impl ServiceUser {
         self.private_dir(&base)?;
         let root = base.join(format!("{key}-{:016x}", fnv1a(dir)));
         self.private_dir(&root)?;
+        // `origin` lets a later run tell whether this state directory still exists.
+        let origin = root.join("origin");
+        let _ = fs::remove_file(&origin);
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&origin)?
+            .write_all(dir.as_os_str().as_encoded_bytes())?;
         let location = dir.join("cluster-location");
         let _ = fs::remove_file(&location);
         let mut file = fs::OpenOptions::new()
@@ -677,6 +695,61 @@ impl ServiceUser {
             dir.display()
         )?;
         Ok(root)
+    }
+}
+
+impl ServiceUser {
+    /// Deletes the clusters in `base` (`~postgres/thread-flow`) whose state directory is gone
+    /// (its `cluster-key` is missing or names another cluster) and that no run holds, stopping
+    /// a server one of them left running. Never touches `keep` or a directory without an
+    /// `origin` file (one this module did not make, or one still being made).
+    fn remove_abandoned_clusters(&self, bin_dir: &Path, base: &Path, keep: &Path) {
+        let Ok(entries) = fs::read_dir(base) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path == keep || !fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                continue;
+            }
+            let Ok(origin) = fs::read(path.join("origin")) else {
+                continue;
+            };
+            let origin = PathBuf::from(<OsString as std::os::unix::ffi::OsStringExt>::from_vec(
+                origin,
+            ));
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let key = name.split('-').next().unwrap_or("");
+            let state_key = fs::read_to_string(origin.join("cluster-key")).unwrap_or_default();
+            if state_key.trim() == key {
+                continue;
+            }
+            let Ok(lock) = lock_cluster(&path) else {
+                continue;
+            };
+            let pg = PrivatePostgres::new(
+                bin_dir.to_path_buf(),
+                path.clone(),
+                Some(self.clone()),
+                true,
+            );
+            if let Ok(Postmaster::Running(_)) = pg.postmaster() {
+                let _ = pg.pg_ctl_stop("immediate");
+            }
+            drop(pg);
+            match fs::remove_dir_all(&path) {
+                Ok(()) => tracing::info!(
+                    "removed the PostgreSQL cluster {} of the deleted state directory {}",
+                    path.display(),
+                    origin.display()
+                ),
+                Err(e) => tracing::warn!(
+                    "cannot remove the abandoned cluster {}: {e}",
+                    path.display()
+                ),
+            }
+            drop(lock);
+        }
     }
 }
 
