@@ -8,16 +8,16 @@
 //! `documents` of the local D1 file D1_FILE (default: `target/recoco_export/documents.d1`) in
 //! sync with it. ReCoco's incremental state lives in a PostgreSQL cluster this program starts
 //! from the machine's binaries and keeps next to the D1 file, so a second run only writes
-//! what changed.
+//! what changed. Ctrl-C, SIGTERM or SIGHUP stop the run and the cluster.
 
 use recoco_core::builder::FlowBuilder;
 use recoco_core::execution::{FlowLiveUpdater, FlowLiveUpdaterOptions};
 use recoco_core::lib_context::{get_lib_context, init_lib_context};
-use recoco_core::settings::{DatabaseConnectionSpec, Settings};
+use recoco_core::settings::Settings;
 use recoco_core::setup::{FlowSetupChangeAction, SetupChangeBundle};
+use thread_flow::postgres::{PrivatePostgres, shutdown_signal};
 use thread_flow::target::{Connection, check_collected, export_collector, table_stats};
 use thread_flow::{D1Database, D1Target};
-use thread_flow_suite::pg::TempPostgres;
 
 /// One row per source file. The table, its key and its columns come from this struct.
 #[derive(Debug, D1Target)]
@@ -30,6 +30,14 @@ struct Document {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    tokio::select! {
+        result = run() => result,
+        // Dropping the run stops the private PostgreSQL cluster.
+        signal = shutdown_signal() => Err(anyhow::anyhow!("stopped by {}", signal?)),
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let dir = args.next().unwrap_or_else(|| "thread-flow/src".into());
     let d1_file = args
@@ -37,14 +45,11 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or_else(|| "target/recoco_export/documents.d1".into());
     let state_dir = std::path::Path::new(&d1_file).with_extension("pg");
 
-    let pg = TempPostgres::start_or_reuse(&state_dir)?;
-    let database = DatabaseConnectionSpec {
-        url: pg.url(),
-        user: None,
-        password: None,
-        max_connections: 4,
-        min_connections: 1,
+    let pg = {
+        let state_dir = state_dir.clone();
+        tokio::task::spawn_blocking(move || PrivatePostgres::start_or_reuse(state_dir)).await??
     };
+    let database = pg.database_spec();
     init_lib_context(Some(Settings {
         database: Some(database),
         ..Settings::default()

@@ -3,4 +3,3 @@
 pub mod fake_d1;
 #[doc(hidden)]
 pub mod miniflare;
-pub mod pg;

@@ -709,9 +709,9 @@ async fn two_indexes_whose_d1_files_share_a_folder_keep_their_tables() {
 async fn indexes_sharing_one_database_url_keep_their_tables() {
     let _one_at_a_time = RECOCO.lock().await;
     let (tmp, a, b) = two_trees();
-    let pg = thread_flow_suite::pg::TempPostgres::start()
+    let pg = thread_flow::postgres::PrivatePostgres::temporary()
         .expect("start PostgreSQL (needs initdb, pg_ctl and postgres on PATH or in PG_BIN_DIR)");
-    let url = Some(pg.url());
+    let url = Some(url_with_password(&pg));
     let dbs = tmp.path().join("dbs");
     let (a_db, b_db, c_db) = (dbs.join("a.d1"), dbs.join("b.d1"), dbs.join("c.d1"));
 
@@ -1239,7 +1239,7 @@ fn flow_names_key_the_index_by_destination_and_tree() {
 async fn an_index_made_by_an_earlier_code_index_is_refused_with_a_hint_then_adopted() {
     let _one_at_a_time = RECOCO.lock().await;
     let (tmp, root) = fixture_repo();
-    let pg = thread_flow_suite::pg::TempPostgres::start()
+    let pg = thread_flow::postgres::PrivatePostgres::temporary()
         .expect("start PostgreSQL (needs initdb, pg_ctl and postgres on PATH or in PG_BIN_DIR)");
     let dbs = tmp.path().join("dbs");
     std::fs::create_dir_all(&dbs).expect("mkdir");
@@ -1252,7 +1252,7 @@ async fn an_index_made_by_an_earlier_code_index_is_refused_with_a_hint_then_adop
     let legacy = "CodeIndex_0123456789ab";
     let settings = recoco_core::settings::Settings {
         database: Some(recoco_core::settings::DatabaseConnectionSpec {
-            url: pg.url(),
+            url: url_with_password(&pg),
             user: None,
             password: None,
             max_connections: 4,
@@ -1295,7 +1295,7 @@ async fn an_index_made_by_an_earlier_code_index_is_refused_with_a_hint_then_adop
         .remove_flow_context(legacy);
     assert_index(&d1, all_fixture_files(), all_fixture_symbols()).await;
 
-    let url = Some(pg.url());
+    let url = Some(url_with_password(&pg));
     let error = index_error(&index_into(&root, &d1, url.clone())).await;
     assert!(
         error.contains("refusing to write into table `files`")
@@ -1320,4 +1320,15 @@ async fn an_index_made_by_an_earlier_code_index_is_refused_with_a_hint_then_adop
     assert_index(&d1, all_fixture_files(), all_fixture_symbols()).await;
     let again = index_with(&index_into(&root, &d1, url), &|_: &str| None).await;
     assert_eq!(again.sources.unchanged, 4, "{again}");
+}
+
+/// A `--database-url` for the private cluster: its socket URL with the password from its 0600
+/// file (what a user passing a URL to a password-protected server writes).
+fn url_with_password(pg: &thread_flow::postgres::PrivatePostgres) -> String {
+    let password = std::fs::read_to_string(pg.password_path()).expect("read the password file");
+    pg.url().replacen(
+        "postgres://postgres@",
+        &format!("postgres://postgres:{}@", password.trim()),
+        1,
+    )
 }

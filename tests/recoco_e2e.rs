@@ -21,12 +21,12 @@ use recoco_core::ops::sdk::{
     SimpleFunctionFactoryBase, StructSchema, TableKind, TableSchema, Value as RValue, ValueType,
     make_output_type,
 };
-use recoco_core::settings::{DatabaseConnectionSpec, Settings};
+use recoco_core::settings::Settings;
 use recoco_core::setup::{FlowSetupChangeAction, SetupChangeBundle};
+use thread_flow::postgres::PrivatePostgres;
 use thread_flow::target::{Connection, TokenSource, check_collected};
 use thread_flow::{D1Database, D1Target};
 use thread_flow_suite::miniflare::LocalD1Server;
-use thread_flow_suite::pg::TempPostgres;
 
 // ---------------------------------------------------------------------------------------
 // The rows: three versions of one table.
@@ -417,7 +417,7 @@ fn audit(op: &str, file: &str, line: i64) -> (String, String, i64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn incremental_flow_into_local_and_real_d1() -> anyhow::Result<()> {
-    let pg = TempPostgres::start()?;
+    let pg = PrivatePostgres::temporary()?;
     let edge = LocalD1Server::start()?;
     let dir = tempfile::tempdir()?;
     let input = dir.path().join("input");
@@ -425,13 +425,7 @@ async fn incremental_flow_into_local_and_real_d1() -> anyhow::Result<()> {
     let local_path = dir.path().join("local.d1");
 
     init_lib_context(Some(Settings {
-        database: Some(DatabaseConnectionSpec {
-            url: pg.url(),
-            user: None,
-            password: None,
-            max_connections: 8,
-            min_connections: 1,
-        }),
+        database: Some(pg.database_spec()),
         ..Settings::default()
     }))
     .await?;

@@ -7,7 +7,6 @@
 //! `BenchRows` expands a file into its rows (an LTable) -> `collect` -> `export`. Timed: one
 //! catch-up update (`FlowLiveUpdater`, not live) from an empty state; setup is reported apart.
 
-use std::process::Command;
 use std::sync::{Arc, OnceLock};
 
 use anyhow::{Context, bail, ensure};
@@ -25,8 +24,8 @@ use recoco_core::setup::{FlowSetupChangeAction, SetupChangeBundle};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 use thread_flow::D1Database;
+use thread_flow::postgres::PrivatePostgres;
 use thread_flow::target::Connection;
-use thread_flow_suite::pg::TempPostgres;
 
 use crate::common::{BenchRow, row, scratch, thousands};
 use crate::memory::{RESULT_MARKER, run_child};
@@ -264,19 +263,11 @@ async fn update(flow: &Flow) -> anyhow::Result<(i64, i64)> {
     Ok((done, errors))
 }
 
-fn psql_count(pg: &TempPostgres, table: &str) -> anyhow::Result<u64> {
-    let out = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &pg.port().to_string(),
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-tAc",
-        ])
+fn psql_count(pg: &PrivatePostgres, table: &str) -> anyhow::Result<u64> {
+    // Over the private socket, with the cluster's password in the environment.
+    let out = pg
+        .psql()
+        .arg("-tAc")
         .arg(format!("SELECT count(*) FROM {table}"))
         .output()
         .context("running psql")?;
@@ -305,15 +296,9 @@ pub(crate) async fn child() -> anyhow::Result<()> {
         .context("scratch path is not UTF-8")?
         .to_owned();
 
-    let pg = TempPostgres::start().context("starting PostgreSQL")?;
+    let pg = PrivatePostgres::temporary().context("starting PostgreSQL")?;
     let settings = recoco_core::settings::Settings {
-        database: Some(recoco_core::settings::DatabaseConnectionSpec {
-            url: pg.url(),
-            user: None,
-            password: None,
-            max_connections: 8,
-            min_connections: 1,
-        }),
+        database: Some(pg.database_spec()),
         ..Default::default()
     };
     recoco_core::lib_context::init_lib_context(Some(settings)).await?;

@@ -731,32 +731,55 @@ fn export<T: D1Target>(name: &str, connection: &Connection) -> anyhow::Result<Ta
     })
 }
 
-/// PostgreSQL for ReCoco's state: the given URL, or a private cluster kept in `state_dir`.
-fn postgres(
+/// PostgreSQL for ReCoco's state: the given URL, or a private cluster kept in `state_dir`
+/// (Unix socket only, password authentication; see `thread_flow::postgres`).
+async fn postgres(
     args: &Args,
     env: &Env<'_>,
     state_dir: &Path,
-) -> anyhow::Result<(String, Option<thread_flow_suite::pg::TempPostgres>)> {
+) -> anyhow::Result<(
+    recoco_core::settings::DatabaseConnectionSpec,
+    Option<thread_flow::postgres::PrivatePostgres>,
+)> {
     let url = args
         .database_url
         .clone()
         .or_else(|| env("DATABASE_URL").filter(|u| !u.trim().is_empty()));
     if let Some(url) = url {
-        return Ok((url, None));
+        let spec = recoco_core::settings::DatabaseConnectionSpec {
+            url,
+            user: None,
+            password: None,
+            max_connections: 8,
+            min_connections: 1,
+        };
+        return Ok((spec, None));
     }
     let cluster_dir = state_dir.join("postgres");
-    let pg = thread_flow_suite::pg::TempPostgres::start_or_reuse(&cluster_dir).map_err(|e| {
+    // initdb and pg_ctl block: off the async threads, so a stop signal is seen meanwhile.
+    let dir = cluster_dir.clone();
+    let started = tokio::task::spawn_blocking(move || {
+        thread_flow::postgres::PrivatePostgres::start_or_reuse(&dir)
+    })
+    .await
+    .context("starting PostgreSQL")?;
+    let pg = started.map_err(|e| {
+        let install = if e.kind() == std::io::ErrorKind::NotFound {
+            "\nInstall the PostgreSQL server binaries (initdb, pg_ctl, postgres), e.g. \
+             `apt-get install postgresql` (Debian/Ubuntu), `dnf install postgresql-server` \
+             (Fedora), `brew install postgresql@16` (macOS), or set PG_BIN_DIR to the folder \
+             holding them;"
+        } else {
+            ""
+        };
         anyhow::anyhow!(
             "ReCoco keeps its incremental state in PostgreSQL, and no --database-url or DATABASE_URL \
-             was given, so code-index starts its own cluster in {}; that failed: {e}\n\
-             Install the PostgreSQL server binaries (initdb, pg_ctl, postgres), e.g. \
-             `apt-get install postgresql` (Debian/Ubuntu), `dnf install postgresql-server` (Fedora), \
-             `brew install postgresql@16` (macOS), or set PG_BIN_DIR to the folder holding them; \
+             was given, so code-index starts its own cluster in {}; that failed: {e}{install}\n\
              or pass --database-url postgres://...",
             cluster_dir.display()
         )
     })?;
-    Ok((pg.url(), Some(pg)))
+    Ok((pg.database_spec(), Some(pg)))
 }
 
 async fn index(
@@ -769,23 +792,16 @@ async fn index(
     eprintln!("indexing {}", printable(&places.dir.to_string_lossy()));
     eprintln!("index:    {}", places.destination);
 
-    let (pg_url, pg) = postgres(args, env, &places.state_dir)?;
+    let (database, pg) = postgres(args, env, &places.state_dir).await?;
     match &pg {
         Some(pg) => eprintln!(
-            "state:    PostgreSQL cluster in {} (port {}, stopped on exit)",
-            printable(&pg.root_dir().to_string_lossy()),
-            pg.port()
+            "state:    PostgreSQL cluster in {} (Unix socket only, stopped on exit)",
+            printable(&pg.root_dir().to_string_lossy())
         ),
         None => eprintln!("state:    PostgreSQL at the given database URL"),
     }
     let settings = recoco_core::settings::Settings {
-        database: Some(recoco_core::settings::DatabaseConnectionSpec {
-            url: pg_url,
-            user: None,
-            password: None,
-            max_connections: 8,
-            min_connections: 1,
-        }),
+        database: Some(database),
         ..Default::default()
     };
     recoco_core::lib_context::init_lib_context(Some(settings))

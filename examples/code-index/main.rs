@@ -56,8 +56,12 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         tokio::select! {
             result = app::run(&args) => result,
-            // Dropping the run stops the private PostgreSQL cluster cleanly.
-            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted; the next run resumes where this one stopped")),
+            // Ctrl-C, SIGTERM or SIGHUP: dropping the run stops the private PostgreSQL
+            // cluster cleanly.
+            signal = thread_flow::postgres::shutdown_signal() => Err(match signal {
+                Ok(signal) => anyhow::anyhow!("stopped by {signal}; the next run resumes where this one stopped"),
+                Err(e) => anyhow::anyhow!("cannot install the signal handlers: {e}"),
+            }),
         }
     });
     match result {

@@ -6,6 +6,9 @@
 //! - [`D1Database`]: embedded local D1 (SQLite) or Cloudflare D1 over HTTP.
 //! - [`D1Table`]: `migrate`, `upsert`, `delete`, `get`, `count` with batched, retried requests.
 //! - `target` (feature `recoco`): the ReCoco target kind `"D1"` on the same runtime.
+//! - `postgres` (feature `recoco`, Unix): the embedded default for ReCoco's state, a private
+//!   PostgreSQL cluster only this program can use (Unix socket, password, stopped on exit).
+//! - [`local_state`]: state directories `0700` and state files `0600`.
 //!
 //! Data flows one way: [`schema`] -> [`sql`] (statements and batch plans, no I/O) ->
 //! [`client`] (transports) -> D1.
@@ -15,6 +18,9 @@ extern crate self as thread_flow;
 
 pub mod client;
 mod error;
+pub mod local_state;
+#[cfg(all(feature = "recoco", unix))]
+pub mod postgres;
 pub mod schema;
 mod secret;
 pub mod sql;
