@@ -424,6 +424,18 @@ async fn indexes_a_tree_then_updates_only_what_changed() {
         "the default D1 file is {}",
         d1_path.display()
     );
+    // Other accounts on the machine cannot read the index or the state next to it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(
+            mode(&root.join(".thread-flow")),
+            0o700,
+            ".thread-flow is private"
+        );
+        assert_eq!(mode(&d1_path), 0o600, "the D1 file is private");
+    }
     let db = D1Database::local(&d1_path).expect("open the index");
 
     assert_eq!(

@@ -436,10 +436,21 @@ fn places(args: &Args, env: &Env<'_>) -> anyhow::Result<Places> {
 fn open_database(destination: &Destination) -> anyhow::Result<D1Database> {
     Ok(match destination {
         Destination::Local(path) => {
+            // `.thread-flow` is ours by name: private (0700) even if an older run made it
+            // 0755. A folder given with `--db` is the user's: only created if missing (0700),
+            // never re-moded. The D1 file is created 0600; an existing one is left as it is.
             if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)
-                    .with_context(|| format!("cannot create {}", parent.display()))?;
+                let created = if parent.file_name() == Some(std::ffi::OsStr::new(".thread-flow")) {
+                    thread_flow::local_state::create_private_dir(parent)
+                } else if parent.is_dir() {
+                    Ok(())
+                } else {
+                    thread_flow::local_state::create_private_dir(parent)
+                };
+                created.with_context(|| format!("cannot create {}", parent.display()))?;
             }
+            thread_flow::local_state::create_private_file(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
             D1Database::local(path).with_context(|| format!("cannot open {}", path.display()))?
         }
         Destination::Cloudflare { config, .. } => {
