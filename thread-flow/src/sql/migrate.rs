@@ -249,7 +249,7 @@ fn empty_table_guard(table: &str) -> MigrationStep {
     push_ident(&mut insert, &guard);
     insert.push_str(" (\"rows\") SELECT EXISTS (SELECT 1 FROM ");
     push_ident(&mut insert, table);
-    insert.push_str(")");
+    insert.push(')');
     step(
         format!(
             "check that table `{table}` is still empty (the request fails, changing nothing, if a row was written since it was read)"
