@@ -349,6 +349,49 @@ async fn rebuild_keeps_triggers(db: &D1Database) {
     );
 }
 
+/// A rebuild of a table that a view reads (and another table's trigger writes to) succeeds:
+/// SQLite refuses to rename a table while a view names a missing one, so the rows are copied
+/// back instead. The view and the trigger work afterwards.
+async fn rebuild_with_a_view_and_a_foreign_trigger(db: &D1Database) {
+    let v1 = reals_v1();
+    db.migrate_table(&v1, &MigrationOptions::default())
+        .await
+        .unwrap();
+    run(
+        db,
+        &[
+            "INSERT INTO measures VALUES (1, 0.5), (2, 1.5)",
+            "CREATE VIEW big_measures AS SELECT id, x FROM measures WHERE x > 1",
+            "CREATE TABLE inbox (id INTEGER PRIMARY KEY, x REAL)",
+            "CREATE TRIGGER inbox_to_measures AFTER INSERT ON inbox BEGIN INSERT INTO measures VALUES (NEW.id, NEW.x); END",
+        ],
+    )
+    .await;
+    let mut v2 = v1.clone();
+    v2.columns[1] = Column::new("x", SqlType::Real);
+    v2.columns[1].default = Some(thread_flow::ColumnDefault::Value(Value::Real(0.0)));
+    let report = db
+        .migrate_table(
+            &v2,
+            &MigrationOptions {
+                allow_data_loss: true,
+                ..MigrationOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(report.plan.rebuild);
+    assert_eq!(db.live_schema("measures").await.unwrap().unwrap(), v2);
+    run(db, &["INSERT INTO inbox VALUES (3, 2.5)"]).await;
+    assert_eq!(
+        rows(db, "SELECT id, x FROM big_measures ORDER BY id").await,
+        vec![
+            vec![Value::Integer(2), Value::Real(1.5)],
+            vec![Value::Integer(3), Value::Real(2.5)],
+        ]
+    );
+}
+
 fn docs_v1() -> TableSchema {
     let mut t = TableSchema::new("docs");
     t.columns = vec![
@@ -449,6 +492,11 @@ async fn local_rebuild_keeps_triggers() {
 }
 
 #[tokio::test]
+async fn local_rebuild_with_a_view_and_a_foreign_trigger() {
+    rebuild_with_a_view_and_a_foreign_trigger(&D1Database::in_memory().unwrap()).await;
+}
+
+#[tokio::test]
 async fn local_empty_table_allowance_is_checked_atomically() {
     empty_table_allowance_is_checked_atomically(&D1Database::in_memory().unwrap()).await;
 }
@@ -477,6 +525,12 @@ async fn d1_referenced_rebuild_keeps_children_and_triggers() {
 async fn d1_rebuild_keeps_triggers() {
     let server = start();
     rebuild_keeps_triggers(&server.database().unwrap()).await;
+}
+
+#[tokio::test]
+async fn d1_rebuild_with_a_view_and_a_foreign_trigger() {
+    let server = start();
+    rebuild_with_a_view_and_a_foreign_trigger(&server.database().unwrap()).await;
 }
 
 #[tokio::test]

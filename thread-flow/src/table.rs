@@ -132,6 +132,7 @@ impl D1Database {
             rows.get(4).copied().unwrap_or(no_rows),
             &candidates,
             key_rows,
+            rows.get(6).copied().unwrap_or(no_rows),
         );
         Ok(Some((schema, dependents)))
     }

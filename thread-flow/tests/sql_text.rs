@@ -369,6 +369,7 @@ fn referenced_rebuild_and_empty_table_guard() {
             name: "audit".into(),
             sql: "CREATE TRIGGER audit AFTER INSERT ON users BEGIN SELECT 1; END".into(),
         }],
+        mentioned_by: Vec::new(),
     };
     let options = MigrationOptions {
         rebuild_referenced: true,

@@ -68,7 +68,12 @@ pub fn dependents_statements(table: &str) -> Vec<Statement> {
             "SELECT name FROM sqlite_schema WHERE type = 'table' AND name <> ? COLLATE NOCASE \
              AND sql LIKE '%REFERENCES%' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
              AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' ORDER BY name",
-            vec![name],
+            vec![name.clone()],
+        ),
+        Statement::new(
+            "SELECT name FROM sqlite_schema WHERE type IN ('view', 'trigger') \
+             AND tbl_name <> ? COLLATE NOCASE AND instr(lower(sql), lower(?)) > 0 ORDER BY name",
+            vec![name.clone(), name],
         ),
     ]
 }
@@ -89,15 +94,22 @@ pub fn referencing_candidates(rows: ResultRows<'_>) -> Vec<String> {
         .collect()
 }
 
-/// What hangs on `table`: its triggers (from the trigger rows of [`dependents_statements`])
-/// and the foreign keys of `candidates` that reference it (from the results of
-/// [`foreign_key_statements`] for them).
+/// What hangs on `table`: its triggers (from the trigger rows of [`dependents_statements`]),
+/// the foreign keys of `candidates` that reference it (from the results of
+/// [`foreign_key_statements`] for them) and the views and triggers that mention it (the last
+/// rows of [`dependents_statements`]).
 pub fn parse_dependents(
     table: &str,
     triggers: ResultRows<'_>,
     candidates: &[String],
     foreign_keys: &[ResultRows<'_>],
+    mentions: ResultRows<'_>,
 ) -> TableDependents {
+    let mentioned_by = mentions
+        .rows
+        .iter()
+        .filter_map(|r| mentions.get(r, "name").and_then(text))
+        .collect();
     let triggers = triggers
         .rows
         .iter()
@@ -139,6 +151,7 @@ pub fn parse_dependents(
     TableDependents {
         referenced_by,
         triggers,
+        mentioned_by,
     }
 }
 

@@ -113,6 +113,10 @@ pub struct TableDependents {
     pub referenced_by: Vec<ReferencingKey>,
     /// Triggers on this table (dropped with it by a rebuild, then recreated).
     pub triggers: Vec<TableTrigger>,
+    /// Views and triggers of other tables whose SQL mentions this table's name. SQLite re-checks
+    /// them when a table is renamed and fails the rename while the table is missing, so a
+    /// rebuild then copies the rows back instead of renaming the copy.
+    pub mentioned_by: Vec<String>,
 }
 
 /// One step of a migration, described in plain words.
@@ -399,9 +403,10 @@ fn plan(
     }
 
     if !rebuild.is_empty() {
-        let hold_rows = referenced && !table_is_empty;
+        let defer_keys = referenced && !table_is_empty;
+        let hold_rows = defer_keys || !dependents.mentioned_by.is_empty();
         return Ok(rebuild_plan(
-            from, dependents, to, &rebuild, options, hold_rows,
+            from, dependents, to, &rebuild, options, hold_rows, defer_keys,
         ));
     }
 
@@ -518,11 +523,12 @@ fn rebuild_plan(
     reasons: &[String],
     options: &MigrationOptions,
     hold_rows: bool,
+    defer_keys: bool,
 ) -> MigrationPlan {
     let table = &to.name;
     let temp = format!("{table}__thread_flow_rebuild");
     let mut statements = Vec::new();
-    if hold_rows {
+    if defer_keys {
         // Referencing rows must find their parents again by the end of the request.
         statements.push(Statement::raw("PRAGMA defer_foreign_keys = on"));
     }
@@ -580,8 +586,8 @@ fn rebuild_plan(
     if hold_rows {
         // Renaming the copy would leave the referencing rows' deferred violations counted
         // (SQLite counts them when the old table is dropped and uncounts them only when a
-        // matching parent row is inserted), so the rows go back into a table created under
-        // the final name. The columns are listed so SQLite inserts row by row, with its
+        // matching parent row is inserted), and fails while a view names the missing table,
+        // so the rows go back into a table created under the final name. The columns are listed so SQLite inserts row by row, with its
         // foreign key bookkeeping (a bare `SELECT *` would copy pages past it).
         statements.push(Statement::raw(create_table_named(to, table)));
         let mut sql = String::from("INSERT INTO ");
@@ -605,7 +611,7 @@ fn rebuild_plan(
         format!(
             "rebuild table `{table}` keeping its rows, because {}{}",
             reasons.join("; "),
-            if hold_rows {
+            if defer_keys {
                 format!(
                     " (other tables reference it: {}; their keys are checked at the end of the request)",
                     dependents
