@@ -1,6 +1,7 @@
 //! [`D1Table`]: typed migrate / upsert / delete / get / count for a [`D1Target`], and the
 //! schema-level operations of [`D1Database`] it is built on (shared with the ReCoco target):
-//! [`D1Database::write_rows`], [`D1Database::live_schema`], [`D1Database::migrate_table`].
+//! [`D1Database::write_rows`], [`D1Database::live_schema`], [`D1Database::live_table`],
+//! [`D1Database::migrate_table`].
 
 use std::collections::VecDeque;
 use std::marker::PhantomData;
@@ -11,9 +12,11 @@ use tokio::task::JoinSet;
 use crate::client::RequestOutcome;
 use crate::client::local::LocalD1;
 use crate::sql::introspect::{self, ResultRows};
+use crate::sql::migrate::is_empty_guard_failure;
 use crate::sql::plan::{Packer, Rows, prepare_bound_write, prepare_write};
 use crate::sql::{
-    MigrationOptions, MigrationPlan, Statement, WritePlan, plan_migration, render_key, select,
+    MigrationOptions, MigrationPlan, Statement, TableDependents, WritePlan, plan_migration,
+    plan_migration_of_empty_table, plan_migration_with, render_key, select,
 };
 use crate::{ColumnError, D1Database, D1Target, Error, Result, TableSchema, Value};
 
@@ -73,6 +76,13 @@ impl D1Database {
     /// `PRAGMA table_xinfo` / `index_list` / `index_info` and `sqlite_schema`. `None` when the
     /// table does not exist.
     pub async fn live_schema(&self, table: &str) -> Result<Option<TableSchema>> {
+        Ok(self.live_table(table).await?.map(|(schema, _)| schema))
+    }
+
+    /// [`D1Database::live_schema`] and what depends on the table: its triggers and the foreign
+    /// keys of other tables that reference it (`PRAGMA foreign_key_list`), which a rebuild
+    /// must keep. Two requests at most. `None` when the table does not exist.
+    pub async fn live_table(&self, table: &str) -> Result<Option<(TableSchema, TableDependents)>> {
         let first = self.request(introspect::table_statements(table)).await?;
         let rows: Vec<ResultRows<'_>> = first
             .results
@@ -90,10 +100,16 @@ impl D1Database {
             .map(|r| introspect::created_indexes(*r))
             .unwrap_or_default();
         let names: Vec<String> = indexes.iter().map(|(n, _)| n.clone()).collect();
-        let infos = if names.is_empty() {
+        let candidates = rows
+            .get(5)
+            .map(|r| introspect::referencing_candidates(*r))
+            .unwrap_or_default();
+        let mut second = introspect::index_statements(&names);
+        second.extend(introspect::foreign_key_statements(&candidates));
+        let infos = if second.is_empty() {
             RequestOutcome::default()
         } else {
-            self.request(introspect::index_statements(&names)).await?
+            self.request(second).await?
         };
         let info_rows: Vec<ResultRows<'_>> = infos
             .results
@@ -103,28 +119,59 @@ impl D1Database {
                 rows: &r.rows,
             })
             .collect();
-        Ok(introspect::parse_live_schema(
-            table, &rows, &indexes, &info_rows,
-        ))
+        let (index_rows, key_rows) = info_rows.split_at(names.len().min(info_rows.len()));
+        let Some(schema) = introspect::parse_live_schema(table, &rows, &indexes, index_rows) else {
+            return Ok(None);
+        };
+        let no_rows = ResultRows {
+            columns: &[],
+            rows: &[],
+        };
+        let dependents = introspect::parse_dependents(
+            &schema.name,
+            rows.get(4).copied().unwrap_or(no_rows),
+            &candidates,
+            key_rows,
+            rows.get(6).copied().unwrap_or(no_rows),
+        );
+        Ok(Some((schema, dependents)))
     }
 
     /// The plan that brings the live table to `to` (reads the live schema, plans, sends nothing).
+    ///
+    /// A change refused for the sake of existing rows (see [`MigrationOptions`]) is planned
+    /// anyway when the live table has no rows, since nothing can be lost then; such a plan
+    /// ([`MigrationPlan::requires_empty_table`]) starts with a guard, so applying it fails with
+    /// [`Error::MigrationRefused`], changing nothing, if a row was written in the meantime.
     pub async fn plan_table(
         &self,
         to: &TableSchema,
         options: &MigrationOptions,
     ) -> Result<MigrationPlan> {
         to.validate()?;
-        let live = self.live_schema(&to.name).await?;
-        plan_migration(live.as_ref(), to, options)
+        let Some((live, dependents)) = self.live_table(&to.name).await? else {
+            return plan_migration(None, to, options);
+        };
+        match plan_migration_with(Some(&live), &dependents, to, options) {
+            Err(refused @ Error::MigrationRefused { .. }) => {
+                if self.count_rows(&live.name).await? != 0 {
+                    return Err(refused);
+                }
+                plan_migration_of_empty_table(&live, &dependents, to)
+            }
+            other => other,
+        }
     }
 
-    /// Brings the live table to `to`: reads the live schema, plans, and applies the plan as one
-    /// atomic request. Safe to call again after a crash or a success: the next plan starts from
-    /// what the database holds, so a finished migration plans to nothing.
+    /// Brings the live table to `to`: reads the live schema, plans ([`D1Database::plan_table`])
+    /// and applies the plan as one atomic request. Safe to call again after a crash or a
+    /// success: the next plan starts from what the database holds, so a finished migration
+    /// plans to nothing.
     ///
-    /// A change refused as data-losing is applied anyway when the live table has no rows,
-    /// since nothing can be lost then.
+    /// A change refused as data-losing is applied anyway when the live table has no rows, since
+    /// nothing can be lost then: the emptiness is checked again inside the migration's own
+    /// request, so a row written between the read and the change is never lost (the migration
+    /// is refused instead, changing nothing).
     pub async fn migrate_table(
         &self,
         to: &TableSchema,
@@ -132,26 +179,7 @@ impl D1Database {
     ) -> Result<MigrationReport> {
         // An invalid table (a reserved name, too many columns) is refused before any request.
         to.validate()?;
-        let live = self.live_schema(&to.name).await?;
-        let plan = match plan_migration(live.as_ref(), to, options) {
-            Ok(plan) => plan,
-            Err(refused @ Error::MigrationRefused { .. }) => {
-                let Some(live) = &live else {
-                    return Err(refused);
-                };
-                if self.count_rows(&live.name).await? != 0 {
-                    return Err(refused);
-                }
-                plan_migration(
-                    Some(live),
-                    to,
-                    &MigrationOptions {
-                        allow_data_loss: true,
-                    },
-                )?
-            }
-            Err(e) => return Err(e),
-        };
+        let plan = self.plan_table(to, options).await?;
         let statements = plan.statements().len() as u64;
         let check = plan.clone();
         match self.apply_migration(&to.name, plan).await {
@@ -159,8 +187,9 @@ impl D1Database {
             Err(failed) => {
                 // Over HTTP an attempt can commit and lose its response; the transport then
                 // retries on the migrated table, and a replayed `ALTER TABLE ADD COLUMN` fails
-                // ("duplicate column name"). Whatever the error, the live table decides: when it
-                // already matches `to`, the migration is done.
+                // ("duplicate column name"), or a replayed empty-table guard finds rows written
+                // since. Whatever the error, the live table decides: when it already matches
+                // `to`, the migration is done.
                 if !self.matches_live(to).await {
                     return Err(failed);
                 }
@@ -183,6 +212,7 @@ impl D1Database {
     async fn matches_live(&self, to: &TableSchema) -> bool {
         let all = MigrationOptions {
             allow_data_loss: true,
+            rebuild_referenced: true,
         };
         match self.live_schema(&to.name).await {
             Ok(Some(live)) => plan_migration(Some(&live), to, &all).is_ok_and(|p| p.is_empty()),
@@ -205,9 +235,20 @@ impl D1Database {
         }
         let statements = plan.statements();
         let n = statements.len() as u64;
-        self.request(statements)
-            .await
-            .map_err(|e| with_context(e, table, None))?;
+        self.request(statements).await.map_err(|e| {
+            if plan.requires_empty_table && error_message(&e).is_some_and(is_empty_guard_failure) {
+                return Error::MigrationRefused {
+                    table: table.into(),
+                    reason: format!(
+                        "the change was planned for an empty table, but table `{table}` holds \
+                         rows again (written after it was read), and applying it now could lose \
+                         them. Nothing was changed. Migrate again: the new plan starts from \
+                         those rows ({e})"
+                    ),
+                };
+            }
+            with_context(e, table, None)
+        })?;
         Ok(MigrationReport {
             plan,
             requests: 1,
@@ -424,6 +465,14 @@ async fn stream_requests(
             .map_err(|e| with_context(e, table, Some(first_key)))?;
         report.add(&outcome, statements);
         drop(sent);
+    }
+}
+
+/// The message of an API or transport error.
+fn error_message(e: &Error) -> Option<&str> {
+    match e {
+        Error::Api { message, .. } | Error::Transport { message, .. } => Some(message),
+        _ => None,
     }
 }
 

@@ -356,6 +356,7 @@ async fn data_losing_changes_are_refused_unless_allowed() {
             &v3,
             &MigrationOptions {
                 allow_data_loss: true,
+                ..MigrationOptions::default()
             },
         )
         .await
@@ -372,6 +373,7 @@ async fn data_losing_changes_are_refused_unless_allowed() {
         &v5,
         &MigrationOptions {
             allow_data_loss: true,
+            ..MigrationOptions::default()
         },
     )
     .await
@@ -466,4 +468,104 @@ async fn strict_and_without_rowid_changes_rebuild() {
     let live = db.live_schema("docs").await.unwrap().unwrap();
     assert!(live.strict && live.without_rowid);
     let _ = Statement::raw("");
+}
+
+#[tokio::test]
+async fn real_to_text_keeps_seventeen_digits() {
+    let db = D1Database::in_memory().unwrap();
+    let mut v1 = TableSchema::new("m");
+    v1.columns = vec![
+        Column::new("id", SqlType::Integer),
+        Column::new("x", SqlType::Real),
+    ];
+    v1.primary_key = vec!["id".into()];
+    db.migrate_table(&v1, &MigrationOptions::default())
+        .await
+        .unwrap();
+    let values = [
+        0.30000000000000004,
+        0.1,
+        1.0 / 3.0,
+        9_007_199_254_740_992.0,
+        1e21,
+    ];
+    db.write_rows(
+        &v1,
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, x)| vec![Value::Integer(i as i64), Value::Real(*x)])
+            .collect(),
+        vec![],
+    )
+    .await
+    .unwrap();
+    let mut v2 = v1.clone();
+    v2.columns[1].sql_type = SqlType::Text;
+    // Lossless, so no opt-in is needed.
+    db.migrate_table(&v2, &MigrationOptions::default())
+        .await
+        .unwrap();
+    let back = rows(&db, "SELECT x FROM m ORDER BY id").await;
+    let texts: Vec<String> = back
+        .into_iter()
+        .map(|r| match &r[0] {
+            Value::Text(t) => t.clone(),
+            other => panic!("expected text, found {other:?}"),
+        })
+        .collect();
+    assert_eq!(texts[0], "0.30000000000000004");
+    assert_eq!(texts[1], "0.1");
+    for (x, t) in values.iter().zip(&texts) {
+        assert_eq!(
+            t.parse::<f64>().unwrap().to_bits(),
+            x.to_bits(),
+            "{x:?} became {t:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn referenced_table_rebuild_is_refused_naming_the_referencing_table() {
+    let db = D1Database::in_memory().unwrap();
+    db.migrate_table(&v1(), &MigrationOptions::default())
+        .await
+        .unwrap();
+    seed(&db, &v1(), 3).await;
+    db.request(vec![
+        Statement::raw(
+            "CREATE TABLE notes (id INTEGER PRIMARY KEY, doc INTEGER REFERENCES docs (id) ON DELETE CASCADE)",
+        ),
+        Statement::raw("INSERT INTO notes VALUES (1, 0), (2, 2)"),
+    ])
+    .await
+    .unwrap();
+    let mut v2 = v1();
+    v2.columns[1] = Column::new("title", SqlType::Text).nullable(true);
+    for options in [
+        MigrationOptions::default(),
+        MigrationOptions {
+            allow_data_loss: true,
+            rebuild_referenced: true,
+        },
+    ] {
+        match db.migrate_table(&v2, &options).await {
+            Err(Error::MigrationRefused { table, reason }) => {
+                assert_eq!(table, "docs");
+                assert!(
+                    reason.contains("`notes` (doc) ON DELETE CASCADE"),
+                    "{reason}"
+                );
+            }
+            other => panic!("expected MigrationRefused, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        rows(&db, "SELECT id, doc FROM notes ORDER BY id").await,
+        vec![
+            vec![Value::Integer(1), Value::Integer(0)],
+            vec![Value::Integer(2), Value::Integer(2)],
+        ]
+    );
+    assert_eq!(db.live_schema("docs").await.unwrap().unwrap(), v1());
 }

@@ -346,3 +346,79 @@ fn encoded_statement_skips_quoted_question_marks() {
         vec![Value::Text("01".into()), Value::Text(i64::MIN.to_string())]
     );
 }
+
+/// The rebuild of a referenced table (with `rebuild_referenced`): deferred keys, rows copied
+/// out and back into a table created under the final name (no rename), REAL -> TEXT with every
+/// digit, then indexes and the table's triggers.
+#[test]
+fn referenced_rebuild_and_empty_table_guard() {
+    use sql::{
+        MigrationOptions, ReferencingKey, TableDependents, TableTrigger,
+        plan_migration_of_empty_table, plan_migration_with,
+    };
+    let from = users();
+    let mut to = users();
+    to.columns[2].sql_type = SqlType::Text;
+    let dependents = TableDependents {
+        referenced_by: vec![ReferencingKey {
+            table: "posts".into(),
+            columns: vec!["author".into()],
+            on_delete: "NO ACTION".into(),
+        }],
+        triggers: vec![TableTrigger {
+            name: "audit".into(),
+            sql: "CREATE TRIGGER audit AFTER INSERT ON users BEGIN SELECT 1; END".into(),
+        }],
+        mentioned_by: Vec::new(),
+    };
+    let options = MigrationOptions {
+        rebuild_referenced: true,
+        ..MigrationOptions::default()
+    };
+    let plan = plan_migration_with(Some(&from), &dependents, &to, &options).unwrap();
+    let sql: Vec<String> = plan.statements().into_iter().map(|s| s.sql).collect();
+    let score = "CASE WHEN typeof(\"score\") = 'real' AND CAST(CAST(\"score\" AS TEXT) AS REAL) <> \"score\" THEN \
+                 CASE WHEN CAST(printf('%!.16g', \"score\") AS REAL) = \"score\" THEN printf('%!.16g', \"score\") \
+                 ELSE printf('%!.17g', \"score\") END ELSE CAST(\"score\" AS TEXT) END";
+    assert_eq!(
+        sql,
+        vec![
+            "PRAGMA defer_foreign_keys = on".to_string(),
+            "DROP TABLE IF EXISTS \"users__thread_flow_rebuild\"".into(),
+            "CREATE TABLE IF NOT EXISTS \"users__thread_flow_rebuild\" (\"id\" INTEGER NOT NULL, \"name\" TEXT NOT NULL, \"score\" TEXT, \"avatar\" BLOB, PRIMARY KEY (\"id\")) STRICT".into(),
+            format!("INSERT INTO \"users__thread_flow_rebuild\" (\"id\", \"name\", \"score\", \"avatar\") SELECT \"id\", \"name\", {score}, \"avatar\" FROM \"users\""),
+            "DROP TABLE \"users\"".into(),
+            "CREATE TABLE IF NOT EXISTS \"users\" (\"id\" INTEGER NOT NULL, \"name\" TEXT NOT NULL, \"score\" TEXT, \"avatar\" BLOB, PRIMARY KEY (\"id\")) STRICT".into(),
+            "INSERT INTO \"users\" (\"id\", \"name\", \"score\", \"avatar\") SELECT \"id\", \"name\", \"score\", \"avatar\" FROM \"users__thread_flow_rebuild\"".into(),
+            "DROP TABLE \"users__thread_flow_rebuild\"".into(),
+            "CREATE TRIGGER audit AFTER INSERT ON users BEGIN SELECT 1; END".into(),
+        ]
+    );
+
+    // Refused without the option, naming the referencing table.
+    let refused = plan_migration_with(Some(&from), &dependents, &to, &MigrationOptions::default());
+    assert!(
+        matches!(&refused, Err(thread_flow::Error::MigrationRefused { reason, .. }) if reason.contains("`posts` (author) ON DELETE NO ACTION")),
+        "{refused:?}"
+    );
+
+    // A dropped column on an empty table: the guard comes first, in the same request.
+    let mut dropped = users();
+    dropped.columns.pop();
+    let plan = plan_migration_of_empty_table(&from, &TableDependents::default(), &dropped).unwrap();
+    assert!(plan.requires_empty_table);
+    let sql: Vec<String> = plan.statements().into_iter().map(|s| s.sql).collect();
+    assert_eq!(
+        sql[..4],
+        [
+            "DROP TABLE IF EXISTS \"users__thread_flow_guard\"",
+            "CREATE TABLE \"users__thread_flow_guard\" (\"rows\" INTEGER NOT NULL CONSTRAINT \"thread_flow_table_not_empty\" CHECK (\"rows\" = 0))",
+            "INSERT INTO \"users__thread_flow_guard\" (\"rows\") SELECT EXISTS (SELECT 1 FROM \"users\")",
+            "DROP TABLE \"users__thread_flow_guard\"",
+        ]
+    );
+    assert_eq!(
+        sql[4],
+        "DROP TABLE IF EXISTS \"users__thread_flow_rebuild\""
+    );
+}

@@ -1,7 +1,9 @@
 //! Reading a live table's schema: the statements (PRAGMA `table_xinfo`, `index_list`,
-//! `index_info` and `sqlite_schema`) and the parser that turns their rows into a
-//! [`TableSchema`]. The I/O is done by [`crate::D1Database::live_schema`].
+//! `index_info`, `foreign_key_list` and `sqlite_schema`) and the parsers that turn their rows
+//! into a [`TableSchema`] and its [`TableDependents`] (triggers, referencing foreign keys).
+//! The I/O is done by [`crate::D1Database::live_table`].
 
+use super::migrate::{ReferencingKey, TableDependents, TableTrigger};
 use super::{Statement, quote_ident};
 use crate::Value;
 use crate::schema::{Column, ColumnDefault, Index, SqlType, TableSchema};
@@ -27,8 +29,16 @@ impl<'a> ResultRows<'a> {
     }
 }
 
-/// The first request: table definition, columns, index list, index definitions.
+/// The first request: table definition, columns, index list, index definitions, then the
+/// table's triggers and the other tables that may reference it (see [`dependents_statements`]).
 pub fn table_statements(table: &str) -> Vec<Statement> {
+    let mut statements = schema_statements(table);
+    statements.extend(dependents_statements(table));
+    statements
+}
+
+/// Table definition, columns, index list, index definitions.
+fn schema_statements(table: &str) -> Vec<Statement> {
     let name = Value::Text(table.to_string());
     vec![
         Statement::new(
@@ -42,6 +52,107 @@ pub fn table_statements(table: &str) -> Vec<Statement> {
             vec![name],
         ),
     ]
+}
+
+/// The table's triggers (`name`, `sql`) and the other tables whose definition mentions
+/// `REFERENCES` (candidates for [`foreign_key_statements`]). D1 refuses the table-valued
+/// `pragma_foreign_key_list()`, so the keys themselves are read with one PRAGMA per candidate.
+pub fn dependents_statements(table: &str) -> Vec<Statement> {
+    let name = Value::Text(table.to_string());
+    vec![
+        Statement::new(
+            "SELECT name, sql FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = ? COLLATE NOCASE AND sql IS NOT NULL ORDER BY rowid",
+            vec![name.clone()],
+        ),
+        Statement::new(
+            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name <> ? COLLATE NOCASE \
+             AND sql LIKE '%REFERENCES%' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+             AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' ORDER BY name",
+            vec![name.clone()],
+        ),
+        Statement::new(
+            "SELECT name FROM sqlite_schema WHERE type IN ('view', 'trigger') \
+             AND tbl_name <> ? COLLATE NOCASE AND instr(lower(sql), lower(?)) > 0 ORDER BY name",
+            vec![name.clone(), name],
+        ),
+    ]
+}
+
+/// `PRAGMA foreign_key_list` for each candidate referencing table, in order.
+pub fn foreign_key_statements(tables: &[String]) -> Vec<Statement> {
+    tables
+        .iter()
+        .map(|t| Statement::raw(format!("PRAGMA foreign_key_list({})", quote_ident(t))))
+        .collect()
+}
+
+/// The candidate referencing tables from the last result of [`table_statements`].
+pub fn referencing_candidates(rows: ResultRows<'_>) -> Vec<String> {
+    rows.rows
+        .iter()
+        .filter_map(|r| rows.get(r, "name").and_then(text))
+        .collect()
+}
+
+/// What hangs on `table`: its triggers (from the trigger rows of [`dependents_statements`]),
+/// the foreign keys of `candidates` that reference it (from the results of
+/// [`foreign_key_statements`] for them) and the views and triggers that mention it (the last
+/// rows of [`dependents_statements`]).
+pub fn parse_dependents(
+    table: &str,
+    triggers: ResultRows<'_>,
+    candidates: &[String],
+    foreign_keys: &[ResultRows<'_>],
+    mentions: ResultRows<'_>,
+) -> TableDependents {
+    let mentioned_by = mentions
+        .rows
+        .iter()
+        .filter_map(|r| mentions.get(r, "name").and_then(text))
+        .collect();
+    let triggers = triggers
+        .rows
+        .iter()
+        .filter_map(|r| {
+            Some(TableTrigger {
+                name: triggers.get(r, "name").and_then(text)?,
+                sql: triggers.get(r, "sql").and_then(text)?,
+            })
+        })
+        .collect();
+    let mut referenced_by = Vec::new();
+    for (child, keys) in candidates.iter().zip(foreign_keys) {
+        // One row per column of a key; the rows of one key share its `id`.
+        let mut by_id: Vec<(i64, ReferencingKey)> = Vec::new();
+        for r in keys.rows {
+            let parent = keys.get(r, "table").and_then(text).unwrap_or_default();
+            if !parent.eq_ignore_ascii_case(table) {
+                continue;
+            }
+            let id = keys.get(r, "id").and_then(int).unwrap_or(0);
+            let column = keys.get(r, "from").and_then(text).unwrap_or_default();
+            match by_id.iter_mut().find(|(i, _)| *i == id) {
+                Some((_, key)) => key.columns.push(column),
+                None => by_id.push((
+                    id,
+                    ReferencingKey {
+                        table: child.clone(),
+                        columns: vec![column],
+                        on_delete: keys
+                            .get(r, "on_delete")
+                            .and_then(text)
+                            .unwrap_or_else(|| "NO ACTION".into()),
+                    },
+                )),
+            }
+        }
+        referenced_by.extend(by_id.into_iter().map(|(_, k)| k));
+    }
+    TableDependents {
+        referenced_by,
+        triggers,
+        mentioned_by,
+    }
 }
 
 /// Names of the indexes created with `CREATE INDEX` (not those behind PRIMARY KEY / UNIQUE

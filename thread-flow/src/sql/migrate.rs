@@ -6,18 +6,28 @@
 //! - Index added, removed or changed (columns, uniqueness, predicate): drop and create.
 //! - What SQLite cannot `ALTER` (key change, type change, nullability or default change, STRICT or
 //!   WITHOUT ROWID change, dropped column): a *table rebuild* that keeps every row: create the new
-//!   table under a temporary name, copy the common columns (`CAST` where the type changed), drop
-//!   the old table, rename the new one, recreate the indexes. Apply a plan as one request
+//!   table under a temporary name, copy the common columns (`CAST` where the type changed; a REAL
+//!   becoming TEXT keeps all the digits it needs to read back as the same number), drop the old
+//!   table, rename the new one, recreate the indexes and the table's triggers (read from
+//!   `sqlite_schema`; dropping a table drops its triggers). Apply a plan as one request
 //!   ([`MigrationPlan::statements`]) and the rebuild is atomic: a row that does not fit the new
-//!   table (a duplicate under a new key, a NULL in a column that became NOT NULL) fails the request
-//!   and leaves the table as it was.
+//!   table (a duplicate under a new key, a NULL in a column that became NOT NULL) fails the
+//!   request and leaves the table as it was.
+//! - A rebuild of a table that other tables reference with a foreign key is refused (the error
+//!   names the referencing tables) unless [`MigrationOptions::rebuild_referenced`]; with it, the
+//!   rebuild runs under `PRAGMA defer_foreign_keys = on` and copies the rows back into a table
+//!   created under the final name, so every referencing row finds its parent again by the end
+//!   of the request (or the request fails, changing nothing). Keys with an `ON DELETE` action
+//!   (`CASCADE`, `SET NULL`, `SET DEFAULT`) are always refused while the table has rows: D1 cannot
+//!   turn foreign keys off, so dropping the old table would fire them on the referencing rows.
 //! - Refused with [`Error::MigrationRefused`] unless [`MigrationOptions::allow_data_loss`]: a
 //!   dropped column, a type change whose conversion may change values (everything but INTEGER or
 //!   REAL to TEXT and TEXT to BLOB), and a NOT NULL column without default added to an existing
 //!   table (a pure planner cannot know whether the table is empty, so it refuses; with the opt-in,
 //!   existing rows get the type's zero value: `0`, `0.0`, `''` or an empty BLOB).
-//!   [`crate::D1Table::migrate`] retries with the opt-in when the live table has no rows, since
-//!   nothing can be lost then.
+//!   [`crate::D1Table::migrate`] applies such a change anyway when the live table has no rows,
+//!   with [`plan_migration_of_empty_table`]: the plan's first statements check, inside the same
+//!   request, that the table is still empty, so a row written after the read is never lost.
 //!
 //! Replay: `CREATE ... IF NOT EXISTS`, `DROP ... IF EXISTS` and the rebuild (which starts by
 //! dropping a leftover temporary table) are safe to run again; `ALTER TABLE ADD COLUMN` is not
@@ -38,6 +48,75 @@ pub struct MigrationOptions {
     /// Apply changes that may lose data (dropped columns, lossy type changes, NOT NULL columns
     /// without default on existing rows). Off by default.
     pub allow_data_loss: bool,
+    /// Rebuild a table that other tables reference with a foreign key. Off by default: such a
+    /// rebuild is refused with [`Error::MigrationRefused`] naming the referencing tables.
+    ///
+    /// With it, the rebuild runs under `PRAGMA defer_foreign_keys = on` (D1 ignores
+    /// `PRAGMA foreign_keys` and refuses `BEGIN`), copies the rows out and back in so every
+    /// referencing row finds its parent again, and the request fails, changing nothing, if one
+    /// does not. Keys declared `ON DELETE CASCADE`, `SET NULL` or `SET DEFAULT` are refused
+    /// even with this option while the table has rows: dropping the old table would fire those
+    /// actions on the referencing rows (deleting or changing them), and D1 offers no way to turn
+    /// them off. Change such keys to `NO ACTION` (or empty the table) first.
+    pub rebuild_referenced: bool,
+}
+
+/// A foreign key of another table that references the migrated table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferencingKey {
+    /// The referencing (child) table.
+    pub table: String,
+    /// Its columns that hold the reference.
+    pub columns: Vec<String>,
+    /// Its `ON DELETE` action as SQLite reports it (`NO ACTION`, `RESTRICT`, `CASCADE`,
+    /// `SET NULL`, `SET DEFAULT`).
+    pub on_delete: String,
+}
+
+impl ReferencingKey {
+    /// Whether dropping the referenced table changes the referencing rows (an `ON DELETE`
+    /// action other than `NO ACTION` / `RESTRICT`, which a deferred check turns into a check at
+    /// the end of the request).
+    pub fn acts_on_delete(&self) -> bool {
+        let action = normalize_ws(&self.on_delete).to_ascii_uppercase();
+        !matches!(action.as_str(), "" | "NO ACTION" | "RESTRICT")
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "`{}` ({}) ON DELETE {}",
+            self.table,
+            self.columns.join(", "),
+            if self.on_delete.trim().is_empty() {
+                "NO ACTION"
+            } else {
+                self.on_delete.trim()
+            }
+        )
+    }
+}
+
+/// A trigger of the migrated table, as `sqlite_schema` holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableTrigger {
+    /// Trigger name.
+    pub name: String,
+    /// Its `CREATE TRIGGER` statement.
+    pub sql: String,
+}
+
+/// What else in the database hangs on a table and must survive a rebuild: the foreign keys of
+/// other tables that reference it and its triggers. Read by [`crate::D1Database::live_table`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TableDependents {
+    /// Foreign keys of other tables referencing this one.
+    pub referenced_by: Vec<ReferencingKey>,
+    /// Triggers on this table (dropped with it by a rebuild, then recreated).
+    pub triggers: Vec<TableTrigger>,
+    /// Views and triggers of other tables whose SQL mentions this table's name. SQLite re-checks
+    /// them when a table is renamed and fails the rename while the table is missing, so a
+    /// rebuild then copies the rows back instead of renaming the copy.
+    pub mentioned_by: Vec<String>,
 }
 
 /// One step of a migration, described in plain words.
@@ -56,6 +135,10 @@ pub struct MigrationPlan {
     pub steps: Vec<MigrationStep>,
     /// Whether the plan rebuilds the table (copies every row).
     pub rebuild: bool,
+    /// Whether the plan was allowed only because the table was empty when it was read (see
+    /// [`plan_migration_of_empty_table`]): its first step fails the request, changing nothing,
+    /// when the table holds a row by then.
+    pub requires_empty_table: bool,
 }
 
 impl MigrationPlan {
@@ -100,11 +183,96 @@ fn step(description: String, statements: Vec<Statement>) -> MigrationStep {
     }
 }
 
-/// Plans the migration from `from` (the live table, `None` when it does not exist) to `to`.
+/// Plans the migration from `from` (the live table, `None` when it does not exist) to `to`,
+/// for a table nothing else depends on (no referencing foreign keys, no triggers). Use
+/// [`plan_migration_with`] with what [`crate::D1Database::live_table`] read for a live table.
 pub fn plan_migration(
     from: Option<&TableSchema>,
     to: &TableSchema,
     options: &MigrationOptions,
+) -> Result<MigrationPlan> {
+    plan_migration_with(from, &TableDependents::default(), to, options)
+}
+
+/// Plans the migration from `from` (the live table, `None` when it does not exist) to `to`,
+/// keeping what depends on the table: a rebuild recreates its triggers, and is refused when
+/// other tables reference it (see [`MigrationOptions::rebuild_referenced`]).
+pub fn plan_migration_with(
+    from: Option<&TableSchema>,
+    dependents: &TableDependents,
+    to: &TableSchema,
+    options: &MigrationOptions,
+) -> Result<MigrationPlan> {
+    plan(from, dependents, to, options, false)
+}
+
+/// The plan for a live table that was read as empty: everything [`plan_migration_with`]
+/// refuses for the sake of existing rows (data loss, referencing foreign keys) is allowed,
+/// since there are none, and the plan starts with a guard that fails the request, changing
+/// nothing, if a row was written since the table was read. Apply it as one request
+/// ([`crate::D1Database::apply_migration`] turns the guard's failure into
+/// [`Error::MigrationRefused`]).
+pub fn plan_migration_of_empty_table(
+    from: &TableSchema,
+    dependents: &TableDependents,
+    to: &TableSchema,
+) -> Result<MigrationPlan> {
+    let all = MigrationOptions {
+        allow_data_loss: true,
+        rebuild_referenced: true,
+    };
+    let mut plan = plan(Some(from), dependents, to, &all, true)?;
+    if plan.is_empty() {
+        return Ok(plan);
+    }
+    plan.steps.insert(0, empty_table_guard(&from.name));
+    plan.requires_empty_table = true;
+    Ok(plan)
+}
+
+/// The name of the `CHECK` constraint whose failure means "the table is not empty".
+const EMPTY_GUARD_CONSTRAINT: &str = "thread_flow_table_not_empty";
+
+/// Whether a failed request's message is the empty-table guard of
+/// [`plan_migration_of_empty_table`] failing.
+pub(crate) fn is_empty_guard_failure(message: &str) -> bool {
+    message.contains(EMPTY_GUARD_CONSTRAINT)
+}
+
+/// A step that fails the request when `table` holds a row: a throwaway table whose `CHECK`
+/// refuses the value `EXISTS (SELECT 1 FROM table)` when it is 1. SQLite has no `RAISE`
+/// outside triggers, and a constraint failure rolls the whole request back on D1 and locally.
+fn empty_table_guard(table: &str) -> MigrationStep {
+    let guard = format!("{table}__thread_flow_guard");
+    let mut create = String::from("CREATE TABLE ");
+    push_ident(&mut create, &guard);
+    create.push_str(" (\"rows\" INTEGER NOT NULL CONSTRAINT ");
+    push_ident(&mut create, EMPTY_GUARD_CONSTRAINT);
+    create.push_str(" CHECK (\"rows\" = 0))");
+    let mut insert = String::from("INSERT INTO ");
+    push_ident(&mut insert, &guard);
+    insert.push_str(" (\"rows\") SELECT EXISTS (SELECT 1 FROM ");
+    push_ident(&mut insert, table);
+    insert.push(')');
+    step(
+        format!(
+            "check that table `{table}` is still empty (the request fails, changing nothing, if a row was written since it was read)"
+        ),
+        vec![
+            Statement::raw(drop_table(&guard)),
+            Statement::raw(create),
+            Statement::raw(insert),
+            Statement::raw(format!("DROP TABLE {}", quote_ident(&guard))),
+        ],
+    )
+}
+
+fn plan(
+    from: Option<&TableSchema>,
+    dependents: &TableDependents,
+    to: &TableSchema,
+    options: &MigrationOptions,
+    table_is_empty: bool,
 ) -> Result<MigrationPlan> {
     to.validate()?;
     let Some(from) = from else {
@@ -195,18 +363,51 @@ pub fn plan_migration(
         }
     }
 
+    let mut refusals = Vec::new();
     if !losses.is_empty() && !options.allow_data_loss {
+        refusals.push(format!(
+            "{}. To apply it anyway, migrate with MigrationOptions {{ allow_data_loss: true, .. }} (D1Table::migrate_with)",
+            losses.join("; ")
+        ));
+    }
+    let referenced = !rebuild.is_empty() && !dependents.referenced_by.is_empty();
+    if referenced && !table_is_empty {
+        let acting: Vec<String> = dependents
+            .referenced_by
+            .iter()
+            .filter(|k| k.acts_on_delete())
+            .map(ReferencingKey::describe)
+            .collect();
+        if !acting.is_empty() {
+            refusals.push(format!(
+                "the change rebuilds table `{table}` (drop and recreate), and foreign keys of other tables reference it with an ON DELETE action that would delete or change their rows when the old table is dropped: {}. D1 cannot turn foreign keys off; change these keys to NO ACTION, or migrate by hand",
+                acting.join(", ")
+            ));
+        } else if !options.rebuild_referenced {
+            refusals.push(format!(
+                "the change rebuilds table `{table}` (drop and recreate), and other tables reference it: {}. To rebuild it anyway (every referencing row must find its parent again, or nothing changes), migrate with MigrationOptions {{ rebuild_referenced: true, .. }}",
+                dependents
+                    .referenced_by
+                    .iter()
+                    .map(ReferencingKey::describe)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    if !refusals.is_empty() {
         return Err(Error::MigrationRefused {
             table: table.clone(),
-            reason: format!(
-                "{}. Nothing was changed. To apply it anyway, migrate with MigrationOptions {{ allow_data_loss: true }} (D1Table::migrate_with)",
-                losses.join("; ")
-            ),
+            reason: format!("{}. Nothing was changed.", refusals.join("; ")),
         });
     }
 
     if !rebuild.is_empty() {
-        return Ok(rebuild_plan(from, to, &rebuild, options));
+        let defer_keys = referenced && !table_is_empty;
+        let hold_rows = defer_keys || !dependents.mentioned_by.is_empty();
+        return Ok(rebuild_plan(
+            from, dependents, to, &rebuild, options, hold_rows, defer_keys,
+        ));
     }
 
     // In-place changes: drop removed or changed indexes, add columns, create indexes.
@@ -272,7 +473,7 @@ pub fn plan_drop(schema: &TableSchema) -> MigrationPlan {
             format!("drop table `{}` with its indexes and rows", schema.name),
             vec![Statement::raw(drop_table(&schema.name))],
         )],
-        rebuild: false,
+        ..MigrationPlan::default()
     }
 }
 
@@ -295,7 +496,7 @@ fn create_plan(to: &TableSchema) -> MigrationPlan {
     }
     MigrationPlan {
         steps,
-        rebuild: false,
+        ..MigrationPlan::default()
     }
 }
 
@@ -317,16 +518,22 @@ fn create_index_step(table: &str, ix: &Index) -> MigrationStep {
 
 fn rebuild_plan(
     from: &TableSchema,
+    dependents: &TableDependents,
     to: &TableSchema,
     reasons: &[String],
     options: &MigrationOptions,
+    hold_rows: bool,
+    defer_keys: bool,
 ) -> MigrationPlan {
     let table = &to.name;
     let temp = format!("{table}__thread_flow_rebuild");
-    let mut statements = vec![
-        Statement::raw(drop_table(&temp)),
-        Statement::raw(create_table_named(to, &temp)),
-    ];
+    let mut statements = Vec::new();
+    if defer_keys {
+        // Referencing rows must find their parents again by the end of the request.
+        statements.push(Statement::raw("PRAGMA defer_foreign_keys = on"));
+    }
+    statements.push(Statement::raw(drop_table(&temp)));
+    statements.push(Statement::raw(create_table_named(to, &temp)));
     let mut targets: Vec<&str> = Vec::new();
     let mut exprs: Vec<String> = Vec::new();
     for c in &to.columns {
@@ -335,7 +542,7 @@ fn rebuild_plan(
             Some(old) => {
                 let mut e = quote_ident(&old.name);
                 if old.sql_type != c.sql_type {
-                    e = format!("CAST({e} AS {})", c.sql_type);
+                    e = convert(&e, old.sql_type, c.sql_type);
                 }
                 if !new_nullable && options.allow_data_loss {
                     let fill = match &c.default {
@@ -376,25 +583,82 @@ fn rebuild_plan(
         "DROP TABLE {}",
         quote_ident(&from.name)
     )));
-    statements.push(Statement::raw(format!(
-        "ALTER TABLE {} RENAME TO {}",
-        quote_ident(&temp),
-        quote_ident(table)
-    )));
+    if hold_rows {
+        // Renaming the copy would leave the referencing rows' deferred violations counted
+        // (SQLite counts them when the old table is dropped and uncounts them only when a
+        // matching parent row is inserted), and fails while a view names the missing table,
+        // so the rows go back into a table created under the final name. The columns are listed so SQLite inserts row by row, with its
+        // foreign key bookkeeping (a bare `SELECT *` would copy pages past it).
+        statements.push(Statement::raw(create_table_named(to, table)));
+        let mut sql = String::from("INSERT INTO ");
+        push_ident(&mut sql, table);
+        sql.push_str(" (");
+        push_ident_list(&mut sql, to.columns.iter().map(|c| c.name.as_str()));
+        sql.push_str(") SELECT ");
+        push_ident_list(&mut sql, to.columns.iter().map(|c| c.name.as_str()));
+        sql.push_str(" FROM ");
+        push_ident(&mut sql, &temp);
+        statements.push(Statement::raw(sql));
+        statements.push(Statement::raw(format!("DROP TABLE {}", quote_ident(&temp))));
+    } else {
+        statements.push(Statement::raw(format!(
+            "ALTER TABLE {} RENAME TO {}",
+            quote_ident(&temp),
+            quote_ident(table)
+        )));
+    }
     let mut steps = vec![step(
         format!(
-            "rebuild table `{table}` keeping its rows, because {}",
-            reasons.join("; ")
+            "rebuild table `{table}` keeping its rows, because {}{}",
+            reasons.join("; "),
+            if defer_keys {
+                format!(
+                    " (other tables reference it: {}; their keys are checked at the end of the request)",
+                    dependents
+                        .referenced_by
+                        .iter()
+                        .map(ReferencingKey::describe)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            } else {
+                String::new()
+            }
         ),
         statements,
     )];
     for ix in &to.indexes {
         steps.push(create_index_step(table, ix));
     }
+    for trigger in &dependents.triggers {
+        steps.push(step(
+            format!(
+                "recreate trigger `{}` of table `{table}` (dropped with the old table)",
+                trigger.name
+            ),
+            vec![Statement::raw(trigger.sql.clone())],
+        ));
+    }
     MigrationPlan {
         steps,
         rebuild: true,
+        requires_empty_table: false,
     }
+}
+
+/// The expression that converts column expression `e` from `from` to `to` while copying rows.
+/// `CAST(real AS TEXT)` keeps 15 significant digits (`0.30000000000000004` becomes `0.3`), so a
+/// REAL becomes the shortest of its 15, 16 or 17 significant digit forms that reads back as
+/// the same number; other conversions are a plain `CAST`.
+fn convert(e: &str, from: SqlType, to: SqlType) -> String {
+    if (from, to) == (SqlType::Real, SqlType::Text) {
+        return format!(
+            "CASE WHEN typeof({e}) = 'real' AND CAST(CAST({e} AS TEXT) AS REAL) <> {e} THEN \
+             CASE WHEN CAST(printf('%!.16g', {e}) AS REAL) = {e} THEN printf('%!.16g', {e}) \
+             ELSE printf('%!.17g', {e}) END ELSE CAST({e} AS TEXT) END"
+        );
+    }
+    format!("CAST({e} AS {to})")
 }
 
 fn describe_null_default(c: &Column) -> String {
@@ -454,7 +718,7 @@ fn constant_default(d: &Option<ColumnDefault>) -> bool {
     }
 }
 
-/// Conversions that keep every value exactly.
+/// Conversions that keep every value exactly (REAL to TEXT through [`convert`]).
 fn safe_conversion(from: SqlType, to: SqlType) -> bool {
     matches!(
         (from, to),

@@ -16,7 +16,10 @@ pub mod plan;
 pub mod select;
 pub mod write;
 
-pub use migrate::{MigrationOptions, MigrationPlan, MigrationStep, plan_drop, plan_migration};
+pub use migrate::{
+    MigrationOptions, MigrationPlan, MigrationStep, ReferencingKey, TableDependents, TableTrigger,
+    plan_drop, plan_migration, plan_migration_of_empty_table, plan_migration_with,
+};
 pub use plan::{WriteOptions, WritePlan, plan_write};
 
 use crate::Value;

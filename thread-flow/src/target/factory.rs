@@ -167,6 +167,7 @@ impl setup::ResourceSetupChange for D1SetupChange {
 /// change), so a column removed from the flow may be dropped with its values.
 const MIGRATION: MigrationOptions = MigrationOptions {
     allow_data_loss: true,
+    rebuild_referenced: false,
 };
 
 /// Plans the change from the recorded states to `desired`. Pure.
