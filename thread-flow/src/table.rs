@@ -369,6 +369,7 @@ impl D1Database {
                         table: Some(table.into()),
                         first_key: None,
                         attempts: 1,
+                        stopped: None,
                     });
                 }
             }
@@ -429,37 +430,7 @@ async fn stream_requests(
 
 /// Adds the table and the batch's first key to a transport or API error.
 fn with_context(e: Error, table_name: &str, key: Option<String>) -> Error {
-    match e {
-        Error::Api {
-            status,
-            code,
-            message,
-            table,
-            first_key,
-            attempts,
-            hint,
-        } => Error::Api {
-            status,
-            code,
-            message,
-            table: table.or_else(|| Some(table_name.into())),
-            first_key: first_key.or(key),
-            attempts,
-            hint,
-        },
-        Error::Transport {
-            message,
-            table,
-            first_key,
-            attempts,
-        } => Error::Transport {
-            message,
-            table: table.or_else(|| Some(table_name.into())),
-            first_key: first_key.or(key),
-            attempts,
-        },
-        other => other,
-    }
+    e.in_table(table_name, key)
 }
 
 /// A typed handle on the table of `T`.
