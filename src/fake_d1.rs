@@ -629,7 +629,10 @@ enum Reply {
         extra: Vec<(String, String)>,
     },
     /// A body without `content-length`, ended by closing the connection.
-    RespondThenClose { status: u16, body: Vec<u8> },
+    RespondThenClose {
+        status: u16,
+        body: Vec<u8>,
+    },
     Reset,
 }
 

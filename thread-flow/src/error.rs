@@ -223,17 +223,13 @@ impl Error {
             | Error::Transport {
                 table, first_key, ..
             } => {
-                if table.is_none() {
-                    *table = Some(table_name.to_owned());
-                }
+                table.get_or_insert_with(|| table_name.to_owned());
                 if first_key.is_none() {
                     *first_key = key;
                 }
             }
             Error::ResponseTooLarge { table, .. } => {
-                if table.is_none() {
-                    *table = Some(table_name.to_owned());
-                }
+                table.get_or_insert_with(|| table_name.to_owned());
             }
             _ => {}
         }

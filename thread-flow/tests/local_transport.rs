@@ -300,9 +300,12 @@ async fn double_quoted_names_are_identifiers_never_strings() {
         db_with_table().await,
         D1Database::local(dir.path().join("dqs.d1")).unwrap(),
     ] {
-        db.execute("CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v TEXT) STRICT", vec![])
-            .await
-            .unwrap();
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v TEXT) STRICT",
+            vec![],
+        )
+        .await
+        .unwrap();
         db.execute("INSERT INTO t (k, v) VALUES (1, 'a')", vec![])
             .await
             .unwrap();
@@ -354,9 +357,12 @@ fn hold_write_lock(
 async fn busy_file(dir: &std::path::Path, config: LocalConfig) -> (D1Database, std::path::PathBuf) {
     let path = dir.join("busy.d1");
     let db = D1Database::local_with(&path, config).unwrap();
-    db.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT) STRICT", vec![])
-        .await
-        .unwrap();
+    db.execute(
+        "CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT) STRICT",
+        vec![],
+    )
+    .await
+    .unwrap();
     (db, path)
 }
 
@@ -383,7 +389,9 @@ async fn a_busy_database_is_retried_until_the_other_writer_lets_go() {
         let _ = release.send(());
     });
     let outcome = db
-        .request(vec![Statement::raw("INSERT INTO t (k, v) VALUES (1, 'mine')")])
+        .request(vec![Statement::raw(
+            "INSERT INTO t (k, v) VALUES (1, 'mine')",
+        )])
         .await
         .unwrap();
     assert!(outcome.attempts > 1, "it was busy and retried: {outcome:?}");

@@ -370,7 +370,8 @@ impl Failure {
                 hint,
                 ..
             } => {
-                let hint = hint.or_else(|| match (status, code) {
+                let hint = hint.or_else(|| {
+                    match (status, code) {
                     (401 | 403, _) | (_, Some(10000)) => Some(AUTH_HINT.to_owned()),
                     (404, _) => Some(
                         "check CLOUDFLARE_ACCOUNT_ID, D1_DATABASE_ID and the base URL (D1_BASE_URL)"
@@ -378,6 +379,7 @@ impl Failure {
                     ),
                     (429, _) => Some(RATE_HINT.to_owned()),
                     _ => None,
+                }
                 });
                 Error::Api {
                     status: Some(status),
@@ -494,10 +496,6 @@ impl HttpD1 {
         let mut bytes_sent = 0u64;
         let mut attempts = 0u32;
         let mut last: Option<Failure> = None;
-        let deadline_stop = |start: Instant| RetryStop::Deadline {
-            deadline: self.retry.deadline,
-            elapsed: start.elapsed(),
-        };
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
             let result = if remaining.is_zero() {
@@ -512,7 +510,11 @@ impl HttpD1 {
             };
             let failure = match result {
                 Ok(results) => {
-                    tracing::debug!(attempts, elapsed_ms = ms(start.elapsed()), "D1 request done");
+                    tracing::debug!(
+                        attempts,
+                        elapsed_ms = ms(start.elapsed()),
+                        "D1 request done"
+                    );
                     return Ok(RequestOutcome {
                         results,
                         attempts,
@@ -527,8 +529,8 @@ impl HttpD1 {
                 tracing::warn!(attempts, error = %failure.describe(), "D1 request stopped at the retry deadline");
                 let (reported, stop) = match last {
                     _ if maybe_ran => (failure, RetryStop::OutcomeUnknown),
-                    Some(previous) => (previous, deadline_stop(start)),
-                    None => (failure, deadline_stop(start)),
+                    Some(previous) => (previous, RetryStop::Deadline),
+                    None => (failure, RetryStop::Deadline),
                 };
                 return Err(reported.into_error(attempts, stop));
             }
@@ -563,7 +565,7 @@ impl HttpD1 {
                     error = %failure.describe(),
                     "D1 request failed, the next retry would pass the deadline"
                 );
-                return Err(failure.into_error(attempts, deadline_stop(start)));
+                return Err(failure.into_error(attempts, RetryStop::Deadline));
             }
             tracing::warn!(
                 attempts,

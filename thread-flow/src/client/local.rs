@@ -272,10 +272,7 @@ fn is_busy(e: &Error) -> bool {
 /// database, or `retry` says stop (attempts or deadline). Blocks the calling thread while
 /// backing off. Returns the result and the attempts made; a busy error carries both the count
 /// and why retrying stopped.
-fn retry_busy<T>(
-    retry: &RetryPolicy,
-    mut attempt: impl FnMut() -> Result<T>,
-) -> (Result<T>, u32) {
+fn retry_busy<T>(retry: &RetryPolicy, mut attempt: impl FnMut() -> Result<T>) -> (Result<T>, u32) {
     let start = std::time::Instant::now();
     let mut attempts = 0u32;
     loop {
@@ -293,12 +290,8 @@ fn retry_busy<T>(
             None
         };
         let delay = retry.delay(attempts, None);
-        let stop = stop.or_else(|| {
-            (start.elapsed() + delay >= retry.deadline).then(|| RetryStop::Deadline {
-                deadline: retry.deadline,
-                elapsed: start.elapsed(),
-            })
-        });
+        let stop = stop
+            .or_else(|| (start.elapsed() + delay >= retry.deadline).then_some(RetryStop::Deadline));
         if let Some(stop) = stop {
             tracing::warn!(attempts, error = %error, "local D1 still busy, giving up");
             return (Err(busy_final(error, attempts, stop)), attempts);

@@ -253,8 +253,16 @@ mod tests {
         for _ in 0..3 {
             limiter.acquire().await;
         }
-        assert_eq!(start.elapsed(), Duration::ZERO, "the first three pass at once");
+        assert_eq!(
+            start.elapsed(),
+            Duration::ZERO,
+            "the first three pass at once"
+        );
         limiter.acquire().await;
-        assert_eq!(start.elapsed(), Duration::from_millis(300), "the fourth waits a window");
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_millis(300),
+            "the fourth waits a window"
+        );
     }
 }
