@@ -46,6 +46,9 @@ pub struct RequestOutcome {
 /// Whether running a request twice is harmless. It decides which failures a transport may
 /// retry: a request can fail after D1 committed it (the answer was lost, the connection was
 /// reset, the attempt timed out), and sending it again then applies it a second time.
+///
+/// Only the HTTP transport needs it: the embedded database answers every request (no answer
+/// is ever lost) and retries only `SQLITE_BUSY` / `SQLITE_LOCKED`, which prove nothing ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Idempotency {
     /// Running the request twice leaves the database as running it once: upserts and deletes
