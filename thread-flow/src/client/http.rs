@@ -866,6 +866,35 @@ mod tests {
             HttpConfig::new("ftp://x", "a", "d", "t").endpoint(),
             Err(Error::Config(_))
         ));
+        // Plain http only to loopback; no credentials, query or fragment in the URL.
+        for refused in [
+            "http://example.com",
+            "http://192.168.1.10:8787",
+            "http://[fe80::1]",
+            "http://localhost.evil.example",
+            "https://user:secret@example.com",
+            "https://example.com/?token=x",
+            "https://example.com/#x",
+            "not a url",
+        ] {
+            match checked_base_url(refused) {
+                Err(Error::Config(m)) => assert!(!m.contains("secret"), "{m}"),
+                other => panic!("{refused}: {other:?}"),
+            }
+        }
+        for (given, normalised) in [
+            ("https://EXAMPLE.com/", "https://example.com"),
+            (
+                "https://example.com/d1/client/v4/",
+                "https://example.com/d1",
+            ),
+            ("http://127.0.0.2:8787", "http://127.0.0.2:8787"),
+            ("http://[::1]:8787/", "http://[::1]:8787"),
+            ("http://[::ffff:127.0.0.1]:1", "http://[::ffff:7f00:1]:1"),
+            ("http://localhost:8787", "http://localhost:8787"),
+        ] {
+            assert_eq!(checked_base_url(given).unwrap(), normalised, "{given}");
+        }
         assert!(matches!(
             HttpConfig::new("https://x", "a/b", "d", "t").endpoint(),
             Err(Error::Config(_))
@@ -917,6 +946,19 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn redirect_locations_are_shown_without_query_or_credentials() {
+        let endpoint = "https://api.example.com/client/v4/accounts/a/d1/database/d/raw";
+        assert_eq!(
+            shown_location(endpoint, "https://u:p@other.example:8443/x/raw?sig=abc#f"),
+            "https://other.example:8443/x/raw"
+        );
+        assert_eq!(
+            shown_location(endpoint, "/elsewhere?token=1"),
+            "https://api.example.com/elsewhere"
+        );
     }
 
     #[test]
