@@ -80,6 +80,22 @@ pub enum Fault {
     RetryableMessage,
     /// HTTP 401, code 10000 ("Authentication error"). Nothing is executed.
     Unauthorized,
+    /// An HTTP redirect (`status` 301, 302, 307 or 308) to `location`. Nothing is executed.
+    Redirect {
+        /// HTTP status.
+        status: u16,
+        /// The `Location` header.
+        location: String,
+    },
+    /// The request runs and commits, then the answer (a valid envelope) is preceded by
+    /// `padding` bytes of JSON whitespace. With `content_length: false` the body has no
+    /// `content-length` and ends when the connection closes.
+    OversizedBody {
+        /// Whitespace bytes before the envelope.
+        padding: usize,
+        /// Whether a `content-length` header is sent.
+        content_length: bool,
+    },
     /// The request's statements run in its transaction up to statement `index` (0-based),
     /// which fails with a SQL error (HTTP 400, code 7500): the transaction rolls back, as
     /// when D1 aborts a batch midway. Not retryable. A request with fewer statements runs
@@ -102,6 +118,8 @@ impl Fault {
             Fault::RetryableMessage => "retryable_message",
             Fault::Unauthorized => "unauthorized",
             Fault::FailAtStatement { .. } => "fail_at_statement",
+            Fault::Redirect { .. } => "redirect",
+            Fault::OversizedBody { .. } => "oversized_body",
         }
     }
 
@@ -376,8 +394,10 @@ impl FakeD1 {
         &self.shared.token
     }
 
-    /// An [`HttpConfig`] for this server with test-friendly timing: 2 s request timeout,
-    /// retries after 5 ms doubling up to 100 ms, 10 attempts within 30 s, no rate limit.
+    /// An [`HttpConfig`] for this server with fast retries and generous time limits (a test
+    /// machine may be loaded: no limit here is tight): 60 s request timeout, retries after
+    /// 5 ms doubling up to 100 ms, 10 attempts within 300 s, no rate limit. Tests about
+    /// timeouts set their own.
     pub fn http_config(&self) -> HttpConfig {
         HttpConfig::new(
             &self.base_url,
@@ -385,14 +405,14 @@ impl FakeD1 {
             &self.database,
             self.shared.token.clone(),
         )
-        .with_request_timeout(Duration::from_secs(2))
-        .with_connect_timeout(Duration::from_secs(2))
+        .with_request_timeout(Duration::from_secs(60))
+        .with_connect_timeout(Duration::from_secs(30))
         .with_rate_limit(None)
         .with_retry(
             RetryPolicy::default()
                 .with_max_attempts(10)
                 .with_backoff(Duration::from_millis(5), Duration::from_millis(100))
-                .with_deadline(Duration::from_secs(30)),
+                .with_deadline(Duration::from_secs(300)),
         )
     }
 
@@ -608,6 +628,11 @@ enum Reply {
         body: Vec<u8>,
         extra: Vec<(String, String)>,
     },
+    /// A body without `content-length`, ended by closing the connection.
+    RespondThenClose {
+        status: u16,
+        body: Vec<u8>,
+    },
     Reset,
 }
 
@@ -630,6 +655,20 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
         let keep_going = match reply {
             Reply::Reset => {
                 let _ = stream.set_zero_linger();
+                false
+            }
+            Reply::RespondThenClose { status, body } => {
+                let head = format!(
+                    "HTTP/1.1 {status} {}\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n",
+                    reason(status)
+                );
+                let _ = async {
+                    stream.write_all(head.as_bytes()).await?;
+                    stream.write_all(&body).await?;
+                    stream.flush().await?;
+                    stream.shutdown().await
+                }
+                .await;
                 false
             }
             Reply::Respond {
@@ -667,6 +706,10 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>) {
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        301 => "Moved Permanently",
+        302 => "Found",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
         400 => "Bad Request",
         401 => "Unauthorized",
         404 => "Not Found",
@@ -766,8 +809,18 @@ async fn handle(shared: &Shared, request: HttpRequest) -> Reply {
         Some(Fault::ResetBeforeProcessing) => return Reply::Reset,
         Some(Fault::RetryableMessage) => return error_reply(400, 7500, RETRYABLE_MESSAGE),
         Some(Fault::Unauthorized) => return error_reply(401, 10000, "Authentication error"),
+        Some(Fault::Redirect { status, location }) => {
+            return Reply::Respond {
+                status: *status,
+                body: Vec::new(),
+                extra: vec![("location".into(), location.clone())],
+            };
+        }
         Some(
-            Fault::ResetAfterCommit | Fault::SlowResponse { .. } | Fault::FailAtStatement { .. },
+            Fault::ResetAfterCommit
+            | Fault::SlowResponse { .. }
+            | Fault::FailAtStatement { .. }
+            | Fault::OversizedBody { .. },
         )
         | None => {}
     }
@@ -806,6 +859,32 @@ async fn handle(shared: &Shared, request: HttpRequest) -> Reply {
             tokio::time::sleep(delay).await;
             reply
         }
+        Some(Fault::OversizedBody {
+            padding,
+            content_length,
+        }) => match reply {
+            Reply::Respond {
+                status,
+                body,
+                extra,
+            } => {
+                let mut padded = vec![b' '; padding];
+                padded.extend_from_slice(&body);
+                if content_length {
+                    Reply::Respond {
+                        status,
+                        body: padded,
+                        extra,
+                    }
+                } else {
+                    Reply::RespondThenClose {
+                        status,
+                        body: padded,
+                    }
+                }
+            }
+            other => other,
+        },
         _ => reply,
     }
 }

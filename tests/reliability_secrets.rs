@@ -162,7 +162,7 @@ async fn exercise(shown: &mut Shown) {
     let fake = FakeD1::builder().token(TOKEN).start();
     let config = fake
         .http_config()
-        .with_request_timeout(Duration::from_millis(300));
+        .with_request_timeout(Duration::from_secs(2));
     assert_eq!(config.token.expose(), TOKEN);
     shown.debug("HttpConfig", &config);
     shown.debug("RetryPolicy", &config.retry);
@@ -199,8 +199,9 @@ async fn exercise(shown: &mut Shown) {
         Some(Fault::ResetBeforeProcessing),
         Some(Fault::RetryableMessage),
         Some(Fault::ResetAfterCommit),
+        // Far beyond the 2 s timeout, which is far beyond a normal answer: exactly one retry.
         Some(Fault::SlowResponse {
-            delay: Duration::from_millis(600),
+            delay: Duration::from_secs(60),
         }),
     ]));
     let report = table.upsert(&rows).await.unwrap();

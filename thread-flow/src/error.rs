@@ -1,5 +1,6 @@
 //! The one error type, [`Error`]: every variant names what a caller needs to act on it.
 
+use crate::client::RetryStop;
 use crate::schema::SchemaProblem;
 
 /// Result alias for thread-flow.
@@ -68,11 +69,12 @@ pub enum Error {
 
     /// D1 (or the embedded engine) rejected a request.
     #[error(
-        "D1 error{}{}{}: {message}{}{}",
+        "D1 error{}{}{}: {message}{}{}{}",
         .table.as_ref().map(|t| format!(" on table `{t}`")).unwrap_or_default(),
         .status.map(|s| format!(" (HTTP {s}")).map(|s| format!("{s}{})", .code.map(|c| format!(", code {c}")).unwrap_or_default())).unwrap_or_else(|| .code.map(|c| format!(" (code {c})")).unwrap_or_default()),
         .first_key.as_ref().map(|k| format!(", first key of batch {k}")).unwrap_or_default(),
         if *.attempts > 1 { format!(" (after {} attempts)", .attempts) } else { String::new() },
+        stop_note(.stopped),
         .hint.as_ref().map(|h| format!("; {h}")).unwrap_or_default()
     )]
     Api {
@@ -90,14 +92,19 @@ pub enum Error {
         attempts: u32,
         /// What to do about it, when known.
         hint: Option<String>,
+        /// Why the transport stopped retrying, when the request went through its retry loop
+        /// (`None` for errors raised before any attempt). The error's kind, status and code are
+        /// always those of the last failed attempt, whatever stopped the retries.
+        stopped: Option<RetryStop>,
     },
 
     /// The request could not be completed (connection, timeout, deadline).
     #[error(
-        "transport error{}{}: {message} (after {attempts} attempt{})",
+        "transport error{}{}: {message} (after {attempts} attempt{}){}",
         .table.as_ref().map(|t| format!(" on table `{t}`")).unwrap_or_default(),
         .first_key.as_ref().map(|k| format!(", first key of batch {k}")).unwrap_or_default(),
-        if *.attempts == 1 { "" } else { "s" }
+        if *.attempts == 1 { "" } else { "s" },
+        stop_note(.stopped)
     )]
     Transport {
         /// What failed.
@@ -108,6 +115,26 @@ pub enum Error {
         first_key: Option<String>,
         /// How many attempts were made.
         attempts: u32,
+        /// Why the transport stopped retrying (see [`Error::Api::stopped`]).
+        stopped: Option<RetryStop>,
+    },
+
+    /// An HTTP response body was larger than the configured cap
+    /// ([`crate::client::http::HttpConfig::max_response_bytes`]); reading stopped there.
+    /// The server did answer, so a write in the request may have been applied.
+    #[error(
+        "the D1 response{} (HTTP {status}) is larger than the {max}-byte cap \
+         (HttpConfig::max_response_bytes); read less per request (fewer rows per SELECT) or \
+         raise the cap",
+        .table.as_ref().map(|t| format!(" for table `{t}`")).unwrap_or_default()
+    )]
+    ResponseTooLarge {
+        /// The cap, in bytes.
+        max: u64,
+        /// The HTTP status of the oversized answer.
+        status: u16,
+        /// Table the request was for, when known.
+        table: Option<String>,
     },
 
     /// A migration would lose data and was not allowed.
@@ -124,6 +151,13 @@ pub enum Error {
     Config(String),
 }
 
+fn stop_note(stopped: &Option<RetryStop>) -> String {
+    match stopped {
+        None | Some(RetryStop::NotRetryable) => String::new(),
+        Some(stop) => format!("; {stop}"),
+    }
+}
+
 fn join_problems(problems: &[SchemaProblem]) -> String {
     problems
         .iter()
@@ -134,7 +168,13 @@ fn join_problems(problems: &[SchemaProblem]) -> String {
 
 impl Error {
     /// Whether retrying the same request may succeed.
+    ///
+    /// `false` when the outcome is unknown ([`Error::outcome_unknown`]): sending a request that
+    /// may already have been applied again is the caller's decision, not a retry.
     pub fn is_retryable(&self) -> bool {
+        if self.outcome_unknown() {
+            return false;
+        }
         match self {
             Error::Transport { .. } => true,
             Error::Api {
@@ -142,8 +182,57 @@ impl Error {
             } => {
                 matches!(status, Some(429) | Some(500..=599))
                     || crate::client::retryable_message(message)
+                    || (status.is_none() && crate::client::local::is_busy_message(message))
             }
             _ => false,
         }
+    }
+
+    /// Whether the failed request may or may not have been applied: it reached the server,
+    /// no answer says whether it ran, and it was not retried because it was not marked
+    /// idempotent (see [`crate::D1Database::execute`]). Check the database before sending it
+    /// again.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            Error::Api {
+                stopped: Some(RetryStop::OutcomeUnknown),
+                ..
+            } | Error::Transport {
+                stopped: Some(RetryStop::OutcomeUnknown),
+                ..
+            }
+        )
+    }
+
+    /// Why retrying stopped, for errors that went through a transport's retry loop.
+    pub fn retry_stop(&self) -> Option<&RetryStop> {
+        match self {
+            Error::Api { stopped, .. } | Error::Transport { stopped, .. } => stopped.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// This error with the table and the first key of the failed batch filled in where the
+    /// transport could not know them.
+    pub(crate) fn in_table(mut self, table_name: &str, key: Option<String>) -> Error {
+        match &mut self {
+            Error::Api {
+                table, first_key, ..
+            }
+            | Error::Transport {
+                table, first_key, ..
+            } => {
+                table.get_or_insert_with(|| table_name.to_owned());
+                if first_key.is_none() {
+                    *first_key = key;
+                }
+            }
+            Error::ResponseTooLarge { table, .. } => {
+                table.get_or_insert_with(|| table_name.to_owned());
+            }
+            _ => {}
+        }
+        self
     }
 }

@@ -410,6 +410,7 @@ impl D1Database {
                         table: Some(table.into()),
                         first_key: None,
                         attempts: 1,
+                        stopped: None,
                     });
                 }
             }
@@ -478,37 +479,7 @@ fn error_message(e: &Error) -> Option<&str> {
 
 /// Adds the table and the batch's first key to a transport or API error.
 fn with_context(e: Error, table_name: &str, key: Option<String>) -> Error {
-    match e {
-        Error::Api {
-            status,
-            code,
-            message,
-            table,
-            first_key,
-            attempts,
-            hint,
-        } => Error::Api {
-            status,
-            code,
-            message,
-            table: table.or_else(|| Some(table_name.into())),
-            first_key: first_key.or(key),
-            attempts,
-            hint,
-        },
-        Error::Transport {
-            message,
-            table,
-            first_key,
-            attempts,
-        } => Error::Transport {
-            message,
-            table: table.or_else(|| Some(table_name.into())),
-            first_key: first_key.or(key),
-            attempts,
-        },
-        other => other,
-    }
+    e.in_table(table_name, key)
 }
 
 /// A typed handle on the table of `T`.
@@ -565,11 +536,26 @@ impl<T: D1Target> D1Table<T> {
     }
 
     /// Inserts or replaces `rows` by key. The last of several rows with one key wins.
+    ///
+    /// # Atomicity
+    ///
+    /// Each request is one transaction, but a write larger than one request (see
+    /// [`crate::sql::WriteOptions`]: by default 1,000,000 bytes and 1000 statements over HTTP,
+    /// 16,000,000 bytes and 10,000 statements locally) is **not atomic**: D1 has no transaction across requests. While the call
+    /// runs, other readers may see some requests' rows and not others'; if it fails, the
+    /// requests before the failed one stay applied, the failed one and those after it
+    /// (including requests that were in flight concurrently and succeeded) may or may not be.
+    /// The error names the table and the first key of the failed request. Every request is an
+    /// idempotent upsert or delete by key, so calling again with the same rows completes the
+    /// write.
     pub async fn upsert(&self, rows: &[T]) -> Result<WriteReport> {
         self.write(rows, &[]).await
     }
 
     /// Deletes the rows with these keys (missing keys are ignored).
+    ///
+    /// Not atomic when the keys need more than one request: see the atomicity note on
+    /// [`D1Table::upsert`]; calling again with the same keys completes the delete.
     pub async fn delete(&self, keys: &[T::Key]) -> Result<WriteReport> {
         let schema = T::schema();
         let mut bound = Vec::with_capacity(keys.len());
@@ -580,6 +566,12 @@ impl<T: D1Target> D1Table<T> {
     }
 
     /// Upserts `upserts` then deletes `deletes`, in one planned write.
+    ///
+    /// Not atomic: the upserts and the deletes are separate requests (all upsert requests
+    /// complete before the first delete request is sent), and each side may itself span
+    /// several requests. A reader may see the new rows before the deleted ones are gone; after
+    /// a failure some requests are applied and others not (see [`D1Table::upsert`]). Calling
+    /// again with the same arguments completes the write.
     pub async fn write(&self, upserts: &[T], deletes: &[T::Key]) -> Result<WriteReport> {
         let schema = T::schema();
         let bound = bind_rows::<T>(upserts)?;

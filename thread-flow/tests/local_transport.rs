@@ -1,7 +1,12 @@
 //! The embedded local D1: one transaction per request, D1's limits, D1-shaped errors.
 
+use std::time::Duration;
+
+use thread_flow::client::RetryStop;
+use thread_flow::client::http::RetryPolicy;
+use thread_flow::client::local::LocalConfig;
 use thread_flow::sql::Statement;
-use thread_flow::{D1Database, Error, Value};
+use thread_flow::{Column, D1Database, Error, SqlType, TableSchema, Value};
 
 async fn db_with_table() -> D1Database {
     let db = D1Database::in_memory().unwrap();
@@ -240,4 +245,230 @@ async fn file_database_persists_and_enforces_foreign_keys() {
     let db = D1Database::local(&path).unwrap();
     let r = db.execute("SELECT id FROM parent", vec![]).await.unwrap();
     assert_eq!(r.rows, vec![vec![Value::Integer(1)]]);
+}
+
+// ---- Issue 10: one statement per text, no double-quoted strings, BUSY retried ----
+
+#[tokio::test]
+async fn trailing_statements_are_refused_and_nothing_runs() {
+    let db = db_with_table().await;
+    db.execute("INSERT INTO t (k, v) VALUES (1, 'kept')", vec![])
+        .await
+        .unwrap();
+    for sql in [
+        "SELECT 1; DROP TABLE t",
+        "DELETE FROM t; DROP TABLE t;",
+        "INSERT INTO t (k) VALUES (2); DELETE FROM t",
+        "SELECT 1; not even sql",
+        "SELECT 1 /* ; */ ; -- comment\n DROP TABLE t",
+    ] {
+        let err = db.execute(sql, vec![]).await.unwrap_err();
+        expect_sql_error(err, "must contain only one statement");
+        let err = db
+            .batch(vec![
+                Statement::raw("INSERT INTO t (k) VALUES (3)"),
+                Statement::raw(sql),
+            ])
+            .await
+            .unwrap_err();
+        expect_sql_error(err, "must contain only one statement");
+    }
+    // Nothing ran: the table and its one row are there.
+    let rows = db.execute("SELECT k, v FROM t", vec![]).await.unwrap();
+    assert_eq!(
+        rows.rows,
+        vec![vec![Value::Integer(1), Value::Text("kept".into())]]
+    );
+    // A trailing `;`, comments, and `;` inside literals or identifiers are one statement.
+    for sql in [
+        "SELECT 1;",
+        "SELECT 1; ",
+        "SELECT 1; -- done",
+        "SELECT 1; /* done */",
+        "SELECT ';' AS \"a;b\"",
+    ] {
+        db.execute(sql, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
+
+#[tokio::test]
+async fn double_quoted_names_are_identifiers_never_strings() {
+    let dir = tempfile::tempdir().unwrap();
+    for db in [
+        db_with_table().await,
+        D1Database::local(dir.path().join("dqs.d1")).unwrap(),
+    ] {
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v TEXT) STRICT",
+            vec![],
+        )
+        .await
+        .unwrap();
+        db.execute("INSERT INTO t (k, v) VALUES (1, 'a')", vec![])
+            .await
+            .unwrap();
+        // With SQLite's legacy default this returned the text "no_such_column".
+        let err = db
+            .execute("SELECT \"no_such_column\" FROM t", vec![])
+            .await
+            .unwrap_err();
+        expect_sql_error(err, "no such column: \"no_such_column\"");
+        let err = db
+            .execute("UPDATE t SET v = \"missing\" WHERE k = 1", vec![])
+            .await
+            .unwrap_err();
+        expect_sql_error(err, "no such column: \"missing\"");
+        // DDL too.
+        let err = db
+            .execute("CREATE INDEX ix ON t (v) WHERE v = \"a\"", vec![])
+            .await
+            .unwrap_err();
+        expect_sql_error(err, "no such column: \"a\"");
+        // A real column in double quotes still works.
+        let r = db.execute("SELECT \"v\" FROM t", vec![]).await.unwrap();
+        assert_eq!(r.rows, vec![vec![Value::Text("a".into())]]);
+    }
+}
+
+/// Holds the write lock of the database file at `path` from another connection until the
+/// returned sender is dropped or sent to; answers once the lock is held.
+fn hold_write_lock(
+    path: &std::path::Path,
+    key: i64,
+) -> (std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>) {
+    let path = path.to_owned();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (locked, is_locked) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        conn.execute("INSERT INTO t (k, v) VALUES (?1, 'other')", [key])
+            .unwrap();
+        locked.send(()).unwrap();
+        let _ = released.recv();
+        conn.execute_batch("COMMIT").unwrap();
+    });
+    is_locked.recv().unwrap();
+    (release, holder)
+}
+
+async fn busy_file(dir: &std::path::Path, config: LocalConfig) -> (D1Database, std::path::PathBuf) {
+    let path = dir.join("busy.d1");
+    let db = D1Database::local_with(&path, config).unwrap();
+    db.execute(
+        "CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT) STRICT",
+        vec![],
+    )
+    .await
+    .unwrap();
+    (db, path)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_database_is_retried_until_the_other_writer_lets_go() {
+    let dir = tempfile::tempdir().unwrap();
+    // SQLite waits 50 ms per attempt; the retry policy keeps trying for up to two minutes.
+    let (db, path) = busy_file(
+        dir.path(),
+        LocalConfig::default()
+            .with_busy_timeout(Duration::from_millis(50))
+            .with_retry(
+                RetryPolicy::default()
+                    .with_max_attempts(10_000)
+                    .with_backoff(Duration::from_millis(20), Duration::from_millis(100))
+                    .with_deadline(Duration::from_secs(120)),
+            ),
+    )
+    .await;
+    let (release, holder) = hold_write_lock(&path, 100);
+    // Let go after a while, from another thread; the write below waits for it.
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1_500));
+        let _ = release.send(());
+    });
+    let outcome = db
+        .request(vec![Statement::raw(
+            "INSERT INTO t (k, v) VALUES (1, 'mine')",
+        )])
+        .await
+        .unwrap();
+    assert!(outcome.attempts > 1, "it was busy and retried: {outcome:?}");
+    releaser.join().unwrap();
+    holder.join().unwrap();
+
+    // The streamed write path (D1Table, write_rows) waits the same way.
+    let (release, holder) = hold_write_lock(&path, 101);
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1_500));
+        let _ = release.send(());
+    });
+    let mut schema = TableSchema::new("t");
+    schema.columns = vec![
+        Column::new("k", SqlType::Integer).nullable(false),
+        Column::new("v", SqlType::Text),
+    ];
+    schema.primary_key = vec!["k".into()];
+    let report = db
+        .write_rows(
+            &schema,
+            vec![vec![Value::Integer(2), Value::Text("streamed".into())]],
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.rows, 1);
+    assert!(report.retries > 0, "{report:?}");
+    releaser.join().unwrap();
+    holder.join().unwrap();
+    let rows = db
+        .execute("SELECT k, v FROM t ORDER BY k", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.rows,
+        vec![
+            vec![Value::Integer(1), Value::Text("mine".into())],
+            vec![Value::Integer(2), Value::Text("streamed".into())],
+            vec![Value::Integer(100), Value::Text("other".into())],
+            vec![Value::Integer(101), Value::Text("other".into())],
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_database_without_retries_is_a_retryable_typed_error_and_nothing_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, path) = busy_file(
+        dir.path(),
+        LocalConfig::default()
+            .with_busy_timeout(Duration::from_millis(50))
+            .with_retry(RetryPolicy::never()),
+    )
+    .await;
+    let (release, holder) = hold_write_lock(&path, 100);
+    let err = db
+        .execute("INSERT INTO t (k, v) VALUES (1, 'mine')", vec![])
+        .await
+        .unwrap_err();
+    release.send(()).unwrap();
+    holder.join().unwrap();
+    match &err {
+        Error::Api {
+            status: None,
+            message,
+            attempts: 1,
+            stopped: Some(RetryStop::MaxAttempts { max: 1 }),
+            hint: Some(hint),
+            ..
+        } => {
+            assert!(message.ends_with("SQLITE_BUSY"), "{message}");
+            assert!(hint.contains("LocalConfig"), "{hint}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(err.is_retryable());
+    let rows = db.execute("SELECT k FROM t", vec![]).await.unwrap();
+    assert_eq!(rows.rows, vec![vec![Value::Integer(100)]]);
 }

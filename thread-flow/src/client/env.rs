@@ -52,7 +52,8 @@ impl DatabaseConfig {
     /// Chooses from variables given by `lookup` (empty values count as unset):
     ///
     /// - `CLOUDFLARE_ACCOUNT_ID`, `D1_DATABASE_ID` and `CLOUDFLARE_API_TOKEN` all set:
-    ///   Cloudflare D1 over HTTP, at `D1_BASE_URL` when set;
+    ///   Cloudflare D1 over HTTP, at `D1_BASE_URL` when set (which must be `https://`, or
+    ///   `http://` to a loopback host only: [`Error::Config`] otherwise);
     /// - none of them (nor `D1_BASE_URL`) set: the local file `D1_LOCAL_PATH`, or
     ///   `.thread-flow/local.d1` under the current directory;
     /// - some set: [`Error::Config`] naming the missing variables.
@@ -68,6 +69,14 @@ impl DatabaseConfig {
         let base_url = get(BASE_URL_VAR);
         match (account, database, token) {
             (Some(account), Some(database), Some(token)) => {
+                if let Some(url) = &base_url {
+                    // A plain-http URL to another machine would carry the token in clear
+                    // text: refuse it here, before anything is built or sent.
+                    crate::client::http::checked_base_url(url).map_err(|e| match e {
+                        Error::Config(m) => Error::Config(format!("{BASE_URL_VAR}: {m}")),
+                        other => other,
+                    })?;
+                }
                 Ok(DatabaseConfig::Http(Box::new(HttpConfig::new(
                     base_url.unwrap_or_else(|| CLOUDFLARE_API_BASE.to_owned()),
                     account,

@@ -5,22 +5,27 @@
 //! timeouts, D1's retryable messages) are retried with exponential backoff and jitter within
 //! a total deadline ([`RetryPolicy`]); concurrency is bounded by a semaphore and, optionally,
 //! requests per time window by a client-side [`RateLimit`].
+//!
+//! Safety rules: the base URL must be `https://` (plain `http://` only to a loopback host),
+//! redirects are never followed (the token would go along), and a response body is read into
+//! memory only up to [`HttpConfig::max_response_bytes`].
 
 mod retry;
 mod wire;
 
 use std::fmt::Write as _;
+use std::net::IpAddr;
 use std::time::Duration;
 
-use reqwest::StatusCode;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION, RETRY_AFTER};
+use reqwest::{StatusCode, Url};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
 pub use retry::{RateLimit, RetryPolicy};
 
-use crate::client::{RequestOutcome, retryable_message};
+use crate::client::{Idempotency, RequestOutcome, RetryStop, retryable_message};
 use crate::sql::Statement;
 use crate::{Error, Result, Secret};
 
@@ -30,6 +35,11 @@ pub const CLOUDFLARE_API_BASE: &str = "https://api.cloudflare.com";
 /// What to do about an authentication failure.
 pub const AUTH_HINT: &str = "check CLOUDFLARE_API_TOKEN has D1 edit permission \
     (Account > D1 > Edit) for this account";
+
+/// Default cap of one response body: 128 MiB. D1 runs each query in a Worker isolate with
+/// 128 MB of memory, and its per-row, per-value and per-statement limits (2 MB, 100 KB) are far
+/// below this, so no genuine D1 answer comes near it; a larger body is a misbehaving endpoint.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 128 * 1024 * 1024;
 
 /// Connection settings for the HTTP transport.
 ///
@@ -46,7 +56,8 @@ pub const AUTH_HINT: &str = "check CLOUDFLARE_API_TOKEN has D1 edit permission \
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct HttpConfig {
-    /// API base URL (no trailing `/client/v4`).
+    /// API base URL (no trailing `/client/v4`). `https://`, or `http://` to a loopback host
+    /// (`127.0.0.0/8`, `::1`, `localhost`) only.
     pub base_url: String,
     /// Cloudflare account id.
     pub account_id: String,
@@ -64,6 +75,10 @@ pub struct HttpConfig {
     pub retry: RetryPolicy,
     /// Client-side request budget (default: Cloudflare's 1200 per 5 minutes); `None` disables it.
     pub rate_limit: Option<RateLimit>,
+    /// Largest response body read into memory, in bytes (default
+    /// [`DEFAULT_MAX_RESPONSE_BYTES`]); a larger one ends the request with
+    /// [`Error::ResponseTooLarge`].
+    pub max_response_bytes: u64,
 }
 
 impl HttpConfig {
@@ -84,6 +99,7 @@ impl HttpConfig {
             max_concurrency: 6,
             retry: RetryPolicy::default(),
             rate_limit: Some(RateLimit::CLOUDFLARE),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 
@@ -117,15 +133,15 @@ impl HttpConfig {
         self
     }
 
+    /// Sets [`HttpConfig::max_response_bytes`] (at least 1 KiB).
+    pub fn with_max_response_bytes(mut self, bytes: u64) -> HttpConfig {
+        self.max_response_bytes = bytes.max(1024);
+        self
+    }
+
     /// The `/raw` endpoint URL, after checking the settings.
     fn endpoint(&self) -> Result<String> {
-        let base = self.base_url.trim().trim_end_matches('/');
-        let base = base.strip_suffix("/client/v4").unwrap_or(base);
-        if !(base.starts_with("https://") || base.starts_with("http://")) || base.len() <= 8 {
-            return Err(Error::Config(format!(
-                "D1 base URL `{base}` must start with https:// (or http:// for a local server)"
-            )));
-        }
+        let base = checked_base_url(&self.base_url)?;
         for (what, id) in [
             ("account id", &self.account_id),
             ("database id", &self.database_id),
@@ -151,6 +167,87 @@ impl HttpConfig {
     }
 }
 
+/// Checks a D1 base URL and returns it normalised (`scheme://host[:port][/path]`, no trailing
+/// `/` or `/client/v4`): `https://` anywhere, `http://` only to a loopback host, no user
+/// name, password, query or fragment. The error never repeats a password.
+pub(crate) fn checked_base_url(base_url: &str) -> Result<String> {
+    let trimmed = base_url.trim();
+    let url = Url::parse(trimmed).map_err(|e| {
+        Error::Config(format!(
+            "the D1 base URL is not an absolute URL ({e}); expected something like \
+             {CLOUDFLARE_API_BASE}"
+        ))
+    })?;
+    let shown = || {
+        let mut u = url.clone();
+        let _ = u.set_password(None);
+        let _ = u.set_username("");
+        u.set_query(None);
+        u.set_fragment(None);
+        u.to_string()
+    };
+    if url.cannot_be_a_base() || url.host().is_none() {
+        return Err(Error::Config(format!(
+            "the D1 base URL `{}` has no host",
+            shown()
+        )));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::Config(format!(
+            "the D1 base URL `{}` carries a user name or password; remove it (the API token is \
+             sent in the Authorization header)",
+            shown()
+        )));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::Config(format!(
+            "the D1 base URL `{}` has a query or fragment; give only scheme, host, port and path",
+            shown()
+        )));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => {
+            return Err(Error::Config(format!(
+                "the D1 base URL `{}` uses plain http:// to a host that is not this machine: the \
+                 API token would travel in clear text. Use https://, or http:// only for a server \
+                 on a loopback address (127.0.0.0/8, ::1, localhost)",
+                shown()
+            )));
+        }
+        other => {
+            return Err(Error::Config(format!(
+                "the D1 base URL `{}` has scheme `{other}`; it must start with https:// (or \
+                 http:// for a server on a loopback address)",
+                shown()
+            )));
+        }
+    }
+    let origin = url.origin().ascii_serialization();
+    let path = url.path().trim_end_matches('/');
+    let path = path.strip_suffix("/client/v4").unwrap_or(path);
+    Ok(format!("{origin}{path}"))
+}
+
+/// `127.0.0.0/8`, `::1` (also as `::ffff:127.x.y.z`) or the name `localhost`.
+fn is_loopback(url: &Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    match bare.parse::<IpAddr>() {
+        Ok(IpAddr::V4(ip)) => ip.is_loopback(),
+        Ok(IpAddr::V6(ip)) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+        Err(_) => bare.eq_ignore_ascii_case("localhost") || bare.eq_ignore_ascii_case("localhost."),
+    }
+}
+
 /// The HTTP transport.
 pub struct HttpD1 {
     client: reqwest::Client,
@@ -161,6 +258,7 @@ pub struct HttpD1 {
     permits: Semaphore,
     max_concurrency: usize,
     rate: Option<retry::RateLimiter>,
+    max_response_bytes: u64,
 }
 
 impl std::fmt::Debug for HttpD1 {
@@ -172,6 +270,7 @@ impl std::fmt::Debug for HttpD1 {
             .field("max_concurrency", &self.max_concurrency)
             .field("retry", &self.retry)
             .field("rate_limited", &self.rate.is_some())
+            .field("max_response_bytes", &self.max_response_bytes)
             .finish()
     }
 }
@@ -186,9 +285,20 @@ enum Failure {
         message: String,
         retryable: bool,
         retry_after: Option<Duration>,
+        hint: Option<String>,
     },
     /// No usable answer: connection error, reset, timeout, unreadable body.
-    Transport { message: String },
+    Transport {
+        message: String,
+        /// Whether the request may have reached the server (`false` only when the connection
+        /// could not be opened or the attempt never started).
+        sent: bool,
+        /// Whether the retry deadline, not the server, ended the attempt (its time was cut to
+        /// what was left of the deadline, or none was left).
+        cut_by_deadline: bool,
+    },
+    /// The answer's body was larger than the cap.
+    TooLarge { status: u16, max: u64 },
 }
 
 impl Failure {
@@ -196,6 +306,39 @@ impl Failure {
         match self {
             Failure::Api { retryable, .. } => *retryable,
             Failure::Transport { .. } => true,
+            Failure::TooLarge { .. } => false,
+        }
+    }
+
+    /// Whether this failure proves D1 did not run the request, so that even a
+    /// non-idempotent request may be sent again: the connection could not be opened, or D1
+    /// refused the request before running it (HTTP 429: the API rate limit or an overloaded
+    /// database; D1's "overloaded" message: too many requests queued). A timeout, a reset,
+    /// a 5xx or "Network connection lost" prove nothing: D1 may have committed.
+    fn proves_not_run(&self) -> bool {
+        match self {
+            Failure::Api {
+                status, message, ..
+            } => *status == 429 || message.contains("overloaded"),
+            Failure::Transport { sent, .. } => !sent,
+            Failure::TooLarge { .. } => false,
+        }
+    }
+
+    fn cut_by_deadline(&self) -> bool {
+        matches!(
+            self,
+            Failure::Transport {
+                cut_by_deadline: true,
+                ..
+            }
+        )
+    }
+
+    fn sent(&self) -> bool {
+        match self {
+            Failure::Transport { sent, .. } => *sent,
+            Failure::Api { .. } | Failure::TooLarge { .. } => true,
         }
     }
 
@@ -210,31 +353,34 @@ impl Failure {
                 Some(c) => format!("HTTP {status}, code {c}: {message}"),
                 None => format!("HTTP {status}: {message}"),
             },
-            Failure::Transport { message } => message.clone(),
+            Failure::Transport { message, .. } => message.clone(),
+            Failure::TooLarge { status, max } => {
+                format!("HTTP {status} with a body over the {max}-byte cap")
+            }
         }
     }
 
-    /// The final error, after `attempts` attempts; `gave_up` says why retrying stopped early.
-    fn into_error(self, attempts: u32, gave_up: Option<String>) -> Error {
+    /// The final error, after `attempts` attempts, with why retrying stopped.
+    fn into_error(self, attempts: u32, stopped: RetryStop) -> Error {
         match self {
             Failure::Api {
                 status,
                 code,
                 message,
+                hint,
                 ..
             } => {
-                let hint = match (status, code) {
+                let hint = hint.or_else(|| {
+                    match (status, code) {
                     (401 | 403, _) | (_, Some(10000)) => Some(AUTH_HINT.to_owned()),
                     (404, _) => Some(
                         "check CLOUDFLARE_ACCOUNT_ID, D1_DATABASE_ID and the base URL (D1_BASE_URL)"
                             .to_owned(),
                     ),
-                    (429, _) => Some(match &gave_up {
-                        Some(why) => format!("{why}; {RATE_HINT}"),
-                        None => RATE_HINT.to_owned(),
-                    }),
-                    _ => gave_up,
-                };
+                    (429, _) => Some(RATE_HINT.to_owned()),
+                    _ => None,
+                }
+                });
                 Error::Api {
                     status: Some(status),
                     code,
@@ -243,16 +389,20 @@ impl Failure {
                     first_key: None,
                     attempts,
                     hint,
+                    stopped: Some(stopped),
                 }
             }
-            Failure::Transport { message } => Error::Transport {
-                message: match gave_up {
-                    Some(why) => format!("{message}; {why}"),
-                    None => message,
-                },
+            Failure::Transport { message, .. } => Error::Transport {
+                message,
                 table: None,
                 first_key: None,
                 attempts,
+                stopped: Some(stopped),
+            },
+            Failure::TooLarge { status, max } => Error::ResponseTooLarge {
+                max,
+                status,
+                table: None,
             },
         }
     }
@@ -280,6 +430,8 @@ impl HttpD1 {
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
             .pool_idle_timeout(Duration::from_secs(30))
+            // A redirect would carry the token to another address: never follow one.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
         let max_concurrency = config.max_concurrency.max(1);
@@ -292,6 +444,7 @@ impl HttpD1 {
             permits: Semaphore::new(max_concurrency),
             max_concurrency,
             rate: config.rate_limit.map(retry::RateLimiter::new),
+            max_response_bytes: config.max_response_bytes.max(1024),
         })
     }
 
@@ -300,8 +453,18 @@ impl HttpD1 {
         &self.endpoint
     }
 
-    /// Sends one request (one transaction), retrying transient failures.
+    /// Sends one request (one transaction) of idempotent statements, retrying every transient
+    /// failure.
     pub async fn request(&self, statements: Vec<Statement>) -> Result<RequestOutcome> {
+        self.request_with(statements, Idempotency::Idempotent).await
+    }
+
+    /// Sends one request (one transaction); which failures are retried follows `idempotency`.
+    pub async fn request_with(
+        &self,
+        statements: Vec<Statement>,
+        idempotency: Idempotency,
+    ) -> Result<RequestOutcome> {
         if statements.is_empty() {
             return Ok(RequestOutcome::default());
         }
@@ -310,88 +473,120 @@ impl HttpD1 {
             "d1_http_request",
             statements = statements.len(),
             body_bytes = body.len(),
+            idempotent = matches!(idempotency, Idempotency::Idempotent),
         );
-        self.send_with_retries(body, statements.len())
+        self.send_with_retries(body, statements.len(), idempotency)
             .instrument(span)
             .await
     }
 
+    /// The retry loop. Whatever stops it, the error is the last failure the *server* caused
+    /// (an API error keeps its status and code), with the attempt count and why it stopped:
+    /// an attempt the deadline cut short is not a failure of its own, unless it is the only
+    /// one or may have run a non-idempotent request.
     async fn send_with_retries(
         &self,
         body: bytes::Bytes,
         statements: usize,
+        idempotency: Idempotency,
     ) -> Result<RequestOutcome> {
         let start = Instant::now();
         let deadline = start + self.retry.deadline;
+        let idempotent = matches!(idempotency, Idempotency::Idempotent);
         let mut bytes_sent = 0u64;
-        let mut attempt = 0u32;
+        let mut attempts = 0u32;
+        let mut last: Option<Failure> = None;
         loop {
-            attempt += 1;
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let failure = match self
-                .attempt(&body, statements, remaining, &mut bytes_sent)
-                .await
-            {
+            let result = if remaining.is_zero() {
+                Err(Failure::Transport {
+                    message: "no time left before the retry deadline".into(),
+                    sent: false,
+                    cut_by_deadline: true,
+                })
+            } else {
+                self.attempt(&body, statements, remaining, &mut bytes_sent, &mut attempts)
+                    .await
+            };
+            let failure = match result {
                 Ok(results) => {
-                    tracing::debug!(attempt, elapsed_ms = ms(start.elapsed()), "D1 request done");
+                    tracing::debug!(
+                        attempts,
+                        elapsed_ms = ms(start.elapsed()),
+                        "D1 request done"
+                    );
                     return Ok(RequestOutcome {
                         results,
-                        attempts: attempt,
+                        attempts,
                         bytes_sent,
                     });
                 }
                 Err(failure) => failure,
             };
-            if !failure.retryable() {
-                tracing::debug!(attempt, error = %failure.describe(), "D1 request failed, not retryable");
-                return Err(failure.into_error(attempt, None));
+            if failure.cut_by_deadline() {
+                // The deadline ended this attempt, not the server.
+                let maybe_ran = failure.sent() && !idempotent;
+                tracing::warn!(attempts, error = %failure.describe(), "D1 request stopped at the retry deadline");
+                let (reported, stop) = match last {
+                    _ if maybe_ran => (failure, RetryStop::OutcomeUnknown),
+                    Some(previous) => (previous, RetryStop::Deadline),
+                    None => (failure, RetryStop::Deadline),
+                };
+                return Err(reported.into_error(attempts, stop));
             }
-            if attempt >= self.retry.max_attempts {
-                tracing::warn!(attempt, error = %failure.describe(), "D1 request failed, no attempts left");
-                let why = format!(
-                    "gave up after {attempt} attempts (RetryPolicy::max_attempts = {})",
-                    self.retry.max_attempts
+            if !failure.retryable() {
+                tracing::debug!(attempts, error = %failure.describe(), "D1 request failed, not retryable");
+                return Err(failure.into_error(attempts, RetryStop::NotRetryable));
+            }
+            if !idempotent && !failure.proves_not_run() {
+                tracing::warn!(
+                    attempts,
+                    error = %failure.describe(),
+                    "D1 request failed after it may have run; not idempotent, so not retried"
                 );
-                return Err(failure.into_error(attempt, Some(why)));
+                return Err(failure.into_error(attempts, RetryStop::OutcomeUnknown));
+            }
+            if attempts >= self.retry.max_attempts {
+                tracing::warn!(attempts, error = %failure.describe(), "D1 request failed, no attempts left");
+                let stop = RetryStop::MaxAttempts {
+                    max: self.retry.max_attempts,
+                };
+                return Err(failure.into_error(attempts, stop));
             }
             let retry_after = match &failure {
                 Failure::Api { retry_after, .. } => *retry_after,
-                Failure::Transport { .. } => None,
+                Failure::Transport { .. } | Failure::TooLarge { .. } => None,
             };
-            let delay = self.retry.delay(attempt, retry_after);
+            let delay = self.retry.delay(attempts.max(1), retry_after);
             if Instant::now() + delay >= deadline {
                 tracing::warn!(
-                    attempt,
+                    attempts,
                     delay_ms = ms(delay),
                     error = %failure.describe(),
                     "D1 request failed, the next retry would pass the deadline"
                 );
-                let why = format!(
-                    "gave up after {attempt} attempts in {:.1} s: the next retry (in {:.1} s) would \
-                     pass the {:.0} s retry deadline (RetryPolicy::deadline)",
-                    start.elapsed().as_secs_f64(),
-                    delay.as_secs_f64(),
-                    self.retry.deadline.as_secs_f64()
-                );
-                return Err(failure.into_error(attempt, Some(why)));
+                return Err(failure.into_error(attempts, RetryStop::Deadline));
             }
             tracing::warn!(
-                attempt,
+                attempts,
                 delay_ms = ms(delay),
                 error = %failure.describe(),
                 "D1 request failed, retrying"
             );
+            last = Some(failure);
             tokio::time::sleep(delay).await;
         }
     }
 
     /// One attempt: waits for a concurrency permit and the rate limit, posts, reads the answer.
+    /// Counts the attempt in `attempts` once the request is handed to the connection.
     async fn attempt(
         &self,
         body: &bytes::Bytes,
         statements: usize,
         remaining: Duration,
         bytes_sent: &mut u64,
+        attempts: &mut u32,
     ) -> std::result::Result<Vec<crate::client::StatementResult>, Failure> {
         let waited_from = Instant::now();
         let admission = async {
@@ -406,27 +601,40 @@ impl HttpD1 {
             Ok(Err(_)) => {
                 return Err(Failure::Transport {
                     message: "the HTTP client was shut down".into(),
+                    sent: false,
+                    cut_by_deadline: false,
                 });
             }
             Err(_) => {
                 return Err(Failure::Transport {
                     message: format!(
-                        "waited {:.1} s for a free request slot (concurrency or rate limit)",
+                        "waited {:.1} s for a free request slot (concurrency or rate limit) \
+                         until the retry deadline",
                         waited_from.elapsed().as_secs_f64()
                     ),
+                    sent: false,
+                    cut_by_deadline: true,
                 });
             }
         };
-        let timeout = self
-            .request_timeout
-            .min(deadline_left(waited_from, remaining));
+        let left = deadline_left(waited_from, remaining);
+        let timeout = self.request_timeout.min(left);
+        let cut = timeout < self.request_timeout;
         if timeout.is_zero() {
             return Err(Failure::Transport {
-                message: "no time left before the deadline".into(),
+                message: "no time left before the retry deadline".into(),
+                sent: false,
+                cut_by_deadline: true,
             });
         }
         *bytes_sent += body.len() as u64;
+        *attempts += 1;
         let sent_at = Instant::now();
+        let transport = |e: &reqwest::Error| Failure::Transport {
+            message: describe_reqwest(e, timeout, cut),
+            sent: !e.is_connect(),
+            cut_by_deadline: cut && e.is_timeout(),
+        };
         let response = self
             .client
             .post(&self.endpoint)
@@ -435,21 +643,87 @@ impl HttpD1 {
             .body(body.clone())
             .send()
             .await
-            .map_err(|e| Failure::Transport {
-                message: describe_reqwest(&e, timeout),
-            })?;
+            .map_err(|e| transport(&e))?;
         let status = response.status();
         let retry_after = parse_retry_after(response.headers());
-        let bytes = response.bytes().await.map_err(|e| Failure::Transport {
-            message: describe_reqwest(&e, timeout),
-        })?;
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(|l| shown_location(&self.endpoint, l));
+        let bytes = read_capped(response, self.max_response_bytes)
+            .await
+            .map_err(|e| match e {
+                ReadError::TooLarge => Failure::TooLarge {
+                    status: status.as_u16(),
+                    max: self.max_response_bytes,
+                },
+                ReadError::Http(e) => transport(&e),
+            })?;
         tracing::debug!(
             status = status.as_u16(),
             response_bytes = bytes.len(),
             elapsed_ms = ms(sent_at.elapsed()),
             "D1 attempt answered"
         );
+        if status.is_redirection() {
+            return Err(redirected(status, location));
+        }
         classify(status, retry_after, &bytes, statements)
+    }
+}
+
+enum ReadError {
+    TooLarge,
+    Http(reqwest::Error),
+}
+
+/// Reads the body chunk by chunk, refusing to hold more than `max` bytes (checked against
+/// `content-length` first, then as the chunks arrive).
+async fn read_capped(
+    mut response: reqwest::Response,
+    max: u64,
+) -> std::result::Result<Vec<u8>, ReadError> {
+    if response.content_length().is_some_and(|len| len > max) {
+        return Err(ReadError::TooLarge);
+    }
+    let initial = response.content_length().unwrap_or(0).min(max);
+    let mut body = Vec::with_capacity(usize::try_from(initial).unwrap_or(0));
+    while let Some(chunk) = response.chunk().await.map_err(ReadError::Http)? {
+        if (body.len() + chunk.len()) as u64 > max {
+            return Err(ReadError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// A redirect target as it may be shown: scheme, host, port and path; no user name,
+/// password, query or fragment (they could hold someone's credentials).
+fn shown_location(endpoint: &str, location: &str) -> String {
+    let resolved = Url::parse(endpoint).and_then(|base| base.join(location));
+    match resolved {
+        Ok(url) if url.has_host() => {
+            format!("{}{}", url.origin().ascii_serialization(), url.path())
+        }
+        _ => "an address that is not a valid URL".to_owned(),
+    }
+}
+
+fn redirected(status: StatusCode, location: Option<String>) -> Failure {
+    let to = location.unwrap_or_else(|| "an unspecified address (no Location header)".into());
+    Failure::Api {
+        status: status.as_u16(),
+        code: None,
+        message: format!(
+            "the D1 endpoint redirected to {to}; redirects are not followed, so neither the \
+             request nor the API token went there"
+        ),
+        retryable: false,
+        retry_after: None,
+        hint: Some(
+            "set the base URL (D1_BASE_URL) to the address that serves the D1 API itself".into(),
+        ),
     }
 }
 
@@ -468,9 +742,16 @@ fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)))
 }
 
-fn describe_reqwest(e: &reqwest::Error, timeout: Duration) -> String {
+fn describe_reqwest(e: &reqwest::Error, timeout: Duration, cut: bool) -> String {
     let kind = if e.is_timeout() {
-        format!("no answer within {:.1} s (timeout)", timeout.as_secs_f64())
+        if cut {
+            format!(
+                "no answer within {:.1} s, the time left before the retry deadline (timeout)",
+                timeout.as_secs_f64()
+            )
+        } else {
+            format!("no answer within {:.1} s (timeout)", timeout.as_secs_f64())
+        }
     } else if e.is_connect() {
         "cannot connect".to_owned()
     } else if e.is_body() || e.is_decode() {
@@ -516,6 +797,7 @@ fn classify(
                     ),
                     retryable: false,
                     retry_after: None,
+                    hint: None,
                 })
             }
         }
@@ -525,6 +807,7 @@ fn classify(
             code,
             message,
             retry_after,
+            hint: None,
         }),
         Some(Ok(wire::Envelope::Success(_))) => Err(Failure::Api {
             status: code_status,
@@ -532,6 +815,7 @@ fn classify(
             message: format!("HTTP {status} with a success envelope"),
             retryable: transient_status,
             retry_after,
+            hint: None,
         }),
         Some(Err(problem)) => Err(Failure::Api {
             status: code_status,
@@ -539,6 +823,7 @@ fn classify(
             message: format!("unexpected D1 response: {problem}"),
             retryable: transient_status,
             retry_after,
+            hint: None,
         }),
         None => {
             let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
@@ -555,6 +840,7 @@ fn classify(
                 retryable: transient_status || retryable_message(&message),
                 message,
                 retry_after,
+                hint: None,
             })
         }
     }
@@ -580,6 +866,35 @@ mod tests {
             HttpConfig::new("ftp://x", "a", "d", "t").endpoint(),
             Err(Error::Config(_))
         ));
+        // Plain http only to loopback; no credentials, query or fragment in the URL.
+        for refused in [
+            "http://example.com",
+            "http://192.168.1.10:8787",
+            "http://[fe80::1]",
+            "http://localhost.evil.example",
+            "https://user:secret@example.com",
+            "https://example.com/?token=x",
+            "https://example.com/#x",
+            "not a url",
+        ] {
+            match checked_base_url(refused) {
+                Err(Error::Config(m)) => assert!(!m.contains("secret"), "{m}"),
+                other => panic!("{refused}: {other:?}"),
+            }
+        }
+        for (given, normalised) in [
+            ("https://EXAMPLE.com/", "https://example.com"),
+            (
+                "https://example.com/d1/client/v4/",
+                "https://example.com/d1",
+            ),
+            ("http://127.0.0.2:8787", "http://127.0.0.2:8787"),
+            ("http://[::1]:8787/", "http://[::1]:8787"),
+            ("http://[::ffff:127.0.0.1]:1", "http://[::ffff:7f00:1]:1"),
+            ("http://localhost:8787", "http://localhost:8787"),
+        ] {
+            assert_eq!(checked_base_url(given).unwrap(), normalised, "{given}");
+        }
         assert!(matches!(
             HttpConfig::new("https://x", "a/b", "d", "t").endpoint(),
             Err(Error::Config(_))
@@ -620,7 +935,7 @@ mod tests {
             br#"{"success":false,"errors":[{"code":10000,"message":"Authentication error"}]}"#;
         let f = classify(StatusCode::UNAUTHORIZED, None, auth, 1).unwrap_err();
         assert!(!f.retryable());
-        match f.into_error(1, None) {
+        match f.into_error(1, RetryStop::NotRetryable) {
             Error::Api {
                 status: Some(401),
                 code: Some(10000),
@@ -631,6 +946,19 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn redirect_locations_are_shown_without_query_or_credentials() {
+        let endpoint = "https://api.example.com/client/v4/accounts/a/d1/database/d/raw";
+        assert_eq!(
+            shown_location(endpoint, "https://u:p@other.example:8443/x/raw?sig=abc#f"),
+            "https://other.example:8443/x/raw"
+        );
+        assert_eq!(
+            shown_location(endpoint, "/elsewhere?token=1"),
+            "https://api.example.com/elsewhere"
+        );
     }
 
     #[test]

@@ -1,16 +1,28 @@
 //! Embedded local D1: a SQLite file (rusqlite, bundled SQLite); each request runs as one
 //! transaction, with D1's limits set on the connection so local development fails where D1
 //! would: 100 bound parameters per statement, 100,000 bytes of SQL, 2,000,000 bytes per string,
-//! BLOB or row. `BEGIN`, `COMMIT`, `SAVEPOINT` and friends are refused, as D1 refuses them.
+//! BLOB or row. `BEGIN`, `COMMIT`, `SAVEPOINT` and friends are refused, as D1 refuses them,
+//! and so is a statement text with anything after its first statement (`SELECT 1; DROP TABLE
+//! t`): D1 answers "A prepared SQL statement must contain only one statement". SQLite's
+//! double-quoted string literals are turned off, so `"no_such_column"` is an error naming the
+//! column, never the text `no_such_column`.
+//!
+//! A database locked by another connection (`SQLITE_BUSY`, `SQLITE_LOCKED`) is waited for
+//! ([`LocalConfig::busy_timeout`]) and then retried under a [`RetryPolicy`]: a busy database
+//! ran nothing, so this is safe for every statement.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use std::time::Duration;
+
+use rusqlite::config::DbConfig;
 use rusqlite::limits::Limit;
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
-use crate::client::{RequestOutcome, StatementResult};
+use crate::client::http::RetryPolicy;
+use crate::client::{RequestOutcome, RetryStop, StatementResult};
 use crate::sql::{MAX_PARAMS_PER_STATEMENT, MAX_SQL_BYTES, MAX_VALUE_BYTES, Statement};
 use crate::{Error, Result, Value};
 
@@ -21,16 +33,70 @@ const SQL_ERROR_CODE: i64 = 7500;
 /// multi-row insert, is one entry).
 const STATEMENT_CACHE: usize = 512;
 
+/// How the embedded transport waits for a database another connection (another process, a
+/// `sqlite3` shell) has locked.
+///
+/// ```
+/// use std::time::Duration;
+/// use thread_flow::client::http::RetryPolicy;
+/// use thread_flow::client::local::LocalConfig;
+///
+/// let config = LocalConfig::default()
+///     .with_busy_timeout(Duration::from_secs(1))
+///     .with_retry(RetryPolicy::default().with_deadline(Duration::from_secs(300)));
+/// assert_eq!(config.busy_timeout, Duration::from_secs(1));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct LocalConfig {
+    /// How long SQLite itself waits for a lock before a request attempt fails with
+    /// `SQLITE_BUSY` (default 5 s).
+    pub busy_timeout: Duration,
+    /// Attempts, backoff and deadline for requests that found the database busy or locked
+    /// (default [`RetryPolicy::default`]: 8 attempts within 120 s). The whole transaction is
+    /// run again; nothing of a busy attempt was applied.
+    pub retry: RetryPolicy,
+}
+
+impl Default for LocalConfig {
+    fn default() -> LocalConfig {
+        LocalConfig {
+            busy_timeout: Duration::from_secs(5),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+impl LocalConfig {
+    /// Sets [`LocalConfig::busy_timeout`].
+    pub fn with_busy_timeout(mut self, timeout: Duration) -> LocalConfig {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// Sets [`LocalConfig::retry`].
+    pub fn with_retry(mut self, retry: RetryPolicy) -> LocalConfig {
+        self.retry = retry;
+        self
+    }
+}
+
 /// The embedded transport. Clones share the connection.
 #[derive(Debug, Clone)]
 pub struct LocalD1 {
     conn: Arc<Mutex<Connection>>,
     path: Option<std::path::PathBuf>,
+    retry: Arc<RetryPolicy>,
 }
 
 impl LocalD1 {
-    /// Opens (or creates) the database file, in WAL mode.
+    /// Opens (or creates) the database file, in WAL mode, with the default [`LocalConfig`].
     pub fn open(path: &Path) -> Result<LocalD1> {
+        LocalD1::open_with(path, LocalConfig::default())
+    }
+
+    /// Opens (or creates) the database file, in WAL mode.
+    pub fn open_with(path: &Path, config: LocalConfig) -> Result<LocalD1> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
                 Error::Config(format!(
@@ -52,23 +118,33 @@ impl LocalD1 {
                 path.display()
             ))
         })?;
+        // Before anything that may need a lock, so that a busy file is waited for.
+        conn.busy_timeout(config.busy_timeout).map_err(sql_error)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(sql_error)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(sql_error)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))
-            .map_err(sql_error)?;
-        LocalD1::configure(conn, Some(path.to_path_buf()))
+        LocalD1::configure(conn, Some(path.to_path_buf()), config.retry)
     }
 
     /// An in-memory database (for tests); gone when the last clone is dropped.
     pub fn in_memory() -> Result<LocalD1> {
         let conn = Connection::open_in_memory().map_err(sql_error)?;
-        LocalD1::configure(conn, None)
+        LocalD1::configure(conn, None, RetryPolicy::default())
     }
 
-    fn configure(conn: Connection, path: Option<std::path::PathBuf>) -> Result<LocalD1> {
+    fn configure(
+        conn: Connection,
+        path: Option<std::path::PathBuf>,
+        retry: RetryPolicy,
+    ) -> Result<LocalD1> {
         conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(sql_error)?;
+        // No double-quoted string literals: `"name"` is always an identifier, so a misspelt
+        // or missing column is an error naming it instead of the text `name`.
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DQS_DML, false)
+            .map_err(sql_error)?;
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DQS_DDL, false)
             .map_err(sql_error)?;
         conn.set_limit(
             Limit::SQLITE_LIMIT_VARIABLE_NUMBER,
@@ -80,6 +156,7 @@ impl LocalD1 {
         Ok(LocalD1 {
             conn: Arc::new(Mutex::new(conn)),
             path,
+            retry: Arc::new(retry),
         })
     }
 
@@ -91,9 +168,10 @@ impl LocalD1 {
     /// Runs the statements in order as one transaction (rolled back if any fails).
     pub async fn request(&self, statements: Vec<Statement>) -> Result<RequestOutcome> {
         let conn = Arc::clone(&self.conn);
+        let retry = Arc::clone(&self.retry);
         let (outcome, statements) = tokio::task::spawn_blocking(move || {
             let mut guard = lock(&conn);
-            let outcome = run_request(&mut guard, &statements);
+            let outcome = run_with_retries(&mut guard, &statements, &retry);
             drop(guard);
             (outcome, statements)
         })
@@ -103,6 +181,7 @@ impl LocalD1 {
             table: None,
             first_key: None,
             attempts: 1,
+            stopped: None,
         })?;
         // Free the rows here, off the SQLite thread, while the next request runs.
         drop(statements);
@@ -114,11 +193,12 @@ impl LocalD1 {
     /// Dropping the request before `commit` rolls everything back.
     pub(crate) fn request_streamed(&self) -> StreamedRequest {
         let conn = Arc::clone(&self.conn);
+        let retry = Arc::clone(&self.retry);
         let (pieces, mut incoming) = tokio::sync::mpsc::channel::<Piece>(STREAM_PIECES);
         let (answer, outcome) = tokio::sync::oneshot::channel();
         tokio::task::spawn_blocking(move || {
             let mut guard = lock(&conn);
-            let outcome = run_streamed(&mut guard, &mut incoming);
+            let outcome = run_streamed(&mut guard, &mut incoming, &retry);
             drop(guard);
             let _ = answer.send(outcome);
         });
@@ -129,7 +209,7 @@ impl LocalD1 {
     /// [`LocalD1::request`]; for callers already off the async runtime.
     pub fn request_blocking(&self, statements: &[Statement]) -> Result<RequestOutcome> {
         let mut guard = lock(&self.conn);
-        run_request(&mut guard, statements)
+        run_with_retries(&mut guard, statements, &self.retry)
     }
 }
 
@@ -175,6 +255,136 @@ fn worker_failed() -> Error {
         table: None,
         first_key: None,
         attempts: 1,
+        stopped: None,
+    }
+}
+
+/// Whether a local error message is SQLite's "database is busy / locked" (see [`sql_error`]).
+pub(crate) fn is_busy_message(message: &str) -> bool {
+    message.ends_with(": SQLITE_BUSY") || message.ends_with(": SQLITE_LOCKED")
+}
+
+fn is_busy(e: &Error) -> bool {
+    matches!(e, Error::Api { status: None, message, .. } if is_busy_message(message))
+}
+
+/// Runs `attempt` until it succeeds, fails with something other than a busy / locked
+/// database, or `retry` says stop (attempts or deadline). Blocks the calling thread while
+/// backing off. Returns the result and the attempts made; a busy error carries both the count
+/// and why retrying stopped.
+fn retry_busy<T>(retry: &RetryPolicy, mut attempt: impl FnMut() -> Result<T>) -> (Result<T>, u32) {
+    let start = std::time::Instant::now();
+    let mut attempts = 0u32;
+    loop {
+        attempts += 1;
+        let error = match attempt() {
+            Ok(value) => return (Ok(value), attempts),
+            Err(e) if is_busy(&e) => e,
+            Err(e) => return (Err(e), attempts),
+        };
+        let stop = if attempts >= retry.max_attempts {
+            Some(RetryStop::MaxAttempts {
+                max: retry.max_attempts,
+            })
+        } else {
+            None
+        };
+        let delay = retry.delay(attempts, None);
+        let stop = stop
+            .or_else(|| (start.elapsed() + delay >= retry.deadline).then_some(RetryStop::Deadline));
+        if let Some(stop) = stop {
+            tracing::warn!(attempts, error = %error, "local D1 still busy, giving up");
+            return (Err(busy_final(error, attempts, stop)), attempts);
+        }
+        tracing::debug!(
+            attempts,
+            delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            "local D1 database busy (locked by another connection), retrying"
+        );
+        std::thread::sleep(delay);
+    }
+}
+
+fn busy_final(error: Error, attempts_made: u32, stop: RetryStop) -> Error {
+    match error {
+        Error::Api {
+            status,
+            code,
+            message,
+            table,
+            first_key,
+            hint,
+            ..
+        } => Error::Api {
+            status,
+            code,
+            message,
+            table,
+            first_key,
+            attempts: attempts_made,
+            hint: hint.or_else(|| {
+                Some(
+                    "another connection holds the database's write lock; see \
+                     LocalConfig::busy_timeout and LocalConfig::retry"
+                        .into(),
+                )
+            }),
+            stopped: Some(stop),
+        },
+        other => other,
+    }
+}
+
+/// [`run_request`], run again while the database is busy or locked.
+fn run_with_retries(
+    conn: &mut Connection,
+    statements: &[Statement],
+    retry: &RetryPolicy,
+) -> Result<RequestOutcome> {
+    let (outcome, attempts) = retry_busy(retry, || run_request(conn, statements));
+    outcome.map(|mut o| {
+        o.attempts = attempts;
+        o
+    })
+}
+
+/// `BEGIN IMMEDIATE`, retried while the database is busy or locked.
+fn begin_immediate<'c>(
+    conn: &'c Connection,
+    retry: &RetryPolicy,
+) -> (Result<Transaction<'c>>, u32) {
+    retry_busy(retry, || {
+        Transaction::new_unchecked(conn, TransactionBehavior::Immediate).map_err(sql_error)
+    })
+}
+
+/// D1's answer to a statement text holding more than one statement.
+fn trailing_statement_error() -> Error {
+    api_error(
+        "A prepared SQL statement must contain only one statement: SQLITE_ERROR".into(),
+        Some(
+            "send each statement as its own entry of one request (D1Database::batch); nothing \
+             was run"
+                .into(),
+        ),
+    )
+}
+
+/// Refuses a statement text with anything but whitespace and comments after its first
+/// statement. SQLite's own parser decides where the first statement ends; a text without `;`
+/// cannot hold a second one, so only texts with a `;` are parsed twice.
+fn check_single_statement(conn: &Connection, sql: &str) -> Result<()> {
+    if !sql.contains(';') {
+        return Ok(());
+    }
+    let mut statements = rusqlite::Batch::new(conn, sql);
+    // The first statement's own errors are reported when it is prepared for real.
+    if statements.next().is_err() {
+        return Ok(());
+    }
+    match statements.next() {
+        Ok(None) => Ok(()),
+        Ok(Some(_)) | Err(_) => Err(trailing_statement_error()),
     }
 }
 
@@ -204,6 +414,7 @@ fn run_request(conn: &mut Connection, statements: &[Statement]) -> Result<Reques
             .as_ref()
             .is_some_and(|(sql, _)| *sql == s.sql.as_str());
         if !reuse {
+            check_single_statement(&tx, &s.sql)?;
             prepared = Some((
                 s.sql.as_str(),
                 tx.prepare_cached(&s.sql).map_err(sql_error)?,
@@ -228,10 +439,10 @@ fn run_request(conn: &mut Connection, statements: &[Statement]) -> Result<Reques
 fn run_streamed(
     conn: &mut Connection,
     incoming: &mut tokio::sync::mpsc::Receiver<Piece>,
+    retry: &RetryPolicy,
 ) -> Result<RequestOutcome> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(sql_error)?;
+    let (tx, attempts) = begin_immediate(conn, retry);
+    let tx = tx?;
     let mut results = Vec::new();
     let mut bytes = 0u64;
     let mut prepared: Option<(String, rusqlite::CachedStatement<'_>)> = None;
@@ -247,6 +458,7 @@ fn run_streamed(
                         (s.sql.len() + s.params.iter().map(Value::byte_len).sum::<usize>()) as u64;
                     let reuse = prepared.as_ref().is_some_and(|(sql, _)| *sql == s.sql);
                     if !reuse {
+                        check_single_statement(&tx, &s.sql)?;
                         prepared =
                             Some((s.sql.clone(), tx.prepare_cached(&s.sql).map_err(sql_error)?));
                     }
@@ -264,6 +476,7 @@ fn run_streamed(
                     table: None,
                     first_key: None,
                     attempts: 1,
+                    stopped: None,
                 });
             }
         }
@@ -272,7 +485,7 @@ fn run_streamed(
     tx.commit().map_err(sql_error)?;
     Ok(RequestOutcome {
         results,
-        attempts: 1,
+        attempts,
         bytes_sent: bytes,
     })
 }
@@ -398,6 +611,7 @@ fn api_error(message: String, hint: Option<String>) -> Error {
         first_key: None,
         attempts: 1,
         hint,
+        stopped: None,
     }
 }
 
@@ -415,6 +629,7 @@ fn sql_error(e: rusqlite::Error) -> Error {
                 rusqlite::ErrorCode::TooBig => "SQLITE_TOOBIG",
                 rusqlite::ErrorCode::TypeMismatch => "SQLITE_MISMATCH",
                 rusqlite::ErrorCode::DatabaseBusy => "SQLITE_BUSY",
+                rusqlite::ErrorCode::DatabaseLocked => "SQLITE_LOCKED",
                 _ => "SQLITE_ERROR",
             };
             (format!("{base}: {code}"), hint)

@@ -43,6 +43,69 @@ pub struct RequestOutcome {
     pub bytes_sent: u64,
 }
 
+/// Whether running a request twice is harmless. It decides which failures a transport may
+/// retry: a request can fail after D1 committed it (the answer was lost, the connection was
+/// reset, the attempt timed out), and sending it again then applies it a second time.
+///
+/// Only the HTTP transport needs it: the embedded database answers every request (no answer
+/// is ever lost) and retries only `SQLITE_BUSY` / `SQLITE_LOCKED`, which prove nothing ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idempotency {
+    /// Running the request twice leaves the database as running it once: upserts and deletes
+    /// by key, reads, `CREATE TABLE IF NOT EXISTS`. Every transient failure is retried.
+    /// thread-flow's own writes ([`crate::D1Table`], the ReCoco target) are all idempotent.
+    Idempotent,
+    /// The request must not run twice (`INSERT` without a conflict clause, `n = n + 1`,
+    /// anything whose effect accumulates). It is retried only after failures that prove it
+    /// did not run (see [`D1Database::execute`]); any other failure ends with an error whose
+    /// [`crate::Error::outcome_unknown`] is `true`.
+    NotIdempotent,
+}
+
+/// Why a transport stopped retrying a request. The error it returns keeps the last failed
+/// attempt's own kind ([`crate::Error::Api`] with its HTTP status and D1 code, or
+/// [`crate::Error::Transport`]) whatever the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RetryStop {
+    /// The failure is not transient (a SQL error, a bad token, a redirect, ...): sending the
+    /// same request again would fail the same way.
+    NotRetryable,
+    /// Every attempt the retry policy allows was made.
+    MaxAttempts {
+        /// `RetryPolicy::max_attempts`.
+        max: u32,
+    },
+    /// The retry policy's deadline (`RetryPolicy::deadline`) left no time for another
+    /// attempt. (No durations are stored here, to keep [`crate::Error`] small: the deadline
+    /// is the caller's own setting.)
+    Deadline,
+    /// The request was sent, nothing proves whether D1 ran it, and it is not idempotent
+    /// ([`Idempotency::NotIdempotent`]), so it was not sent again: it may or may not have
+    /// been applied.
+    OutcomeUnknown,
+}
+
+impl std::fmt::Display for RetryStop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RetryStop::NotRetryable => f.write_str("not retried: the failure is not transient"),
+            RetryStop::MaxAttempts { max } => write!(
+                f,
+                "gave up: no attempts left (RetryPolicy::max_attempts = {max})"
+            ),
+            RetryStop::Deadline => f.write_str(
+                "gave up: another attempt would pass the retry deadline (RetryPolicy::deadline)",
+            ),
+            RetryStop::OutcomeUnknown => f.write_str(
+                "outcome unknown: the request reached the server and may have been applied; it \
+                 was not sent again because it is not marked idempotent (see \
+                 D1Database::execute_idempotent); check the database before running it again",
+            ),
+        }
+    }
+}
+
 /// Whether a D1 error message is one D1 documents as transient.
 pub fn retryable_message(message: &str) -> bool {
     const RETRYABLE: [&str; 4] = [
@@ -94,34 +157,116 @@ impl D1Database {
     }
 
     /// Runs one SQL statement (`?` placeholders, values bound in order) as one request; the
-    /// escape hatch for anything thread-flow does not generate.
+    /// escape hatch for anything thread-flow does not generate. The text must hold exactly
+    /// one statement (trailing statements are refused, as D1 refuses them).
     ///
     /// Over HTTP, integers beyond ±(2^53-1) and BLOBs are sent so that they arrive exactly;
     /// result values arrive as D1 returns them (use [`crate::sql::select`] for exact reads).
+    ///
+    /// # Retries
+    ///
+    /// The statement is treated as **not idempotent** ([`Idempotency::NotIdempotent`]): over
+    /// HTTP it is sent again only after a failure that proves it did not run: the connection
+    /// could not be opened, HTTP 429 (rate limited or D1 overloaded: the request was refused
+    /// before it ran), or D1's "overloaded" message. After any other transient failure (a
+    /// timeout, a reset connection, a 5xx, "Network connection lost") D1 may have committed
+    /// it, so it is not retried: the error's [`crate::Error::outcome_unknown`] is `true` and
+    /// its [`crate::Error::retry_stop`] is [`RetryStop::OutcomeUnknown`]. Use
+    /// [`D1Database::execute_idempotent`] for statements that may safely run twice (reads,
+    /// upserts, deletes by key) to retry every transient failure. The embedded database
+    /// retries `SQLITE_BUSY` / `SQLITE_LOCKED` either way: a busy database ran nothing.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let db = thread_flow::D1Database::in_memory()?;
+    /// db.execute("CREATE TABLE counter (n INTEGER NOT NULL) STRICT", vec![]).await?;
+    /// db.execute("INSERT INTO counter (n) VALUES (0)", vec![]).await?;
+    /// // Not idempotent: never sent twice.
+    /// db.execute("UPDATE counter SET n = n + 1", vec![]).await?;
+    /// // A read may be retried after any transient failure.
+    /// let r = db.execute_idempotent("SELECT n FROM counter", vec![]).await?;
+    /// assert_eq!(r.rows, vec![vec![thread_flow::Value::Integer(1)]]);
+    /// # Ok::<(), thread_flow::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn execute(
         &self,
         sql: impl AsRef<str>,
         params: Vec<Value>,
     ) -> Result<StatementResult> {
-        let statement = crate::sql::encoded_statement(sql.as_ref(), params, self.encoding());
-        let outcome = self.request(vec![statement]).await?;
+        self.execute_with(sql.as_ref(), params, Idempotency::NotIdempotent)
+            .await
+    }
+
+    /// [`D1Database::execute`] for a statement that may safely run twice (a read, an upsert or
+    /// delete by key): every transient failure is retried under the transport's retry policy.
+    pub async fn execute_idempotent(
+        &self,
+        sql: impl AsRef<str>,
+        params: Vec<Value>,
+    ) -> Result<StatementResult> {
+        self.execute_with(sql.as_ref(), params, Idempotency::Idempotent)
+            .await
+    }
+
+    async fn execute_with(
+        &self,
+        sql: &str,
+        params: Vec<Value>,
+        idempotency: Idempotency,
+    ) -> Result<StatementResult> {
+        let statement = crate::sql::encoded_statement(sql, params, self.encoding());
+        let outcome = self.request_with(vec![statement], idempotency).await?;
         Ok(outcome.results.into_iter().next().unwrap_or_default())
     }
 
     /// Runs statements in order as one transaction (one request) and returns one result each.
+    ///
+    /// Treated as not idempotent, retried like [`D1Database::execute`]; see
+    /// [`D1Database::batch_idempotent`].
     pub async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<StatementResult>> {
+        self.batch_with(statements, Idempotency::NotIdempotent)
+            .await
+    }
+
+    /// [`D1Database::batch`] for statements that may safely run twice: every transient
+    /// failure is retried.
+    pub async fn batch_idempotent(
+        &self,
+        statements: Vec<Statement>,
+    ) -> Result<Vec<StatementResult>> {
+        self.batch_with(statements, Idempotency::Idempotent).await
+    }
+
+    async fn batch_with(
+        &self,
+        statements: Vec<Statement>,
+        idempotency: Idempotency,
+    ) -> Result<Vec<StatementResult>> {
         let encoding = self.encoding();
         let statements = statements
             .into_iter()
             .map(|s| crate::sql::encoded_statement(&s.sql, s.params, encoding))
             .collect();
-        Ok(self.request(statements).await?.results)
+        Ok(self.request_with(statements, idempotency).await?.results)
     }
 
     /// Embedded local D1 stored in a SQLite file at `path` (created if missing).
     pub fn local(path: impl AsRef<std::path::Path>) -> Result<D1Database> {
         Ok(D1Database::from_backend(Backend::Local(
             local::LocalD1::open(path.as_ref())?,
+        )))
+    }
+
+    /// Embedded local D1 stored in a SQLite file, with explicit busy handling
+    /// ([`local::LocalConfig`]: how long to wait for another connection's lock and how to
+    /// retry `SQLITE_BUSY`).
+    pub fn local_with(
+        path: impl AsRef<std::path::Path>,
+        config: local::LocalConfig,
+    ) -> Result<D1Database> {
+        Ok(D1Database::from_backend(Backend::Local(
+            local::LocalD1::open_with(path.as_ref(), config)?,
         )))
     }
 
@@ -142,6 +287,10 @@ impl D1Database {
     }
 
     /// Any D1-compatible HTTP endpoint (a local emulator, a proxy) at `base_url`.
+    ///
+    /// `base_url` must be `https://`, or `http://` to a loopback host only (`127.0.0.0/8`,
+    /// `::1`, `localhost`): the API token must never travel in clear text. Anything else is
+    /// an [`crate::Error::Config`] before any request. Redirects are never followed.
     pub fn http(
         base_url: impl Into<String>,
         account_id: impl Into<String>,
@@ -180,10 +329,24 @@ impl D1Database {
     }
 
     /// Sends one request: the statements run in order as one transaction.
+    ///
+    /// The statements are treated as **idempotent** (every transient failure is retried):
+    /// this is how thread-flow sends its own upserts, deletes, reads and migrations. For
+    /// statements that must not run twice use [`D1Database::request_with`] with
+    /// [`Idempotency::NotIdempotent`], or [`D1Database::batch`].
     pub async fn request(&self, statements: Vec<Statement>) -> Result<RequestOutcome> {
+        self.request_with(statements, Idempotency::Idempotent).await
+    }
+
+    /// Sends one request whose retries follow `idempotency` (see [`Idempotency`]).
+    pub async fn request_with(
+        &self,
+        statements: Vec<Statement>,
+        idempotency: Idempotency,
+    ) -> Result<RequestOutcome> {
         match &*self.backend {
             Backend::Local(l) => l.request(statements).await,
-            Backend::Http(h) => h.request(statements).await,
+            Backend::Http(h) => h.request_with(statements, idempotency).await,
         }
     }
 }

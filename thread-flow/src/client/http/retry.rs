@@ -11,8 +11,15 @@ use tokio::time::Instant;
 /// A request is retried on HTTP 429 (after `retry-after` when the server sends it), on 5xx,
 /// on connection errors and timeouts, and on the messages D1 documents as transient
 /// ([`crate::client::retryable_message`]). It is never retried on SQL errors (HTTP 400,
-/// code 7500) or authentication errors (401/403). Retrying is safe because every write
-/// thread-flow sends is idempotent (upserts and deletes by key).
+/// code 7500), authentication errors (401/403), redirects or oversized answers. Retrying after
+/// a lost answer is safe because every write thread-flow sends is idempotent (upserts and
+/// deletes by key); raw SQL sent with [`crate::D1Database::execute`] / `batch` is retried only
+/// after failures that prove it did not run (see [`crate::client::Idempotency`]).
+///
+/// Whatever stops the retries (this policy's attempts or deadline, or a failure that is not
+/// transient), the error is the last failure's own kind (an API error keeps its HTTP status
+/// and D1 code) with the attempt count and the reason ([`crate::client::RetryStop`]). An
+/// attempt the deadline cuts short does not replace the failure before it.
 ///
 /// ```
 /// use std::time::Duration;
@@ -238,15 +245,24 @@ mod tests {
         );
     }
 
-    #[tokio::test]
+    // Virtual time: the test is about time, not about how fast this machine is.
+    #[tokio::test(start_paused = true)]
     async fn rate_limiter_holds_the_window() {
         let limiter = RateLimiter::new(RateLimit::new(3, Duration::from_millis(300)));
         let start = Instant::now();
         for _ in 0..3 {
             limiter.acquire().await;
         }
-        assert!(start.elapsed() < Duration::from_millis(100));
+        assert_eq!(
+            start.elapsed(),
+            Duration::ZERO,
+            "the first three pass at once"
+        );
         limiter.acquire().await;
-        assert!(start.elapsed() >= Duration::from_millis(300));
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_millis(300),
+            "the fourth waits a window"
+        );
     }
 }
