@@ -508,7 +508,7 @@ async fn select(
     params: Vec<Value>,
 ) -> anyhow::Result<Vec<Vec<Value>>> {
     let result = db
-        .execute(sql, params)
+        .execute_idempotent(sql, params)
         .await
         .with_context(|| format!("D1 query failed: {sql}"))?;
     *requests += 1;
@@ -1080,7 +1080,7 @@ async fn run_flow(
                 )
             })
             .collect();
-        db.batch(clear)
+        db.batch_idempotent(clear)
             .await
             .context("clearing the adopted tables")?;
         adopt_requests = 1;

@@ -43,6 +43,22 @@ pub fn create_private_dir(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Creates the directory `path` and any missing parent with mode `0700`; a directory that
+/// already exists is left exactly as it is (it may be the user's own folder).
+pub fn create_missing_dirs(path: &Path) -> io::Result<()> {
+    if path.is_dir() {
+        return Ok(());
+    }
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(path)
+}
+
 /// Creates the file `path` with mode `0600` if it does not exist (an existing file is opened
 /// and left as it is). The parent directory must exist.
 pub fn create_private_file(path: &Path) -> io::Result<()> {

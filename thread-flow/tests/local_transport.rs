@@ -472,3 +472,38 @@ async fn a_busy_database_without_retries_is_a_retryable_typed_error_and_nothing_
     let rows = db.execute("SELECT k FROM t", vec![]).await.unwrap();
     assert_eq!(rows.rows, vec![vec![Value::Integer(100)]]);
 }
+
+/// A D1 file the library creates, and the folders it makes for it, are private to their
+/// owner; an existing folder keeps its mode.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_new_local_file_and_its_new_folders_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let path = tmp.path().join("made").join("deeper").join("index.d1");
+    let db = thread_flow::D1Database::local(&path).expect("open");
+    db.execute("CREATE TABLE t (x INTEGER)", Vec::new())
+        .await
+        .expect("create");
+    assert_eq!(mode(&path), 0o600, "the D1 file");
+    assert_eq!(
+        mode(&tmp.path().join("made")),
+        0o700,
+        "a folder made for it"
+    );
+    assert_eq!(
+        mode(&tmp.path().join("made/deeper")),
+        0o700,
+        "a folder made for it"
+    );
+    assert_eq!(mode(tmp.path()), 0o755, "an existing folder is left alone");
+    for side in ["index.d1-wal", "index.d1-shm"] {
+        let side = path.with_file_name(side);
+        if side.exists() {
+            assert_eq!(mode(&side), 0o600, "{}", side.display());
+        }
+    }
+}

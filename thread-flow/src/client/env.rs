@@ -128,17 +128,7 @@ impl crate::D1Database {
     pub fn from_config(config: DatabaseConfig) -> Result<crate::D1Database> {
         match config {
             DatabaseConfig::Http(http) => crate::D1Database::http_with(*http),
-            DatabaseConfig::Local { path } => {
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        Error::Config(format!(
-                            "cannot create the folder {} for the local D1 file: {e}",
-                            dir.display()
-                        ))
-                    })?;
-                }
-                crate::D1Database::local(path)
-            }
+            DatabaseConfig::Local { path } => crate::D1Database::local(path),
         }
     }
 }

@@ -97,13 +97,30 @@ impl LocalD1 {
 
     /// Opens (or creates) the database file, in WAL mode.
     pub fn open_with(path: &Path, config: LocalConfig) -> Result<LocalD1> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                Error::Config(format!(
-                    "cannot create the folder {} for the local D1 database: {e}",
-                    dir.display()
-                ))
-            })?;
+        // A new D1 file and the folders made for it are private (0600 / 0700; SQLite gives
+        // its WAL and journal files the database file's mode). What exists is left alone.
+        // `file:` URIs and `:memory:` are SQLite's to interpret.
+        let plain_path = !path.as_os_str().is_empty()
+            && path
+                .to_str()
+                .is_none_or(|p| !p.starts_with("file:") && p != ":memory:");
+        if plain_path {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                crate::local_state::create_missing_dirs(dir).map_err(|e| {
+                    Error::Config(format!(
+                        "cannot create the folder {} for the local D1 database: {e}",
+                        dir.display()
+                    ))
+                })?;
+            }
+            if !path.exists() {
+                crate::local_state::create_private_file(path).map_err(|e| {
+                    Error::Config(format!(
+                        "cannot create the local D1 database {}: {e}",
+                        path.display()
+                    ))
+                })?;
+            }
         }
         let conn = Connection::open_with_flags(
             path,

@@ -78,13 +78,6 @@ impl D1TargetFactory {
         };
         let db = match id {
             DatabaseId::Local { path } => {
-                if let Some(dir) = std::path::Path::new(path).parent() {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        Error::Config(format!(
-                            "cannot create the directory of D1 file {path}: {e}"
-                        ))
-                    })?;
-                }
                 let db = D1Database::local(path)?;
                 dbs.insert(id.clone(), db.clone());
                 db
