@@ -15,7 +15,8 @@ use recoco_core::ops::sdk::{
 };
 use recoco_core::setup::{AuthRegistry, CombinedState, ResourceSetupChange, SetupChangeType};
 use thread_flow::target::{
-    Connection, D1ExportContext, D1SetupState, D1Spec, D1TableId, D1TargetFactory, TokenSource,
+    Connection, D1ExportContext, D1SetupState, D1Spec, D1TableId, D1TargetFactory, ExistingTable,
+    TokenSource,
 };
 use thread_flow::{D1Database, D1Target, SqlType, TableSchema, Value};
 
@@ -584,7 +585,7 @@ async fn tokens_are_resolved_lazily_and_never_stored() -> anyhow::Result<()> {
         account_id: "acc".into(),
         database_id: "db".into(),
         token: Some(TokenSource::Env {
-            env: "THREAD_FLOW_TEST_UNSET_TOKEN".into(),
+            env: "THREAD_FLOW_TEST_UNSET_API_TOKEN".into(),
         }),
     };
     let (mut outs, _) = TargetFactoryBase::build(
@@ -604,7 +605,7 @@ async fn tokens_are_resolved_lazily_and_never_stored() -> anyhow::Result<()> {
     let state = serde_json::to_string(&out.desired_setup_state)?;
     let key = serde_json::to_string(&out.setup_key)?;
     assert!(
-        state.contains("THREAD_FLOW_TEST_UNSET_TOKEN") && !key.contains("TOKEN"),
+        state.contains("THREAD_FLOW_TEST_UNSET_API_TOKEN") && !key.contains("TOKEN"),
         "{state} {key}"
     );
     let err = out
@@ -613,7 +614,7 @@ async fn tokens_are_resolved_lazily_and_never_stored() -> anyhow::Result<()> {
         .err()
         .map(|e| e.to_string())
         .unwrap_or_default();
-    assert!(err.contains("THREAD_FLOW_TEST_UNSET_TOKEN"), "{err}");
+    assert!(err.contains("THREAD_FLOW_TEST_UNSET_API_TOKEN"), "{err}");
 
     // An auth-registry token: resolved from the registry, never echoed.
     let registry = AuthRegistry::new();
@@ -1244,6 +1245,7 @@ async fn one_bad_row_among_many_callers_is_found_by_bisection() -> anyhow::Resul
     }
     assert_eq!(failed, vec![BAD]);
     let requests = fake.stats().requests - before;
+    eprintln!("{CALLERS} callers, one bad row: {requests} requests");
     // One request for the whole batch, then at most two per halving (log2 64 = 6), plus the
     // bad caller alone: never one request per caller.
     assert!(requests <= 14, "{requests} requests for {CALLERS} callers");
@@ -1335,5 +1337,138 @@ async fn a_local_export_uses_the_local_request_budget() -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("no stats"))?;
     assert_eq!(st.upserted, 30);
     assert_eq!(st.requests, 1, "{st:?}");
+    assert_eq!(
+        b.export.write_options(),
+        thread_flow::sql::WriteOptions::local()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn adopt_migrates_a_foreign_table_but_never_recreates_it() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("adopt.d1");
+    let db = D1Database::local(&path)?;
+    db.execute(FOREIGN_ITEMS, vec![]).await?;
+    db.execute(
+        r#"INSERT INTO "items" VALUES (1, 'theirs', NULL, 'dropped'), (2, 'theirs', 2.5, 'dropped')"#,
+        vec![],
+    )
+    .await?;
+    let factory = Arc::new(D1TargetFactory::default());
+
+    // Adopting under a new key on which the rows collide: refused, the table is not recreated.
+    let k2 = vec![field("name", BasicValueType::Str, false)];
+    let v2 = vec![
+        field("id", BasicValueType::Int64, false),
+        field("score", BasicValueType::Float64, true),
+    ];
+    let spec = D1Spec {
+        table: Some("items".into()),
+        existing: ExistingTable::Adopt,
+        ..D1Spec::new(Connection::local(&path))
+    };
+    let rekeyed = build(&factory, "f17", spec, k2, v2, pk(&["name"])).await?;
+    assert!(
+        setup(&factory, &rekeyed.key, Some(rekeyed.state.clone()), None)
+            .await
+            .is_err()
+    );
+    assert_eq!(db.count_rows("items").await?, 2);
+    let live = db
+        .live_schema("items")
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("table gone"))?;
+    assert_eq!(live.primary_key, vec!["id".to_string()]);
+    assert!(live.column("extra").is_some());
+
+    // Adopting under the export's own key: migrated, rows kept, the undeclared column gone.
+    let out = thread_flow::export::<Item>(Connection::local(&path))?
+        .with_existing(ExistingTable::Adopt);
+    let spec: D1Spec = serde_json::from_value(serde_json::Value::Object(out.spec))?;
+    assert_eq!(spec.existing, ExistingTable::Adopt);
+    let (k, v) = item_fields();
+    let b = build(&factory, "f17", spec, k, v, pk(&["id"])).await?;
+    setup(&factory, &b.key, Some(b.state.clone()), None).await?;
+    let live = db
+        .live_schema("items")
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("table gone"))?;
+    assert!(live.column("extra").is_none());
+    assert_eq!(
+        db.table::<Item>().all().await?,
+        vec![item(1, "theirs", None), item(2, "theirs", Some(2.5))]
+    );
+    Ok(())
+}
+
+#[test]
+fn one_http_handle_serves_exports_built_on_different_runtimes() -> anyhow::Result<()> {
+    let fake = thread_flow_suite::fake_d1::FakeD1::start();
+    let factory = Arc::new(D1TargetFactory::default());
+    for round in 0..3i64 {
+        // Each round is a runtime of its own, gone before the next one starts.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async {
+            let context = ctx_with_token("f18", "fake", fake.token())?;
+            let (k, v) = item_fields();
+            let mut spec = D1Spec::new(Connection::Http {
+                base_url: fake.base_url().into(),
+                account_id: fake.account_id().into(),
+                database_id: fake.database_id().into(),
+                token: Some(TokenSource::AuthKey("fake".into())),
+            });
+            spec.table = Some("rounds".into());
+            let b = build_in(&factory, Arc::clone(&context), "out", spec, k, v, pk(&["id"])).await?;
+            if round == 0 {
+                setup_in(&factory, Arc::clone(&context), &b.key, Some(b.state.clone())).await?;
+            }
+            apply(&factory, &b.export, vec![upsert(round, "r", None)], vec![]).await?;
+            anyhow::Ok(())
+        })?;
+        drop(runtime);
+    }
+    let rows = fake.query(r#"SELECT COUNT(*) FROM "rounds""#);
+    assert_eq!(rows, vec![vec![Value::Integer(3)]]);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_no_row_caused_fails_every_caller_at_once() -> anyhow::Result<()> {
+    let fake = thread_flow_suite::fake_d1::FakeD1::start();
+    let context = ctx_with_token("f19", "fake", fake.token())?;
+    let factory = Arc::new(D1TargetFactory::default());
+    let (k, v) = item_fields();
+    let mut spec = D1Spec::new(Connection::Http {
+        base_url: fake.base_url().into(),
+        account_id: fake.account_id().into(),
+        database_id: fake.database_id().into(),
+        token: Some(TokenSource::AuthKey("fake".into())),
+    });
+    spec.table = Some("vanishing".into());
+    spec.batch_window_ms = Some(600_000);
+    spec.max_batch_rows = Some(16);
+    let b = build_in(&factory, Arc::clone(&context), "out", spec, k, v, pk(&["id"])).await?;
+    setup_in(&factory, Arc::clone(&context), &b.key, Some(b.state.clone())).await?;
+    // Someone drops the table: no row is to blame, so there is nothing to bisect.
+    fake.with_connection(|c| c.execute(r#"DROP TABLE "vanishing""#, []))?;
+    let before = fake.stats().requests;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..16i64 {
+        let factory = Arc::clone(&factory);
+        let export = Arc::clone(&b.export);
+        tasks.spawn(async move { apply(&factory, &export, vec![upsert(i, "x", None)], vec![]).await });
+    }
+    let mut failed = 0;
+    while let Some(r) = tasks.join_next().await {
+        if let Err(e) = r? {
+            assert!(e.to_string().contains("no such table"), "{e}");
+            failed += 1;
+        }
+    }
+    assert_eq!(failed, 16);
+    assert_eq!(fake.stats().requests - before, 1);
     Ok(())
 }

@@ -92,6 +92,14 @@ impl ExistingTable {
     pub fn is_refuse(&self) -> bool {
         *self == ExistingTable::Refuse
     }
+
+    /// The spec's spelling: `"refuse"` or `"adopt"`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ExistingTable::Refuse => "refuse",
+            ExistingTable::Adopt => "adopt",
+        }
+    }
 }
 
 /// Where the D1 database is.
@@ -633,6 +641,88 @@ mod tests {
             "my_flow__out_rows"
         );
         assert_eq!(default_table_name("1flow", "x"), "_1flow__x");
+    }
+
+    #[test]
+    fn token_variables_are_allowlisted() {
+        for ok in [
+            "CLOUDFLARE_API_TOKEN",
+            "MY_D1_API_TOKEN",
+            "D1_TOKEN",
+            "D1_WRITER_TOKEN",
+        ] {
+            assert!(allowed_token_env(ok), "{ok}");
+        }
+        for refused in [
+            "HOME",
+            "AWS_SECRET_ACCESS_KEY",
+            "GITHUB_TOKEN",
+            "DATABASE_URL",
+            "_API_TOKEN",
+            "my_api_token",
+            "X_API_TOKEN\n",
+            "",
+        ] {
+            assert!(!allowed_token_env(refused), "{refused}");
+        }
+    }
+
+    #[test]
+    fn token_destinations() {
+        let http = |base_url: &str| DatabaseId::Http {
+            base_url: base_url.into(),
+            account_id: "a".into(),
+            database_id: "d".into(),
+        };
+        let env = |name: &str| TokenSource::Env { env: name.into() };
+        let auth = TokenSource::AuthKey("k".into());
+        let default = env(DEFAULT_TOKEN_ENV);
+        let cloudflare = DatabaseId::Cloudflare {
+            account_id: "a".into(),
+            database_id: "d".into(),
+        };
+        assert!(check_token_use(&cloudflare, Some(&default)).is_ok());
+        assert!(check_token_use(&cloudflare, Some(&env("PATH"))).is_err());
+        for ok in [
+            "http://127.0.0.1:8787",
+            "http://localhost:1/",
+            "http://[::1]:8787/client/v4",
+            "https://api.cloudflare.com",
+        ] {
+            assert!(check_token_use(&http(ok), Some(&default)).is_ok(), "{ok}");
+        }
+        // An env token to another https host needs the operator's D1_BASE_URL (unset here).
+        let err = check_token_use(&http("https://d1.example.com"), Some(&default));
+        assert!(
+            matches!(&err, Err(Error::Config(m)) if m.contains("CLOUDFLARE_API_TOKEN") && m.contains("d1.example.com")),
+            "{err:?}"
+        );
+        assert!(check_token_use(&http("https://d1.example.com"), Some(&auth)).is_ok());
+        assert!(check_token_use(&http("https://api.cloudflare.com:8443"), Some(&default)).is_err());
+        for bad in ["http://d1.example.com", "ftp://127.0.0.1", "not a url"] {
+            assert!(
+                matches!(check_token_use(&http(bad), Some(&auth)), Err(Error::Config(_))),
+                "{bad}"
+            );
+        }
+        let local = DatabaseId::Local { path: "/x".into() };
+        assert!(check_token_use(&local, Some(&env("HOME"))).is_ok());
+    }
+
+    #[test]
+    fn existing_table_policy_defaults_to_refuse_and_stays_out_of_old_states() {
+        let spec: D1Spec = serde_json::from_value(serde_json::json!({
+            "connection": {"local": "a.d1"}, "existing": "adopt"
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(spec.existing, ExistingTable::Adopt);
+        let spec = D1Spec::new(Connection::local("a.d1"));
+        let json = serde_json::to_value(&spec).unwrap_or_default();
+        assert!(json.get("existing").is_none(), "{json}");
+        let state: D1SetupState =
+            serde_json::from_value(serde_json::json!({"schema": TableSchema::new("t")}))
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(state.existing, ExistingTable::Refuse);
     }
 
     #[test]
