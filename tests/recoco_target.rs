@@ -822,9 +822,12 @@ fn typed(err: &recoco_core::prelude::Error) -> Option<&thread_flow::Error> {
         current = e.source();
     }
     match err.without_contexts() {
-        recoco_core::prelude::Error::Internal(a) => a
-            .downcast_ref::<thread_flow::Error>()
-            .or_else(|| a.downcast_ref::<Arc<thread_flow::Error>>().map(|a| a.as_ref())),
+        recoco_core::prelude::Error::Internal(a) => {
+            a.downcast_ref::<thread_flow::Error>().or_else(|| {
+                a.downcast_ref::<Arc<thread_flow::Error>>()
+                    .map(|a| a.as_ref())
+            })
+        }
         _ => None,
     }
 }
@@ -1009,7 +1012,15 @@ async fn table_identity_ignores_case() -> anyhow::Result<()> {
         table: Some(table.into()),
         ..D1Spec::new(Connection::local(&path))
     };
-    let first = build(&factory, "f11", spec("Files"), k.clone(), v.clone(), pk(&["id"])).await?;
+    let first = build(
+        &factory,
+        "f11",
+        spec("Files"),
+        k.clone(),
+        v.clone(),
+        pk(&["id"]),
+    )
+    .await?;
     setup(&factory, &first.key, Some(first.state.clone()), None).await?;
     apply(&factory, &first.export, vec![upsert(1, "a", None)], vec![]).await?;
     let second = build(&factory, "f11", spec("files"), k, v, pk(&["id"])).await?;
@@ -1059,7 +1070,9 @@ async fn spec_sql_fragments_must_be_one_expression() -> anyhow::Result<()> {
         Some(thread_flow::Error::InvalidSchema { table, problems }) => {
             assert_eq!(table, "items");
             assert!(
-                problems.iter().any(|p| p.subject.as_deref() == Some("name")),
+                problems
+                    .iter()
+                    .any(|p| p.subject.as_deref() == Some("name")),
                 "{problems:?}"
             );
         }
@@ -1093,7 +1106,13 @@ async fn spec_sql_fragments_must_be_one_expression() -> anyhow::Result<()> {
         }
         other => panic!("expected InvalidSchema, got {other:?} ({err})"),
     }
-    assert!(!path.exists() || D1Database::local(&path)?.live_schema("items").await?.is_none());
+    assert!(
+        !path.exists()
+            || D1Database::local(&path)?
+                .live_schema("items")
+                .await?
+                .is_none()
+    );
     Ok(())
 }
 
@@ -1157,7 +1176,10 @@ async fn a_spec_cannot_send_any_environment_variable_anywhere() -> anyhow::Resul
     .await
     .err()
     .ok_or_else(|| anyhow::anyhow!("plain http to a remote host accepted"))?;
-    assert!(matches!(typed(&err), Some(thread_flow::Error::Config(_))), "{err}");
+    assert!(
+        matches!(typed(&err), Some(thread_flow::Error::Config(_))),
+        "{err}"
+    );
     // Allowed: Cloudflare with an `*_API_TOKEN` variable, loopback http, https with an auth entry.
     let cloudflare = Connection::Cloudflare {
         account_id: "acc".into(),
@@ -1206,8 +1228,23 @@ async fn one_bad_row_among_many_callers_is_found_by_bisection() -> anyhow::Resul
     // The batch goes out when the last caller's row arrives (no timing involved).
     spec.batch_window_ms = Some(600_000);
     spec.max_batch_rows = Some(CALLERS as usize);
-    let b = build_in(&factory, Arc::clone(&context), "out", spec, k, v, pk(&["id"])).await?;
-    setup_in(&factory, Arc::clone(&context), &b.key, Some(b.state.clone())).await?;
+    let b = build_in(
+        &factory,
+        Arc::clone(&context),
+        "out",
+        spec,
+        k,
+        v,
+        pk(&["id"]),
+    )
+    .await?;
+    setup_in(
+        &factory,
+        Arc::clone(&context),
+        &b.key,
+        Some(b.state.clone()),
+    )
+    .await?;
     fake.with_connection(|c| c.execute(r#"INSERT INTO "uniq" VALUES (0, 'taken', NULL)"#, []))?;
     let before = fake.stats().requests;
 
@@ -1276,8 +1313,23 @@ async fn exports_to_one_database_share_one_http_handle() -> anyhow::Result<()> {
         spec.max_request_bytes = Some(2_000);
         spec.max_batch_rows = Some(200);
         spec.batch_window_ms = Some(600_000);
-        let b = build_in(&factory, Arc::clone(&context), table, spec, k, v, pk(&["id"])).await?;
-        setup_in(&factory, Arc::clone(&context), &b.key, Some(b.state.clone())).await?;
+        let b = build_in(
+            &factory,
+            Arc::clone(&context),
+            table,
+            spec,
+            k,
+            v,
+            pk(&["id"]),
+        )
+        .await?;
+        setup_in(
+            &factory,
+            Arc::clone(&context),
+            &b.key,
+            Some(b.state.clone()),
+        )
+        .await?;
         exports.push(b);
     }
     let mut tasks = tokio::task::JoinSet::new();
@@ -1383,8 +1435,8 @@ async fn adopt_migrates_a_foreign_table_but_never_recreates_it() -> anyhow::Resu
     assert!(live.column("extra").is_some());
 
     // Adopting under the export's own key: migrated, rows kept, the undeclared column gone.
-    let out = thread_flow::export::<Item>(Connection::local(&path))?
-        .with_existing(ExistingTable::Adopt);
+    let out =
+        thread_flow::export::<Item>(Connection::local(&path))?.with_existing(ExistingTable::Adopt);
     let spec: D1Spec = serde_json::from_value(serde_json::Value::Object(out.spec))?;
     assert_eq!(spec.existing, ExistingTable::Adopt);
     let (k, v) = item_fields();
@@ -1421,9 +1473,24 @@ fn one_http_handle_serves_exports_built_on_different_runtimes() -> anyhow::Resul
                 token: Some(TokenSource::AuthKey("fake".into())),
             });
             spec.table = Some("rounds".into());
-            let b = build_in(&factory, Arc::clone(&context), "out", spec, k, v, pk(&["id"])).await?;
+            let b = build_in(
+                &factory,
+                Arc::clone(&context),
+                "out",
+                spec,
+                k,
+                v,
+                pk(&["id"]),
+            )
+            .await?;
             if round == 0 {
-                setup_in(&factory, Arc::clone(&context), &b.key, Some(b.state.clone())).await?;
+                setup_in(
+                    &factory,
+                    Arc::clone(&context),
+                    &b.key,
+                    Some(b.state.clone()),
+                )
+                .await?;
             }
             apply(&factory, &b.export, vec![upsert(round, "r", None)], vec![]).await?;
             anyhow::Ok(())
@@ -1450,8 +1517,23 @@ async fn a_failure_no_row_caused_fails_every_caller_at_once() -> anyhow::Result<
     spec.table = Some("vanishing".into());
     spec.batch_window_ms = Some(600_000);
     spec.max_batch_rows = Some(16);
-    let b = build_in(&factory, Arc::clone(&context), "out", spec, k, v, pk(&["id"])).await?;
-    setup_in(&factory, Arc::clone(&context), &b.key, Some(b.state.clone())).await?;
+    let b = build_in(
+        &factory,
+        Arc::clone(&context),
+        "out",
+        spec,
+        k,
+        v,
+        pk(&["id"]),
+    )
+    .await?;
+    setup_in(
+        &factory,
+        Arc::clone(&context),
+        &b.key,
+        Some(b.state.clone()),
+    )
+    .await?;
     // Someone drops the table: no row is to blame, so there is nothing to bisect.
     fake.with_connection(|c| c.execute(r#"DROP TABLE "vanishing""#, []))?;
     let before = fake.stats().requests;
@@ -1459,7 +1541,9 @@ async fn a_failure_no_row_caused_fails_every_caller_at_once() -> anyhow::Result<
     for i in 0..16i64 {
         let factory = Arc::clone(&factory);
         let export = Arc::clone(&b.export);
-        tasks.spawn(async move { apply(&factory, &export, vec![upsert(i, "x", None)], vec![]).await });
+        tasks.spawn(
+            async move { apply(&factory, &export, vec![upsert(i, "x", None)], vec![]).await },
+        );
     }
     let mut failed = 0;
     while let Some(r) = tasks.join_next().await {

@@ -209,9 +209,18 @@ fn check_default(conn: &Connection, column: &super::Column, sql: &str) -> Result
     // The column definition exactly as the DDL will write it must declare one column whose
     // default is the fragment, nothing else (no extra column, collation or constraint).
     let probe = "thread_flow_probe_default";
-    let def = column_def(&super::Column { default: None, ..column.clone() }, false);
+    let def = column_def(
+        &super::Column {
+            default: None,
+            ..column.clone()
+        },
+        false,
+    );
     let rendered = render_default(&ColumnDefault::Sql(sql.to_string()));
-    let ddl = format!("CREATE TABLE {} ({def} DEFAULT {rendered})", quote_ident(probe));
+    let ddl = format!(
+        "CREATE TABLE {} ({def} DEFAULT {rendered})",
+        quote_ident(probe)
+    );
     run_single(conn, &ddl)?;
     let described = describe_columns(conn, probe);
     let _ = conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote_ident(probe)));
@@ -233,7 +242,9 @@ fn check_default(conn: &Connection, column: &super::Column, sql: &str) -> Result
                 .iter()
                 .map(|(n, t, d)| format!(
                     "column `{n}` {t}{}",
-                    d.as_deref().map(|d| format!(" default {d}")).unwrap_or_default()
+                    d.as_deref()
+                        .map(|d| format!(" default {d}"))
+                        .unwrap_or_default()
                 ))
                 .collect::<Vec<_>>()
                 .join(", ")
@@ -277,7 +288,10 @@ fn check_where(
     // (this table's columns, deterministic functions, no subquery).
     let ddl = create_index_on(&schema.name, index);
     run_single(conn, &ddl)?;
-    let _ = conn.execute_batch(&format!("DROP INDEX IF EXISTS {}", quote_ident(&index.name)));
+    let _ = conn.execute_batch(&format!(
+        "DROP INDEX IF EXISTS {}",
+        quote_ident(&index.name)
+    ));
     Ok(())
 }
 
@@ -327,7 +341,11 @@ mod tests {
             "'x' COLLATE NOCASE",
             "'a' -- note\n || 'b'",
         ] {
-            assert!(default_ok(d), "{d}: {:?}", fragment_problems(&table(Some(d), None)));
+            assert!(
+                default_ok(d),
+                "{d}: {:?}",
+                fragment_problems(&table(Some(d), None))
+            );
         }
         for w in [
             "\"name\" IS NOT NULL",
@@ -336,7 +354,11 @@ mod tests {
             "name <> ')'",
             "id /* comment */ > 0",
         ] {
-            assert!(where_ok(w), "{w}: {:?}", fragment_problems(&table(None, Some(w))));
+            assert!(
+                where_ok(w),
+                "{w}: {:?}",
+                fragment_problems(&table(None, Some(w)))
+            );
         }
     }
 
@@ -355,7 +377,9 @@ mod tests {
         ] {
             let problems = fragment_problems(&table(Some(d), None));
             assert!(
-                problems.iter().any(|p| p.subject.as_deref() == Some("name")),
+                problems
+                    .iter()
+                    .any(|p| p.subject.as_deref() == Some("name")),
                 "{d}: {problems:?}"
             );
         }
@@ -371,7 +395,9 @@ mod tests {
         ] {
             let problems = fragment_problems(&table(None, Some(w)));
             assert!(
-                problems.iter().any(|p| p.subject.as_deref() == Some("t_name")),
+                problems
+                    .iter()
+                    .any(|p| p.subject.as_deref() == Some("t_name")),
                 "{w}: {problems:?}"
             );
         }

@@ -261,7 +261,9 @@ impl TableWriter {
             let group = &submissions[start..end];
             let failing = match known {
                 Known::Unknown => false,
-                Known::FailingIfOk(a, b) => outcomes[a..b].iter().all(|o| matches!(o, Some(Ok(())))),
+                Known::FailingIfOk(a, b) => {
+                    outcomes[a..b].iter().all(|o| matches!(o, Some(Ok(()))))
+                }
             };
             if !failing || group.len() == 1 {
                 match self.write(group).await {
@@ -392,14 +394,19 @@ fn may_be_caused_by_rows(e: &Error) -> bool {
             message,
             ..
         } => {
-            if e.is_retryable() || matches!(status, Some(401 | 403 | 404)) || *code == Some(10000)
-            {
+            if e.is_retryable() || matches!(status, Some(401 | 403 | 404)) || *code == Some(10000) {
                 return false;
             }
             let m = message.to_ascii_lowercase();
-            !["no such table", "no such column", "has no column named", "readonly", "authenti"]
-                .iter()
-                .any(|global| m.contains(global))
+            ![
+                "no such table",
+                "no such column",
+                "has no column named",
+                "readonly",
+                "authenti",
+            ]
+            .iter()
+            .any(|global| m.contains(global))
         }
         _ => false,
     }

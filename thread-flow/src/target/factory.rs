@@ -655,7 +655,13 @@ fn describe_differences(live: &TableSchema, desired: &TableSchema, plan: &Migrat
     let extra: Vec<String> = live
         .columns
         .iter()
-        .filter(|c| desired.column(&c.name).is_none() && !desired.columns.iter().any(|d| d.name.eq_ignore_ascii_case(&c.name)))
+        .filter(|c| {
+            desired.column(&c.name).is_none()
+                && !desired
+                    .columns
+                    .iter()
+                    .any(|d| d.name.eq_ignore_ascii_case(&c.name))
+        })
         .map(|c| format!("`{}`", c.name))
         .collect();
     if !extra.is_empty() {
@@ -667,7 +673,12 @@ fn describe_differences(live: &TableSchema, desired: &TableSchema, plan: &Migrat
     let missing: Vec<String> = desired
         .columns
         .iter()
-        .filter(|c| !live.columns.iter().any(|l| l.name.eq_ignore_ascii_case(&c.name)))
+        .filter(|c| {
+            !live
+                .columns
+                .iter()
+                .any(|l| l.name.eq_ignore_ascii_case(&c.name))
+        })
         .map(|c| format!("`{}`", c.name))
         .collect();
     if !missing.is_empty() {
@@ -676,7 +687,10 @@ fn describe_differences(live: &TableSchema, desired: &TableSchema, plan: &Migrat
             missing.join(", ")
         ));
     }
-    out.push(format!("the migration would {}", plan.descriptions().join("; then ")));
+    out.push(format!(
+        "the migration would {}",
+        plan.descriptions().join("; then ")
+    ));
     out.join("; ")
 }
 

@@ -701,7 +701,10 @@ mod tests {
         assert!(check_token_use(&http("https://api.cloudflare.com:8443"), Some(&default)).is_err());
         for bad in ["http://d1.example.com", "ftp://127.0.0.1", "not a url"] {
             assert!(
-                matches!(check_token_use(&http(bad), Some(&auth)), Err(Error::Config(_))),
+                matches!(
+                    check_token_use(&http(bad), Some(&auth)),
+                    Err(Error::Config(_))
+                ),
                 "{bad}"
             );
         }
