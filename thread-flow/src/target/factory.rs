@@ -656,11 +656,10 @@ fn describe_differences(live: &TableSchema, desired: &TableSchema, plan: &Migrat
         .columns
         .iter()
         .filter(|c| {
-            desired.column(&c.name).is_none()
-                && !desired
-                    .columns
-                    .iter()
-                    .any(|d| d.name.eq_ignore_ascii_case(&c.name))
+            !desired
+                .columns
+                .iter()
+                .any(|d| d.name.eq_ignore_ascii_case(&c.name))
         })
         .map(|c| format!("`{}`", c.name))
         .collect();
