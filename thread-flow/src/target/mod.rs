@@ -10,7 +10,7 @@
 //!   [`crate::sql::migrate`] (pure) and applied as one request per table. Only tables the
 //!   recorded state says this flow created are migrated with data loss, dropped or recreated;
 //!   a live table it has no record of is used only when it matches exactly, unless the spec
-//!   says `"existing": "adopt"` ([`ExistingTable`]; see the [`D1Spec`] module docs).
+//!   says `"existing": "adopt"` ([`ExistingTable`]; see [`D1Spec`]).
 //! - Databases: one SQLite connection per local file and one HTTP handle per D1 database per
 //!   process (one concurrency limit, one rate limit), whatever the number of exports.
 //! - Mutations: concurrent `apply_mutation` calls are merged per table within a small window,

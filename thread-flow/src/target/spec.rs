@@ -1,63 +1,7 @@
 //! The serde side of the target: the export spec, the setup key and the setup state.
 //!
-//! Spec JSON (what `FlowBuilder::export` receives for kind `"D1"`):
-//!
-//! ```json
-//! {
-//!   "connection": {"local": "index.d1"},
-//!   "table": "symbols",
-//!   "schema": { "name": "symbols", "columns": [...], "primary_key": [...], ... },
-//!   "max_request_bytes": 500000,
-//!   "concurrency": 4,
-//!   "batch_window_ms": 5,
-//!   "max_batch_rows": 1000,
-//!   "existing": "refuse"
-//! }
-//! ```
-//!
-//! `connection` is one of `{"local": path}`,
-//! `{"cloudflare": {"account_id", "database_id", "token"?}}` or
-//! `{"http": {"base_url", "account_id", "database_id", "token"?}}`. `token` names where the API
-//! token comes from, never the token itself: an auth-registry key (`"my_token"` or
-//! `{"key": "my_token"}`), an environment variable (`{"env": "MY_API_TOKEN"}`), or, when omitted,
-//! the `CLOUDFLARE_API_TOKEN` environment variable.
-//!
-//! # Tables this flow did not create (`existing`)
-//!
-//! Setup remembers (in ReCoco's setup state) which tables this flow created. When there is no
-//! record and a table of the same name already exists in the database:
-//!
-//! - `"existing": "refuse"` (the default): the table is used as it is only when it already
-//!   matches the export's schema exactly (same columns, types, nullability, defaults, key,
-//!   indexes, STRICT, WITHOUT ROWID). Otherwise setup fails with
-//!   [`Error::MigrationRefused`] naming the table and every difference, and changes nothing.
-//! - `"existing": "adopt"`: the table is taken over and migrated like one this flow created:
-//!   columns outside the schema are dropped **with their data**, types are converted, indexes
-//!   replaced. It is never dropped and recreated, even when its rows collide under a new key.
-//!
-//! Only a table the recorded state says this flow created is ever dropped or recreated.
-//! Table names are compared as SQLite does, without regard to ASCII case (`Files` and `files`
-//! are one table).
-//!
-//! # Specs arriving as data
-//!
-//! A spec is runtime JSON, so it is checked before anything reaches the database:
-//!
-//! - Every SQL fragment of its `schema` (a column's `default` SQL, an index's `where`) must be
-//!   one SQL expression with nothing after it, as SQLite's own parser decides (see
-//!   [`crate::TableSchema::validate`]); otherwise [`Error::InvalidSchema`] names the column or
-//!   index.
-//! - A token read from the environment must be named `CLOUDFLARE_API_TOKEN`, `*_API_TOKEN` or
-//!   `D1_*TOKEN` (ASCII capitals, digits, `_`): a spec cannot send `HOME`, `AWS_SECRET_ACCESS_KEY`
-//!   or `DATABASE_URL` anywhere.
-//! - An `http` base URL must be `https://`, or `http://` to this machine (`localhost`,
-//!   `127.0.0.0/8`, `[::1]`).
-//! - A token read from the environment is only sent to Cloudflare's API
-//!   (`https://api.cloudflare.com`), to this machine, or to the base URL the operator set in
-//!   `D1_BASE_URL`. To send a token to any other host, the application registers it in ReCoco's
-//!   auth registry and the spec names that entry.
-//!
-//! Each rule, when broken, is an [`Error::Config`] naming the variable or URL.
+//! The spec's JSON shape, and the rules for tables this flow did not create (`existing`) and
+//! for specs arriving as data (SQL fragments, token sources, base URLs), are on [`D1Spec`].
 
 use std::path::{Path, PathBuf};
 
@@ -195,7 +139,7 @@ impl Connection {
     /// Checks that this connection may be used as a spec asks: the base URL is `https://` (or
     /// `http://` to this machine), and a token read from the environment has an allowed name
     /// and only goes to Cloudflare, to this machine or to the operator's `D1_BASE_URL`
-    /// (see the [module docs](self)). The error names the variable or URL.
+    /// (see [`D1Spec`]). The error names the variable or URL.
     pub fn check(&self) -> Result<()> {
         check_token_use(&self.identity(), self.token_source().as_ref())
     }
@@ -213,7 +157,7 @@ impl Connection {
     }
 }
 
-/// Checks the token rules of the [module docs](self) for `token` sent to `database`.
+/// Checks the token rules of [`D1Spec`] for `token` sent to `database`.
 pub(crate) fn check_token_use(database: &DatabaseId, token: Option<&TokenSource>) -> Result<()> {
     let destination = match database {
         DatabaseId::Local { .. } => return Ok(()),
@@ -394,6 +338,65 @@ impl std::fmt::Display for TokenSource {
 }
 
 /// The export spec of target kind `"D1"`.
+///
+/// Spec JSON (what `FlowBuilder::export` receives for kind `"D1"`):
+///
+/// ```json
+/// {
+///   "connection": {"local": "index.d1"},
+///   "table": "symbols",
+///   "schema": { "name": "symbols", "columns": [...], "primary_key": [...], ... },
+///   "max_request_bytes": 500000,
+///   "concurrency": 4,
+///   "batch_window_ms": 5,
+///   "max_batch_rows": 1000,
+///   "existing": "refuse"
+/// }
+/// ```
+///
+/// `connection` is one of `{"local": path}`,
+/// `{"cloudflare": {"account_id", "database_id", "token"?}}` or
+/// `{"http": {"base_url", "account_id", "database_id", "token"?}}`. `token` names where the API
+/// token comes from, never the token itself: an auth-registry key (`"my_token"` or
+/// `{"key": "my_token"}`), an environment variable (`{"env": "MY_API_TOKEN"}`), or, when omitted,
+/// the `CLOUDFLARE_API_TOKEN` environment variable.
+///
+/// # Tables this flow did not create (`existing`)
+///
+/// Setup remembers (in ReCoco's setup state) which tables this flow created. When there is no
+/// record and a table of the same name already exists in the database:
+///
+/// - `"existing": "refuse"` (the default): the table is used as it is only when it already
+///   matches the export's schema exactly (same columns, types, nullability, defaults, key,
+///   indexes, STRICT, WITHOUT ROWID). Otherwise setup fails with
+///   [`Error::MigrationRefused`] naming the table and every difference, and changes nothing.
+/// - `"existing": "adopt"`: the table is taken over and migrated like one this flow created:
+///   columns outside the schema are dropped **with their data**, types are converted, indexes
+///   replaced. It is never dropped and recreated, even when its rows collide under a new key.
+///
+/// Only a table the recorded state says this flow created is ever dropped or recreated.
+/// Table names are compared as SQLite does, without regard to ASCII case (`Files` and `files`
+/// are one table).
+///
+/// # Specs arriving as data
+///
+/// A spec is runtime JSON, so it is checked before anything reaches the database:
+///
+/// - Every SQL fragment of its `schema` (a column's `default` SQL, an index's `where`) must be
+///   one SQL expression with nothing after it, as SQLite's own parser decides (see
+///   [`crate::TableSchema::validate`]); otherwise [`Error::InvalidSchema`] names the column or
+///   index.
+/// - A token read from the environment must be named `CLOUDFLARE_API_TOKEN`, `*_API_TOKEN` or
+///   `D1_*TOKEN` (ASCII capitals, digits, `_`): a spec cannot send `HOME`, `AWS_SECRET_ACCESS_KEY`
+///   or `DATABASE_URL` anywhere.
+/// - An `http` base URL must be `https://`, or `http://` to this machine (`localhost`,
+///   `127.0.0.0/8`, `[::1]`).
+/// - A token read from the environment is only sent to Cloudflare's API
+///   (`https://api.cloudflare.com`), to this machine, or to the base URL the operator set in
+///   `D1_BASE_URL`. To send a token to any other host, the application registers it in ReCoco's
+///   auth registry and the spec names that entry.
+///
+/// Each rule, when broken, is an [`Error::Config`] naming the variable or URL.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct D1Spec {
@@ -423,7 +426,7 @@ pub struct D1Spec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_batch_rows: Option<usize>,
     /// What setup does with a table of this name that this flow has no record of creating
-    /// (default: use it only if it matches exactly, else refuse). See the [module docs](self).
+    /// (default: use it only if it matches exactly, else refuse). See [`D1Spec`].
     #[serde(default, skip_serializing_if = "ExistingTable::is_refuse")]
     pub existing: ExistingTable,
 }
