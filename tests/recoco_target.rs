@@ -1556,3 +1556,50 @@ async fn a_failure_no_row_caused_fails_every_caller_at_once() -> anyhow::Result<
     assert_eq!(fake.stats().requests - before, 1);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_table_without_recorded_state_is_never_dropped() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("keep.d1");
+    let db = D1Database::local(&path)?;
+    db.execute(FOREIGN_ITEMS, vec![]).await?;
+    db.execute(
+        r#"INSERT INTO "items" VALUES (1, 'theirs', NULL, 'x')"#,
+        vec![],
+    )
+    .await?;
+    let factory = Arc::new(D1TargetFactory::default());
+    let (k, v) = item_fields();
+    let spec = D1Spec {
+        table: Some("ITEMS".into()),
+        ..D1Spec::new(Connection::local(&path))
+    };
+    let b = build(&factory, "f20", spec, k, v, pk(&["id"])).await?;
+    // The export is removed before this flow ever recorded the table: nothing to drop.
+    let change = factory
+        .diff_setup_states(b.key.clone(), None, CombinedState::default(), ctx("f20"))
+        .await?;
+    assert_eq!(change.change_type(), SetupChangeType::NoChange);
+    factory
+        .apply_setup_changes(
+            vec![TypedResourceSetupChangeItem {
+                key: b.key.clone(),
+                setup_change: &change,
+            }],
+            ctx("f20"),
+        )
+        .await?;
+    // And setting it up (differs: `extra`) is refused rather than rebuilt.
+    assert!(
+        setup(&factory, &b.key, Some(b.state.clone()), None)
+            .await
+            .is_err()
+    );
+    assert_eq!(db.count_rows("items").await?, 1);
+    assert!(
+        db.live_schema("items")
+            .await?
+            .is_some_and(|t| t.column("extra").is_some())
+    );
+    Ok(())
+}
