@@ -15,7 +15,8 @@ use recoco_core::ops::sdk::{
 };
 use recoco_core::setup::{AuthRegistry, CombinedState, ResourceSetupChange, SetupChangeType};
 use thread_flow::target::{
-    Connection, D1ExportContext, D1SetupState, D1Spec, D1TableId, D1TargetFactory, TokenSource,
+    Connection, D1ExportContext, D1SetupState, D1Spec, D1TableId, D1TargetFactory, ExistingTable,
+    TokenSource,
 };
 use thread_flow::{D1Database, D1Target, SqlType, TableSchema, Value};
 
@@ -584,7 +585,7 @@ async fn tokens_are_resolved_lazily_and_never_stored() -> anyhow::Result<()> {
         account_id: "acc".into(),
         database_id: "db".into(),
         token: Some(TokenSource::Env {
-            env: "THREAD_FLOW_TEST_UNSET_TOKEN".into(),
+            env: "THREAD_FLOW_TEST_UNSET_API_TOKEN".into(),
         }),
     };
     let (mut outs, _) = TargetFactoryBase::build(
@@ -604,7 +605,7 @@ async fn tokens_are_resolved_lazily_and_never_stored() -> anyhow::Result<()> {
     let state = serde_json::to_string(&out.desired_setup_state)?;
     let key = serde_json::to_string(&out.setup_key)?;
     assert!(
-        state.contains("THREAD_FLOW_TEST_UNSET_TOKEN") && !key.contains("TOKEN"),
+        state.contains("THREAD_FLOW_TEST_UNSET_API_TOKEN") && !key.contains("TOKEN"),
         "{state} {key}"
     );
     let err = out
@@ -613,7 +614,7 @@ async fn tokens_are_resolved_lazily_and_never_stored() -> anyhow::Result<()> {
         .err()
         .map(|e| e.to_string())
         .unwrap_or_default();
-    assert!(err.contains("THREAD_FLOW_TEST_UNSET_TOKEN"), "{err}");
+    assert!(err.contains("THREAD_FLOW_TEST_UNSET_API_TOKEN"), "{err}");
 
     // An auth-registry token: resolved from the registry, never echoed.
     let registry = AuthRegistry::new();
@@ -796,6 +797,809 @@ async fn an_interrupted_setup_is_replayed_from_the_live_table() -> anyhow::Resul
             score: None,
             tag: None
         }]
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 10: tables this flow never created, untrusted specs, one HTTP handle per database,
+// bad rows isolated by bisection.
+// ---------------------------------------------------------------------------------------------
+
+/// The thread-flow error inside a ReCoco error, when the target kept it typed.
+fn typed(err: &recoco_core::prelude::Error) -> Option<&thread_flow::Error> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = current {
+        if let Some(t) = e.downcast_ref::<thread_flow::Error>() {
+            return Some(t);
+        }
+        if let Some(t) = e
+            .downcast_ref::<Arc<thread_flow::Error>>()
+            .map(|a| a.as_ref())
+        {
+            return Some(t);
+        }
+        current = e.source();
+    }
+    match err.without_contexts() {
+        recoco_core::prelude::Error::Internal(a) => {
+            a.downcast_ref::<thread_flow::Error>().or_else(|| {
+                a.downcast_ref::<Arc<thread_flow::Error>>()
+                    .map(|a| a.as_ref())
+            })
+        }
+        _ => None,
+    }
+}
+
+fn ctx_with_token(flow: &str, key: &str, token: &str) -> anyhow::Result<Arc<FlowInstanceContext>> {
+    let registry = AuthRegistry::new();
+    registry.add(key.into(), serde_json::json!(token))?;
+    Ok(Arc::new(FlowInstanceContext {
+        flow_instance_name: flow.to_string(),
+        auth_registry: Arc::new(registry),
+    }))
+}
+
+async fn build_in(
+    factory: &Arc<D1TargetFactory>,
+    context: Arc<FlowInstanceContext>,
+    name: &str,
+    spec: D1Spec,
+    key_fields: Vec<FieldSchema>,
+    value_fields: Vec<FieldSchema>,
+    index_options: IndexOptions,
+) -> recoco_core::prelude::Result<Built> {
+    let (mut outs, _) = TargetFactoryBase::build(
+        Arc::clone(factory),
+        vec![TypedExportDataCollectionSpec {
+            name: name.into(),
+            spec,
+            key_fields_schema: key_fields.into_boxed_slice(),
+            value_fields_schema: value_fields,
+            index_options,
+        }],
+        vec![],
+        context,
+    )
+    .await?;
+    let out = outs.remove(0);
+    let export = out.export_context.await?;
+    Ok(Built {
+        key: out.setup_key,
+        state: out.desired_setup_state,
+        export,
+    })
+}
+
+async fn setup_in(
+    factory: &Arc<D1TargetFactory>,
+    context: Arc<FlowInstanceContext>,
+    key: &D1TableId,
+    desired: Option<D1SetupState>,
+) -> recoco_core::prelude::Result<()> {
+    let change = factory
+        .diff_setup_states(
+            key.clone(),
+            desired,
+            CombinedState::default(),
+            Arc::clone(&context),
+        )
+        .await?;
+    factory
+        .apply_setup_changes(
+            vec![TypedResourceSetupChangeItem {
+                key: key.clone(),
+                setup_change: &change,
+            }],
+            context,
+        )
+        .await
+}
+
+const FOREIGN_ITEMS: &str = r#"CREATE TABLE "items" ("id" INTEGER NOT NULL, "name" TEXT NOT NULL, "score" REAL, "extra" TEXT, PRIMARY KEY ("id")) STRICT"#;
+
+#[tokio::test]
+async fn a_foreign_table_that_differs_is_refused_and_left_untouched() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("foreign.d1");
+    let db = D1Database::local(&path)?;
+    db.execute(FOREIGN_ITEMS, vec![]).await?;
+    db.execute(
+        r#"INSERT INTO "items" VALUES (1, 'theirs', NULL, 'keep me'), (2, 'also theirs', 2.5, 'me too')"#,
+        vec![],
+    )
+    .await?;
+
+    let factory = Arc::new(D1TargetFactory::default());
+    let (k, v) = item_fields();
+    let spec = D1Spec {
+        schema: Some(Item::schema().clone()),
+        ..D1Spec::new(Connection::local(&path))
+    };
+    let b = build(&factory, "f9", spec, k, v, pk(&["id"])).await?;
+    // No recorded state: this flow never created `items`.
+    let err = setup(&factory, &b.key, Some(b.state.clone()), None)
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("setup adopted a table that differs"))?;
+    match typed(&err) {
+        Some(thread_flow::Error::MigrationRefused { table, reason }) => {
+            assert_eq!(table, "items");
+            assert!(reason.contains("extra"), "{reason}");
+            assert!(reason.contains("adopt"), "{reason}");
+        }
+        other => panic!("expected MigrationRefused, got {other:?} ({err})"),
+    }
+    // Untouched: same columns, same rows.
+    let live = db
+        .live_schema("items")
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("table gone"))?;
+    assert!(live.column("extra").is_some());
+    let rows = db
+        .execute(
+            r#"SELECT "id", "name", "extra" FROM "items" ORDER BY "id""#,
+            vec![],
+        )
+        .await?;
+    assert_eq!(
+        rows.rows,
+        vec![
+            vec![
+                Value::Integer(1),
+                Value::Text("theirs".into()),
+                Value::Text("keep me".into())
+            ],
+            vec![
+                Value::Integer(2),
+                Value::Text("also theirs".into()),
+                Value::Text("me too".into())
+            ],
+        ]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_foreign_table_that_matches_exactly_is_adopted() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("same.d1");
+    let db = D1Database::local(&path)?;
+    db.table::<Item>().migrate().await?;
+    db.table::<Item>().upsert(&[item(1, "kept", None)]).await?;
+
+    let factory = Arc::new(D1TargetFactory::default());
+    let (k, v) = item_fields();
+    let spec = D1Spec {
+        schema: Some(Item::schema().clone()),
+        ..D1Spec::new(Connection::local(&path))
+    };
+    let b = build(&factory, "f10", spec, k, v, pk(&["id"])).await?;
+    setup(&factory, &b.key, Some(b.state.clone()), None).await?;
+    apply(&factory, &b.export, vec![upsert(2, "new", None)], vec![]).await?;
+    assert_eq!(
+        db.table::<Item>().all().await?,
+        vec![item(1, "kept", None), item(2, "new", None)]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn table_identity_ignores_case() -> anyhow::Result<()> {
+    let upper = D1TableId {
+        database: thread_flow::target::DatabaseId::Local {
+            path: "/data/index.d1".into(),
+        },
+        table: "Files".into(),
+    };
+    let lower = D1TableId {
+        table: "files".into(),
+        ..upper.clone()
+    };
+    assert_eq!(upper, lower);
+    let set: std::collections::HashSet<D1TableId> = [upper.clone(), lower.clone()].into();
+    assert_eq!(set.len(), 1);
+    // ReCoco identifies a target by its setup key's JSON: one table, one key.
+    assert_eq!(serde_json::to_value(&upper)?, serde_json::to_value(&lower)?);
+
+    // Recorded as `Files`, now exported as `files`: the same table, nothing to drop or create.
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("case.d1");
+    let factory = Arc::new(D1TargetFactory::default());
+    let (k, v) = item_fields();
+    let spec = |table: &str| D1Spec {
+        table: Some(table.into()),
+        ..D1Spec::new(Connection::local(&path))
+    };
+    let first = build(
+        &factory,
+        "f11",
+        spec("Files"),
+        k.clone(),
+        v.clone(),
+        pk(&["id"]),
+    )
+    .await?;
+    setup(&factory, &first.key, Some(first.state.clone()), None).await?;
+    apply(&factory, &first.export, vec![upsert(1, "a", None)], vec![]).await?;
+    let second = build(&factory, "f11", spec("files"), k, v, pk(&["id"])).await?;
+    assert_eq!(first.key, second.key);
+    let change = factory
+        .diff_setup_states(
+            second.key.clone(),
+            Some(second.state.clone()),
+            CombinedState::current(first.state.clone()),
+            ctx("f11"),
+        )
+        .await?;
+    assert_eq!(change.change_type(), SetupChangeType::NoChange);
+    apply(&factory, &second.export, vec![upsert(2, "b", None)], vec![]).await?;
+    let db = D1Database::local(&path)?;
+    assert_eq!(db.count_rows("files").await?, 2);
+    // One stats entry for the one table.
+    let stats = factory.table_stats();
+    assert_eq!(stats.len(), 1, "{stats:?}");
+    assert_eq!(stats[0].1.upserted, 2);
+    Ok(())
+}
+
+#[tokio::test]
+async fn spec_sql_fragments_must_be_one_expression() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("inject.d1");
+    let factory = Arc::new(D1TargetFactory::default());
+    let (k, v) = item_fields();
+
+    // A default that would add a column.
+    let mut schema = Item::schema().clone();
+    if let Some(c) = schema.columns.iter_mut().find(|c| c.name == "name") {
+        c.default = Some(thread_flow::ColumnDefault::Sql(
+            r#"X'00', "pwned" TEXT DEFAULT 'x'"#.into(),
+        ));
+    }
+    let spec = D1Spec {
+        schema: Some(schema),
+        ..D1Spec::new(Connection::local(&path))
+    };
+    let err = build(&factory, "f12", spec, k.clone(), v.clone(), pk(&["id"]))
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("a default adding a column was accepted"))?;
+    match typed(&err) {
+        Some(thread_flow::Error::InvalidSchema { table, problems }) => {
+            assert_eq!(table, "items");
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.subject.as_deref() == Some("name")),
+                "{problems:?}"
+            );
+        }
+        other => panic!("expected InvalidSchema, got {other:?} ({err})"),
+    }
+
+    // A `where` followed by another statement.
+    let mut schema = Item::schema().clone();
+    schema.indexes.push(thread_flow::Index {
+        name: "items_by_score".into(),
+        columns: vec!["score".into()],
+        unique: false,
+        where_clause: Some(r#"1; DROP TABLE "items""#.into()),
+    });
+    let spec = D1Spec {
+        schema: Some(schema),
+        ..D1Spec::new(Connection::local(&path))
+    };
+    let err = build(&factory, "f12", spec, k, v, pk(&["id"]))
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("a where clause with a second statement was accepted"))?;
+    match typed(&err) {
+        Some(thread_flow::Error::InvalidSchema { problems, .. }) => {
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.subject.as_deref() == Some("items_by_score")),
+                "{problems:?}"
+            );
+        }
+        other => panic!("expected InvalidSchema, got {other:?} ({err})"),
+    }
+    assert!(
+        !path.exists()
+            || D1Database::local(&path)?
+                .live_schema("items")
+                .await?
+                .is_none()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_spec_cannot_send_any_environment_variable_anywhere() -> anyhow::Result<()> {
+    let factory = Arc::new(D1TargetFactory::default());
+    let attempt = |connection: Connection| {
+        let factory = Arc::clone(&factory);
+        async move {
+            let (k, v) = item_fields();
+            let (outs, _) = TargetFactoryBase::build(
+                factory,
+                vec![TypedExportDataCollectionSpec {
+                    name: "out".into(),
+                    spec: D1Spec::new(connection),
+                    key_fields_schema: k.into_boxed_slice(),
+                    value_fields_schema: v,
+                    index_options: pk(&["id"]),
+                }],
+                vec![],
+                ctx("f13"),
+            )
+            .await?;
+            Ok::<_, recoco_core::prelude::Error>(outs.len())
+        }
+    };
+    let http = |base_url: &str, token: Option<TokenSource>| Connection::Http {
+        base_url: base_url.into(),
+        account_id: "acc".into(),
+        database_id: "db".into(),
+        token,
+    };
+    // An environment variable that is not an API token: refused, named.
+    let err = attempt(http(
+        "https://d1.example.com",
+        Some(TokenSource::Env { env: "HOME".into() }),
+    ))
+    .await
+    .err()
+    .ok_or_else(|| anyhow::anyhow!("`HOME` accepted as a token source"))?;
+    match typed(&err) {
+        Some(thread_flow::Error::Config(m)) => assert!(m.contains("`HOME`"), "{m}"),
+        other => panic!("expected Config, got {other:?} ({err})"),
+    }
+    // The Cloudflare token to a host the operator did not choose: refused.
+    let err = attempt(http("https://d1.example.com", None))
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("CLOUDFLARE_API_TOKEN sent to an arbitrary host"))?;
+    match typed(&err) {
+        Some(thread_flow::Error::Config(m)) => {
+            assert!(m.contains("CLOUDFLARE_API_TOKEN"), "{m}")
+        }
+        other => panic!("expected Config, got {other:?} ({err})"),
+    }
+    // Plain http to a host that is not this machine: refused.
+    let err = attempt(http(
+        "http://d1.example.com",
+        Some(TokenSource::AuthKey("k".into())),
+    ))
+    .await
+    .err()
+    .ok_or_else(|| anyhow::anyhow!("plain http to a remote host accepted"))?;
+    assert!(
+        matches!(typed(&err), Some(thread_flow::Error::Config(_))),
+        "{err}"
+    );
+    // Allowed: Cloudflare with an `*_API_TOKEN` variable, loopback http, https with an auth entry.
+    let cloudflare = Connection::Cloudflare {
+        account_id: "acc".into(),
+        database_id: "db".into(),
+        token: Some(TokenSource::Env {
+            env: "D1_WRITER_API_TOKEN".into(),
+        }),
+    };
+    assert_eq!(attempt(cloudflare).await?, 1);
+    assert_eq!(attempt(http("http://127.0.0.1:9", None)).await?, 1);
+    assert_eq!(
+        attempt(http(
+            "https://d1.example.com",
+            Some(TokenSource::AuthKey("k".into()))
+        ))
+        .await?,
+        1
+    );
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, D1Target)]
+#[d1(table = "uniq", unique(name))]
+struct Uniq {
+    #[d1(primary_key)]
+    id: i64,
+    name: String,
+    score: Option<f64>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_bad_row_among_many_callers_is_found_by_bisection() -> anyhow::Result<()> {
+    const CALLERS: i64 = 64;
+    const BAD: i64 = 41;
+    let fake = thread_flow_suite::fake_d1::FakeD1::start();
+    let context = ctx_with_token("f14", "fake", fake.token())?;
+    let factory = Arc::new(D1TargetFactory::default());
+    let (k, v) = item_fields();
+    let mut spec = D1Spec::new(Connection::Http {
+        base_url: fake.base_url().into(),
+        account_id: fake.account_id().into(),
+        database_id: fake.database_id().into(),
+        token: Some(TokenSource::AuthKey("fake".into())),
+    });
+    spec.schema = Some(Uniq::schema().clone());
+    // The batch goes out when the last caller's row arrives (no timing involved).
+    spec.batch_window_ms = Some(600_000);
+    spec.max_batch_rows = Some(CALLERS as usize);
+    let b = build_in(
+        &factory,
+        Arc::clone(&context),
+        "out",
+        spec,
+        k,
+        v,
+        pk(&["id"]),
+    )
+    .await?;
+    setup_in(
+        &factory,
+        Arc::clone(&context),
+        &b.key,
+        Some(b.state.clone()),
+    )
+    .await?;
+    fake.with_connection(|c| c.execute(r#"INSERT INTO "uniq" VALUES (0, 'taken', NULL)"#, []))?;
+    let before = fake.stats().requests;
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 1..=CALLERS {
+        let factory = Arc::clone(&factory);
+        let export = Arc::clone(&b.export);
+        tasks.spawn(async move {
+            let name = if i == BAD {
+                "taken".to_string()
+            } else {
+                format!("n{i}")
+            };
+            let r = apply(&factory, &export, vec![upsert(i, &name, None)], vec![]).await;
+            (i, r)
+        });
+    }
+    let mut failed = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (i, r) = joined?;
+        if let Err(e) = r {
+            let shown = e.to_string();
+            match typed(&e) {
+                Some(thread_flow::Error::Api {
+                    table, first_key, ..
+                }) => {
+                    assert_eq!(table.as_deref(), Some("uniq"), "{shown}");
+                    assert_eq!(first_key.as_deref(), Some("41"), "{shown}");
+                }
+                other => panic!("caller {i}: expected an Api error, got {other:?} ({shown})"),
+            }
+            assert!(shown.contains("UNIQUE"), "{shown}");
+            failed.push(i);
+        }
+    }
+    assert_eq!(failed, vec![BAD]);
+    let requests = fake.stats().requests - before;
+    eprintln!("{CALLERS} callers, one bad row: {requests} requests");
+    // One request for the whole batch, then at most two per halving (log2 64 = 6), plus the
+    // bad caller alone: never one request per caller.
+    assert!(requests <= 14, "{requests} requests for {CALLERS} callers");
+    let rows = fake.query(r#"SELECT COUNT(*) FROM "uniq""#);
+    assert_eq!(rows, vec![vec![Value::Integer(CALLERS)]]);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exports_to_one_database_share_one_http_handle() -> anyhow::Result<()> {
+    let fake = thread_flow_suite::fake_d1::FakeD1::builder()
+        .delay(std::time::Duration::from_millis(30))
+        .start();
+    let context = ctx_with_token("f15", "fake", fake.token())?;
+    let factory = Arc::new(D1TargetFactory::default());
+    let mut exports = Vec::new();
+    for table in ["first", "second"] {
+        let (k, v) = item_fields();
+        let mut spec = D1Spec::new(Connection::Http {
+            base_url: fake.base_url().into(),
+            account_id: fake.account_id().into(),
+            database_id: fake.database_id().into(),
+            token: Some(TokenSource::AuthKey("fake".into())),
+        });
+        spec.table = Some(table.into());
+        spec.concurrency = Some(2);
+        // Small requests: each batch needs many of them.
+        spec.max_request_bytes = Some(2_000);
+        spec.max_batch_rows = Some(200);
+        spec.batch_window_ms = Some(600_000);
+        let b = build_in(
+            &factory,
+            Arc::clone(&context),
+            table,
+            spec,
+            k,
+            v,
+            pk(&["id"]),
+        )
+        .await?;
+        setup_in(
+            &factory,
+            Arc::clone(&context),
+            &b.key,
+            Some(b.state.clone()),
+        )
+        .await?;
+        exports.push(b);
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for b in &exports {
+        for i in 0..200i64 {
+            let factory = Arc::clone(&factory);
+            let export = Arc::clone(&b.export);
+            tasks.spawn(async move {
+                apply(
+                    &factory,
+                    &export,
+                    vec![upsert(i, &format!("row number {i} of a batch"), None)],
+                    vec![],
+                )
+                .await
+                .map_err(|e| e.to_string())
+            });
+        }
+    }
+    while let Some(r) = tasks.join_next().await {
+        r?.map_err(anyhow::Error::msg)?;
+    }
+    for table in ["first", "second"] {
+        let n = fake.query(&format!(r#"SELECT COUNT(*) FROM "{table}""#));
+        assert_eq!(n, vec![vec![Value::Integer(200)]]);
+    }
+    // Both exports' requests went through one handle: at most 2 in flight at once.
+    let stats = fake.stats();
+    assert!(stats.requests > 4, "{stats:?}");
+    assert!(stats.max_in_flight <= 2, "{stats:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_local_export_uses_the_local_request_budget() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("budget.d1");
+    let factory = Arc::new(D1TargetFactory::default());
+    let (k, v) = item_fields();
+    let mut spec = D1Spec::new(Connection::local(&path));
+    spec.table = Some("budget".into());
+    let b = build(&factory, "f16", spec, k, v, pk(&["id"])).await?;
+    setup(&factory, &b.key, Some(b.state.clone()), None).await?;
+    // 1.5 MB in one call: over the HTTP budget (1 MB per request), well within the local one.
+    let big = "y".repeat(50_000);
+    apply(
+        &factory,
+        &b.export,
+        (0..30).map(|i| upsert(i, &big, None)).collect(),
+        vec![],
+    )
+    .await?;
+    let stats = factory.table_stats();
+    let (_, st) = stats
+        .iter()
+        .find(|(t, _)| t.table == "budget")
+        .ok_or_else(|| anyhow::anyhow!("no stats"))?;
+    assert_eq!(st.upserted, 30);
+    assert_eq!(st.requests, 1, "{st:?}");
+    assert_eq!(
+        b.export.write_options(),
+        thread_flow::sql::WriteOptions::local()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn adopt_migrates_a_foreign_table_but_never_recreates_it() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("adopt.d1");
+    let db = D1Database::local(&path)?;
+    db.execute(FOREIGN_ITEMS, vec![]).await?;
+    db.execute(
+        r#"INSERT INTO "items" VALUES (1, 'theirs', NULL, 'dropped'), (2, 'theirs', 2.5, 'dropped')"#,
+        vec![],
+    )
+    .await?;
+    let factory = Arc::new(D1TargetFactory::default());
+
+    // Adopting under a new key on which the rows collide: refused, the table is not recreated.
+    let k2 = vec![field("name", BasicValueType::Str, false)];
+    let v2 = vec![
+        field("id", BasicValueType::Int64, false),
+        field("score", BasicValueType::Float64, true),
+    ];
+    let spec = D1Spec {
+        table: Some("items".into()),
+        existing: ExistingTable::Adopt,
+        ..D1Spec::new(Connection::local(&path))
+    };
+    let rekeyed = build(&factory, "f17", spec, k2, v2, pk(&["name"])).await?;
+    assert!(
+        setup(&factory, &rekeyed.key, Some(rekeyed.state.clone()), None)
+            .await
+            .is_err()
+    );
+    assert_eq!(db.count_rows("items").await?, 2);
+    let live = db
+        .live_schema("items")
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("table gone"))?;
+    assert_eq!(live.primary_key, vec!["id".to_string()]);
+    assert!(live.column("extra").is_some());
+
+    // Adopting under the export's own key: migrated, rows kept, the undeclared column gone.
+    let out =
+        thread_flow::export::<Item>(Connection::local(&path))?.with_existing(ExistingTable::Adopt);
+    let spec: D1Spec = serde_json::from_value(serde_json::Value::Object(out.spec))?;
+    assert_eq!(spec.existing, ExistingTable::Adopt);
+    let (k, v) = item_fields();
+    let b = build(&factory, "f17", spec, k, v, pk(&["id"])).await?;
+    setup(&factory, &b.key, Some(b.state.clone()), None).await?;
+    let live = db
+        .live_schema("items")
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("table gone"))?;
+    assert!(live.column("extra").is_none());
+    assert_eq!(
+        db.table::<Item>().all().await?,
+        vec![item(1, "theirs", None), item(2, "theirs", Some(2.5))]
+    );
+    Ok(())
+}
+
+#[test]
+fn one_http_handle_serves_exports_built_on_different_runtimes() -> anyhow::Result<()> {
+    let fake = thread_flow_suite::fake_d1::FakeD1::start();
+    let factory = Arc::new(D1TargetFactory::default());
+    for round in 0..3i64 {
+        // Each round is a runtime of its own, gone before the next one starts.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async {
+            let context = ctx_with_token("f18", "fake", fake.token())?;
+            let (k, v) = item_fields();
+            let mut spec = D1Spec::new(Connection::Http {
+                base_url: fake.base_url().into(),
+                account_id: fake.account_id().into(),
+                database_id: fake.database_id().into(),
+                token: Some(TokenSource::AuthKey("fake".into())),
+            });
+            spec.table = Some("rounds".into());
+            let b = build_in(
+                &factory,
+                Arc::clone(&context),
+                "out",
+                spec,
+                k,
+                v,
+                pk(&["id"]),
+            )
+            .await?;
+            if round == 0 {
+                setup_in(
+                    &factory,
+                    Arc::clone(&context),
+                    &b.key,
+                    Some(b.state.clone()),
+                )
+                .await?;
+            }
+            apply(&factory, &b.export, vec![upsert(round, "r", None)], vec![]).await?;
+            anyhow::Ok(())
+        })?;
+        drop(runtime);
+    }
+    let rows = fake.query(r#"SELECT COUNT(*) FROM "rounds""#);
+    assert_eq!(rows, vec![vec![Value::Integer(3)]]);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_no_row_caused_fails_every_caller_at_once() -> anyhow::Result<()> {
+    let fake = thread_flow_suite::fake_d1::FakeD1::start();
+    let context = ctx_with_token("f19", "fake", fake.token())?;
+    let factory = Arc::new(D1TargetFactory::default());
+    let (k, v) = item_fields();
+    let mut spec = D1Spec::new(Connection::Http {
+        base_url: fake.base_url().into(),
+        account_id: fake.account_id().into(),
+        database_id: fake.database_id().into(),
+        token: Some(TokenSource::AuthKey("fake".into())),
+    });
+    spec.table = Some("vanishing".into());
+    spec.batch_window_ms = Some(600_000);
+    spec.max_batch_rows = Some(16);
+    let b = build_in(
+        &factory,
+        Arc::clone(&context),
+        "out",
+        spec,
+        k,
+        v,
+        pk(&["id"]),
+    )
+    .await?;
+    setup_in(
+        &factory,
+        Arc::clone(&context),
+        &b.key,
+        Some(b.state.clone()),
+    )
+    .await?;
+    // Someone drops the table: no row is to blame, so there is nothing to bisect.
+    fake.with_connection(|c| c.execute(r#"DROP TABLE "vanishing""#, []))?;
+    let before = fake.stats().requests;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..16i64 {
+        let factory = Arc::clone(&factory);
+        let export = Arc::clone(&b.export);
+        tasks.spawn(
+            async move { apply(&factory, &export, vec![upsert(i, "x", None)], vec![]).await },
+        );
+    }
+    let mut failed = 0;
+    while let Some(r) = tasks.join_next().await {
+        if let Err(e) = r? {
+            assert!(e.to_string().contains("no such table"), "{e}");
+            failed += 1;
+        }
+    }
+    assert_eq!(failed, 16);
+    assert_eq!(fake.stats().requests - before, 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_table_without_recorded_state_is_never_dropped() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("keep.d1");
+    let db = D1Database::local(&path)?;
+    db.execute(FOREIGN_ITEMS, vec![]).await?;
+    db.execute(
+        r#"INSERT INTO "items" VALUES (1, 'theirs', NULL, 'x')"#,
+        vec![],
+    )
+    .await?;
+    let factory = Arc::new(D1TargetFactory::default());
+    let (k, v) = item_fields();
+    let spec = D1Spec {
+        table: Some("ITEMS".into()),
+        ..D1Spec::new(Connection::local(&path))
+    };
+    let b = build(&factory, "f20", spec, k, v, pk(&["id"])).await?;
+    // The export is removed before this flow ever recorded the table: nothing to drop.
+    let change = factory
+        .diff_setup_states(b.key.clone(), None, CombinedState::default(), ctx("f20"))
+        .await?;
+    assert_eq!(change.change_type(), SetupChangeType::NoChange);
+    factory
+        .apply_setup_changes(
+            vec![TypedResourceSetupChangeItem {
+                key: b.key.clone(),
+                setup_change: &change,
+            }],
+            ctx("f20"),
+        )
+        .await?;
+    // And setting it up (differs: `extra`) is refused rather than rebuilt.
+    assert!(
+        setup(&factory, &b.key, Some(b.state.clone()), None)
+            .await
+            .is_err()
+    );
+    assert_eq!(db.count_rows("items").await?, 1);
+    assert!(
+        db.live_schema("items")
+            .await?
+            .is_some_and(|t| t.column("extra").is_some())
     );
     Ok(())
 }

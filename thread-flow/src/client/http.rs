@@ -249,8 +249,12 @@ fn is_loopback(url: &Url) -> bool {
 }
 
 /// The HTTP transport.
+///
+/// One handle serves every Tokio runtime of the process: the concurrency limit and the rate
+/// limiter are shared, while the connection pool (whose connections belong to the runtime that
+/// opened them) is kept per runtime.
 pub struct HttpD1 {
-    client: reqwest::Client,
+    clients: RuntimeClients,
     endpoint: String,
     auth: HeaderValue,
     request_timeout: Duration,
@@ -408,6 +412,57 @@ impl Failure {
     }
 }
 
+/// How many runtimes' connection pools a handle keeps (the oldest is dropped beyond this).
+const POOLS_KEPT: usize = 8;
+
+/// One `reqwest::Client` (one connection pool) per Tokio runtime. A pooled connection is
+/// driven by a task of the runtime that opened it; once that runtime is gone the connection is
+/// dead, so each runtime gets its own pool.
+struct RuntimeClients {
+    build: Box<dyn Fn() -> reqwest::Result<reqwest::Client> + Send + Sync>,
+    by_runtime: std::sync::Mutex<Vec<(tokio::runtime::Id, reqwest::Client)>>,
+}
+
+impl RuntimeClients {
+    fn new(
+        build: impl Fn() -> reqwest::Result<reqwest::Client> + Send + Sync + 'static,
+    ) -> Result<RuntimeClients> {
+        // Build one now so that a bad setting is reported by `HttpD1::new`.
+        let first =
+            build().map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        let by_runtime = tokio::runtime::Handle::try_current()
+            .map(|h| vec![(h.id(), first)])
+            .unwrap_or_default();
+        Ok(RuntimeClients {
+            build: Box::new(build),
+            by_runtime: std::sync::Mutex::new(by_runtime),
+        })
+    }
+
+    /// The client of the current runtime (made on first use).
+    fn current(&self) -> std::result::Result<reqwest::Client, Failure> {
+        let id = tokio::runtime::Handle::try_current().map(|h| h.id()).ok();
+        let mut clients = self.by_runtime.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(id) = id
+            && let Some((_, c)) = clients.iter().find(|(r, _)| *r == id)
+        {
+            return Ok(c.clone());
+        }
+        let client = (self.build)().map_err(|e| Failure::Transport {
+            message: format!("cannot build the HTTP client: {e}"),
+            sent: false,
+            cut_by_deadline: false,
+        })?;
+        if let Some(id) = id {
+            if clients.len() >= POOLS_KEPT {
+                clients.remove(0);
+            }
+            clients.push((id, client.clone()));
+        }
+        Ok(client)
+    }
+}
+
 const RATE_HINT: &str = "D1 is rate limiting this token or the database is overloaded: \
     write fewer, larger batches, lower the concurrency or retry later";
 
@@ -422,21 +477,24 @@ impl HttpD1 {
             )
         })?;
         auth.set_sensitive(true);
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        let client = reqwest::Client::builder()
-            .default_headers(headers)
-            .user_agent(concat!("thread-flow/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.request_timeout)
-            .pool_idle_timeout(Duration::from_secs(30))
-            // A redirect would carry the token to another address: never follow one.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        let (connect_timeout, request_timeout) = (config.connect_timeout, config.request_timeout);
+        let build = move || {
+            let mut headers = HeaderMap::new();
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            reqwest::Client::builder()
+                .default_headers(headers)
+                .user_agent(concat!("thread-flow/", env!("CARGO_PKG_VERSION")))
+                .connect_timeout(connect_timeout)
+                .timeout(request_timeout)
+                .pool_idle_timeout(Duration::from_secs(30))
+                // A redirect would carry the token to another address: never follow one.
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+        };
+        let clients = RuntimeClients::new(build)?;
         let max_concurrency = config.max_concurrency.max(1);
         Ok(HttpD1 {
-            client,
+            clients,
             endpoint,
             auth,
             request_timeout: config.request_timeout,
@@ -636,7 +694,8 @@ impl HttpD1 {
             cut_by_deadline: cut && e.is_timeout(),
         };
         let response = self
-            .client
+            .clients
+            .current()?
             .post(&self.endpoint)
             .header(AUTHORIZATION, self.auth.clone())
             .timeout(timeout)

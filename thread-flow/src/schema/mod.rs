@@ -4,6 +4,7 @@
 //! collector's fields. Everything downstream (DDL, upserts, migrations, the ReCoco setup
 //! state) reads only this model, so both paths get the same SQL and the same checks.
 
+mod probe;
 mod validate;
 
 use serde::{Deserialize, Serialize};

@@ -52,6 +52,13 @@ fn check_identifier(kind: &str, name: &str, out: &mut Vec<SchemaProblem>) {
 
 impl TableSchema {
     /// Every rule this schema breaks (empty when valid).
+    ///
+    /// Besides names, key and limits, every SQL fragment the schema carries as text (a
+    /// column's [`ColumnDefault::Sql`](super::ColumnDefault::Sql), an index's `where`) must be
+    /// exactly one SQL expression with nothing after it: SQLite's own parser decides, in a
+    /// private in-memory database holding a copy of the table's columns (double-quoted strings
+    /// are identifiers there). A schema arriving as data (a ReCoco spec) cannot add a column
+    /// through a default or run a second statement through a `where`.
     pub fn problems(&self) -> Vec<SchemaProblem> {
         let mut out = Vec::new();
         check_identifier("table", &self.name, &mut out);
@@ -153,6 +160,11 @@ impl TableSchema {
                     });
                 }
             }
+        }
+        if out.is_empty() {
+            // SQL text (a column's default SQL, an index's `where`) reaches the DDL verbatim:
+            // each must be one SQL expression with nothing after it, as SQLite parses it.
+            out.extend(super::probe::fragment_problems(self));
         }
         out
     }

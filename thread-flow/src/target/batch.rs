@@ -5,6 +5,14 @@
 //!
 //! Writes to one table are serialised, in arrival order: a batch that waits for the previous
 //! one to finish keeps collecting rows, so the batch size grows with the load.
+//!
+//! When a batch fails in a way some callers' rows may have caused (a constraint, a value too
+//! large, a type mismatch), the bad callers are found by halving: the first half is written,
+//! then the second (known to hold a bad row when the first half went through, so it is split
+//! without being written whole), and so on. One bad row among `n` callers costs about
+//! `2·log2(n)` more writes instead of `n`; every other caller gets `Ok`, the bad caller gets its
+//! own typed error naming the table and its key. A failure that cannot come from the rows (no
+//! such table, authentication, a transport failure after retries) fails every caller at once.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,7 +55,8 @@ pub struct TableStatsSnapshot {
     pub statements: u64,
     /// Retries made by the transport.
     pub retries: u64,
-    /// Batches written (one per batching window).
+    /// Batches written (one per batching window; the writes that isolate a bad row within a
+    /// batch are not counted again).
     pub batches: u64,
     /// Rows whose write failed (ReCoco re-sends them on the next update).
     pub failed_rows: u64,
@@ -170,6 +179,11 @@ impl TableWriter {
         }
     }
 
+    /// The database this table is written to (with the export's write options).
+    pub(crate) fn database(&self) -> &D1Database {
+        &self.db
+    }
+
     /// Queues `submission` for the next batch; the receiver yields the batch's outcome.
     /// Must be called inside a Tokio runtime (it may spawn the batch's flush task).
     pub(crate) fn enqueue(self: &Arc<Self>, submission: Submission) -> oneshot::Receiver<Outcome> {
@@ -210,27 +224,103 @@ impl TableWriter {
         }
         let (submissions, senders): (Vec<Submission>, Vec<oneshot::Sender<Outcome>>) =
             waiting.into_iter().map(|w| (w.submission, w.done)).unzip();
-        match self.write(&submissions).await {
-            Ok(()) => {
-                for s in senders {
-                    let _ = s.send(Ok(()));
-                }
-            }
-            Err(e) if submissions.len() > 1 && !e.is_retryable() => {
-                // One caller's rows may be the bad ones (too large, constraint): write each
-                // caller's rows alone so the others still land.
-                for (submission, sender) in submissions.into_iter().zip(senders) {
-                    let outcome = self.write(std::slice::from_ref(&submission)).await;
-                    let _ = sender.send(outcome.map_err(Arc::new));
-                }
-            }
-            Err(e) => {
-                let e = Arc::new(e);
-                for s in senders {
-                    let _ = s.send(Err(Arc::clone(&e)));
-                }
+        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        let outcomes = self.write_isolating(&submissions).await;
+        let mut failed_rows = 0u64;
+        for (submission, outcome) in submissions.iter().zip(&outcomes) {
+            if outcome.is_err() {
+                failed_rows += submission.rows() as u64;
             }
         }
+        if failed_rows > 0 {
+            self.stats.failed_batches.fetch_add(1, Ordering::Relaxed);
+            self.stats
+                .failed_rows
+                .fetch_add(failed_rows, Ordering::Relaxed);
+        }
+        for (sender, outcome) in senders.into_iter().zip(outcomes) {
+            let _ = sender.send(outcome);
+        }
+    }
+
+    /// Writes every caller's rows and returns one outcome per caller. When the whole batch
+    /// fails in a way some rows may have caused, the failing callers are isolated by halving
+    /// (see the module docs); callers whose rows went through get `Ok`.
+    async fn write_isolating(&self, submissions: &[Submission]) -> Vec<Outcome> {
+        #[derive(Clone, Copy)]
+        enum Known {
+            /// Not known: write the group.
+            Unknown,
+            /// Holds a failing row if the group before it (`start..end`) all went through.
+            FailingIfOk(usize, usize),
+        }
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; submissions.len()];
+        // Groups of callers (start, end), last pushed first; earlier callers are written first.
+        let mut work = vec![(0, submissions.len(), Known::Unknown)];
+        while let Some((start, end, known)) = work.pop() {
+            let group = &submissions[start..end];
+            let failing = match known {
+                Known::Unknown => false,
+                Known::FailingIfOk(a, b) => {
+                    outcomes[a..b].iter().all(|o| matches!(o, Some(Ok(()))))
+                }
+            };
+            if !failing || group.len() == 1 {
+                match self.write(group).await {
+                    Ok(()) => {
+                        outcomes[start..end].fill(Some(Ok(())));
+                        continue;
+                    }
+                    Err(e) if group.len() == 1 || !may_be_caused_by_rows(&e) => {
+                        self.log_failure(group, &e);
+                        outcomes[start..end].fill(Some(Err(Arc::new(e))));
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::debug!(
+                            table = %self.schema.name,
+                            callers = group.len(),
+                            error = %e,
+                            "D1 batch failed; looking for the callers whose rows caused it"
+                        );
+                    }
+                }
+            }
+            let mid = start + group.len() / 2;
+            work.push((mid, end, Known::FailingIfOk(start, mid)));
+            work.push((start, mid, Known::Unknown));
+        }
+        outcomes
+            .into_iter()
+            .map(|o| {
+                o.unwrap_or_else(|| {
+                    Err(Arc::new(Error::Transport {
+                        message: "internal error: a caller's rows were never written".into(),
+                        table: None,
+                        first_key: None,
+                        attempts: 0,
+                        stopped: None,
+                    }))
+                })
+            })
+            .collect()
+    }
+
+    fn log_failure(&self, group: &[Submission], e: &Error) {
+        let first_key = group
+            .iter()
+            .find_map(Submission::first_key)
+            .map(|k| render_key(k))
+            .unwrap_or_default();
+        let rows: usize = group.iter().map(Submission::rows).sum();
+        tracing::error!(
+            table = %self.schema.name,
+            first_key = %first_key,
+            rows,
+            callers = group.len(),
+            error = %e,
+            "D1 write failed; ReCoco will send these rows again on the next update"
+        );
     }
 
     /// Merges `submissions` in arrival order (the last operation on a key wins) and writes them.
@@ -265,7 +355,6 @@ impl TableWriter {
             }
         }
         let (n_up, n_del) = (upserts.len() as u64, deletes.len() as u64);
-        self.stats.batches.fetch_add(1, Ordering::Relaxed);
         match self.db.write_rows(&self.schema, upserts, deletes).await {
             Ok(report) => {
                 self.stats.upserted.fetch_add(n_up, Ordering::Relaxed);
@@ -289,27 +378,38 @@ impl TableWriter {
                 );
                 Ok(())
             }
-            Err(e) => {
-                self.stats.failed_batches.fetch_add(1, Ordering::Relaxed);
-                self.stats
-                    .failed_rows
-                    .fetch_add(n_up + n_del, Ordering::Relaxed);
-                let first_key = submissions
-                    .iter()
-                    .find_map(Submission::first_key)
-                    .map(|k| render_key(k))
-                    .unwrap_or_default();
-                tracing::error!(
-                    table = %self.schema.name,
-                    first_key = %first_key,
-                    upserts = n_up,
-                    deletes = n_del,
-                    error = %e,
-                    "D1 write failed; ReCoco will send these rows again on the next update"
-                );
-                Err(e)
-            }
+            Err(e) => Err(e),
         }
+    }
+}
+
+/// Whether some rows of a failed write may have caused `e`, so that writing fewer rows may
+/// succeed: a bind or limit error, or a SQL error other than a missing table or column. Not a
+/// retryable failure (it already was retried), an authentication or configuration error.
+fn may_be_caused_by_rows(e: &Error) -> bool {
+    match e {
+        Error::Bind { .. } | Error::LimitExceeded { .. } => true,
+        Error::Api {
+            status,
+            code,
+            message,
+            ..
+        } => {
+            if e.is_retryable() || matches!(status, Some(401 | 403 | 404)) || *code == Some(10000) {
+                return false;
+            }
+            let m = message.to_ascii_lowercase();
+            ![
+                "no such table",
+                "no such column",
+                "has no column named",
+                "readonly",
+                "authenti",
+            ]
+            .iter()
+            .any(|global| m.contains(global))
+        }
+        _ => false,
     }
 }
 

@@ -6,7 +6,7 @@ use recoco_core::builder::FlowBuilder;
 use recoco_core::builder::flow_builder::{DataCollector, DataSlice};
 
 use super::columns::check_fields;
-use super::spec::{Connection, D1Spec};
+use super::spec::{Connection, D1Spec, ExistingTable};
 use crate::{D1Target, Error, Result, TableSchema};
 
 /// The arguments of `FlowBuilder::export` for one D1 table.
@@ -33,6 +33,33 @@ impl D1Export {
             spec: spec.to_json_object()?,
             index_options: index_options_for(schema),
         })
+    }
+}
+
+impl D1Export {
+    /// What setup does with a table of this name that the flow has no record of creating:
+    /// [`ExistingTable::Refuse`] (the default) uses it only when it matches the schema exactly
+    /// and otherwise fails setup, changing nothing; [`ExistingTable::Adopt`] takes it over and
+    /// migrates it (columns outside the schema are dropped with their data).
+    ///
+    /// ```
+    /// # #[derive(thread_flow::D1Target)] struct Line { #[d1(primary_key)] id: i64, text: String }
+    /// use thread_flow::target::{Connection, ExistingTable};
+    /// let out = thread_flow::export::<Line>(Connection::local("lines.d1"))?
+    ///     .with_existing(ExistingTable::Adopt);
+    /// assert_eq!(out.spec["existing"], "adopt");
+    /// # Ok::<(), thread_flow::Error>(())
+    /// ```
+    pub fn with_existing(mut self, existing: ExistingTable) -> D1Export {
+        if existing.is_refuse() {
+            self.spec.remove("existing");
+        } else {
+            self.spec.insert(
+                "existing".into(),
+                serde_json::Value::String(existing.as_str().into()),
+            );
+        }
+        self
     }
 }
 

@@ -18,11 +18,15 @@ use super::batch::{
     TableWriter,
 };
 use super::columns::{ColumnMap, ColumnSource, column_map};
-use super::spec::{D1SetupState, D1Spec, D1TableId, DatabaseId, TokenSource, default_table_name};
+use super::spec::{
+    D1SetupState, D1Spec, D1TableId, DatabaseId, ExistingTable, TokenSource, check_token_use,
+    default_table_name,
+};
 use super::types::{field_to_value, key_part_to_value};
+use crate::client::http::{CLOUDFLARE_API_BASE, HttpConfig};
 use crate::sql::migrate::{MigrationOptions, MigrationPlan, plan_drop, plan_migration};
 use crate::sql::{WriteOptions, render_key};
-use crate::{D1Database, Error, TableSchema, Value};
+use crate::{D1Database, Error, MigrationReport, Secret, TableSchema, Value};
 
 /// The ReCoco target kind name.
 pub const KIND: &str = "D1";
@@ -30,12 +34,21 @@ pub const KIND: &str = "D1";
 /// ReCoco's target factory for D1 tables (kind `"D1"`). Register it with
 /// [`crate::register`].
 ///
-/// Databases are opened once per process and shared by every export, setup step and clone.
+/// Databases are opened once per process and shared by every export, setup step and clone:
+/// one local SQLite connection per file, and one HTTP handle per D1 database (one concurrency
+/// limit and one client-side rate limit, whatever the number of exports and Tokio runtimes).
 #[derive(Debug, Default)]
 pub struct D1TargetFactory {
-    /// Local databases, opened once.
-    databases: Mutex<HashMap<DatabaseId, D1Database>>,
+    /// Open databases, by identity.
+    databases: Mutex<HashMap<DatabaseId, Opened>>,
     stats: Mutex<HashMap<D1TableId, Arc<TableStats>>>,
+}
+
+/// One open database, and the token its HTTP handle was made with (to notice a rotated token).
+#[derive(Debug)]
+struct Opened {
+    db: D1Database,
+    token: Option<Secret>,
 }
 
 /// Per-export state: the table, how mutations map to its columns, and its batching writer.
@@ -45,58 +58,85 @@ pub struct D1ExportContext {
     writer: Arc<TableWriter>,
 }
 
+/// A ReCoco error that keeps the typed [`Error`] (callers find it with `downcast_ref` on the
+/// error's source chain) and displays its message as is.
 fn to_recoco(e: Error) -> RecocoError {
-    match e {
-        Error::Config(_) | Error::InvalidSchema { .. } | Error::MigrationRefused { .. } => {
-            RecocoError::client(e.to_string())
-        }
-        other => RecocoError::internal(other),
-    }
+    RecocoError::host(e)
 }
 
 impl D1TargetFactory {
-    /// Opens the database. A local file is opened once per process and shared (one SQLite
-    /// connection, no lock contention between exports). An HTTP handle is made per export or
-    /// setup call, so it belongs to the Tokio runtime that uses it; its token is read now, kept
-    /// only inside the handle (redacted), and never persisted.
+    /// Opens the database, once per process: every export, setup step and clone shares one
+    /// local SQLite connection per file, and one HTTP handle (one concurrency limit, one rate
+    /// limit) per D1 database. The HTTP handle serves every Tokio runtime (it keeps one
+    /// connection pool per runtime). `concurrency` sets the handle's requests in flight when
+    /// this call opens it (default 6); later calls share the open handle as it is.
+    ///
+    /// The token is read now (checked against the spec rules first), kept only inside the
+    /// handle (redacted), and never persisted. When the token read now differs from the one
+    /// the open handle was made with (a rotated token), a new handle replaces it.
     fn database(
         &self,
         id: &DatabaseId,
         token: Option<&TokenSource>,
         auth: &recoco_core::setup::AuthRegistry,
+        concurrency: Option<usize>,
     ) -> Result<D1Database, Error> {
+        let default_source = TokenSource::Env {
+            env: super::spec::DEFAULT_TOKEN_ENV.into(),
+        };
+        let source = match id {
+            DatabaseId::Local { .. } => None,
+            _ => Some(token.unwrap_or(&default_source)),
+        };
+        check_token_use(id, source)?;
+        let secret = source.map(|t| t.resolve(auth)).transpose()?;
         let mut dbs = self.databases.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(db) = dbs.get(id) {
-            return Ok(db.clone());
+        if let Some(open) = dbs.get(id) {
+            let same_token = match (&open.token, &secret) {
+                (Some(a), Some(b)) => a.expose() == b.expose(),
+                (None, None) => true,
+                _ => false,
+            };
+            if same_token {
+                return Ok(open.db.clone());
+            }
+            tracing::info!(database = %id, "the D1 API token changed; opening a new HTTP handle");
         }
-        let secret = || match token {
-            Some(t) => t.resolve(auth),
-            None => TokenSource::Env {
-                env: super::spec::DEFAULT_TOKEN_ENV.into(),
+        let http = |base_url: &str, account_id: &str, database_id: &str, token: Secret| {
+            let mut config = HttpConfig::new(base_url, account_id, database_id, token);
+            if let Some(n) = concurrency {
+                config = config.with_max_concurrency(n);
             }
-            .resolve(auth),
+            D1Database::http_with(config)
         };
-        let db = match id {
-            DatabaseId::Local { path } => {
-                let db = D1Database::local(path)?;
-                dbs.insert(id.clone(), db.clone());
-                db
+        let db = match (id, secret.clone()) {
+            (DatabaseId::Local { path }, _) => D1Database::local(path)?,
+            (
+                DatabaseId::Cloudflare {
+                    account_id,
+                    database_id,
+                },
+                Some(token),
+            ) => http(CLOUDFLARE_API_BASE, account_id, database_id, token)?,
+            (
+                DatabaseId::Http {
+                    base_url,
+                    account_id,
+                    database_id,
+                },
+                Some(token),
+            ) => http(base_url, account_id, database_id, token)?,
+            (_, None) => {
+                return Err(Error::Config(format!("{id} needs an API token")));
             }
-            DatabaseId::Cloudflare {
-                account_id,
-                database_id,
-            } => D1Database::cloudflare(account_id.clone(), database_id.clone(), secret()?)?,
-            DatabaseId::Http {
-                base_url,
-                account_id,
-                database_id,
-            } => D1Database::http(
-                base_url.clone(),
-                account_id.clone(),
-                database_id.clone(),
-                secret()?,
-            )?,
         };
+        dbs.insert(
+            id.clone(),
+            Opened {
+                db: db.clone(),
+                token: secret,
+            },
+        );
         Ok(db)
     }
 
@@ -125,6 +165,11 @@ pub struct D1SetupChange {
     desired: Option<TableSchema>,
     /// The last recorded definition, used for dropping and for the description.
     previous: Option<TableSchema>,
+    /// Whether the recorded state says this flow created the table (only then may setup drop
+    /// or recreate it).
+    owned: bool,
+    /// What to do with a live table this flow has no record of creating.
+    existing: ExistingTable,
     token: Option<TokenSource>,
     /// The migration from the recorded state, as described to the user.
     plan: MigrationPlan,
@@ -184,6 +229,21 @@ pub fn diff(
         .as_ref()
         .and_then(|d| d.token.clone())
         .or_else(|| versions.last().and_then(|s| s.token.clone()));
+    let owned = !versions.is_empty();
+    let existing_policy = desired.as_ref().map(|d| d.existing).unwrap_or_default();
+    if !owned && desired.is_some() {
+        notes.push(match existing_policy {
+            ExistingTable::Refuse => format!(
+                "this flow has no record of creating {table}: if a table of that name exists, \
+                 it is used only if it matches the export's schema exactly, else setup refuses"
+            ),
+            ExistingTable::Adopt => format!(
+                "this flow has no record of creating {table}: if a table of that name exists, \
+                 it is adopted and migrated (\"existing\": \"adopt\"), columns outside the \
+                 schema dropped with their data"
+            ),
+        });
+    }
     let (plan, change_type) = match &desired {
         Some(d) => {
             let from = if versions.is_empty() {
@@ -214,6 +274,8 @@ pub fn diff(
         table,
         desired: desired.map(|d| d.schema),
         previous,
+        owned,
+        existing: existing_policy,
         token,
         plan,
         change_type,
@@ -252,6 +314,13 @@ impl D1ExportContext {
     /// The table this export writes.
     pub fn schema(&self) -> &TableSchema {
         &self.map.schema
+    }
+
+    /// The write tuning this export's batches use: the spec's `max_request_bytes` and
+    /// `concurrency` over the transport's defaults ([`WriteOptions::local`] for a local
+    /// database, [`WriteOptions::default`] over HTTP).
+    pub fn write_options(&self) -> WriteOptions {
+        *self.writer.database().write_options()
     }
 
     fn key_values(&self, key: &KeyValue) -> Result<Vec<Value>, Error> {
@@ -340,8 +409,12 @@ impl TargetFactoryBase for D1TargetFactory {
         Vec<(D1TableId, D1SetupState)>,
     )> {
         let mut outputs = Vec::with_capacity(data_collections.len());
+        let mut tables: HashMap<D1TableId, String> = HashMap::new();
         for d in data_collections {
             let spec = d.spec;
+            spec.connection
+                .check()
+                .map_err(|e| to_recoco(e).context(format!("D1 export `{}`", d.name)))?;
             let table = spec
                 .table
                 .clone()
@@ -359,10 +432,18 @@ impl TargetFactoryBase for D1TargetFactory {
                 database: spec.connection.identity(),
                 table,
             };
+            if let Some(other) = tables.insert(key.clone(), d.name.clone()) {
+                return Err(to_recoco(Error::Config(format!(
+                    "D1 exports `{other}` and `{}` both write {key} (table names are compared \
+                     without regard to case); give one of them another `table`",
+                    d.name
+                ))));
+            }
             let token = spec.connection.token_source();
             let state = D1SetupState {
                 schema: map.schema.clone(),
                 token: token.clone(),
+                existing: spec.existing,
             };
 
             let factory = Arc::clone(&self);
@@ -370,9 +451,15 @@ impl TargetFactoryBase for D1TargetFactory {
             let key_for_ctx = key.clone();
             let export_context = Box::pin(async move {
                 let db = factory
-                    .database(&key_for_ctx.database, token.as_ref(), &auth)
+                    .database(
+                        &key_for_ctx.database,
+                        token.as_ref(),
+                        &auth,
+                        spec.concurrency,
+                    )
                     .map_err(to_recoco)?;
-                let defaults = WriteOptions::default();
+                // The transport's own defaults: local ones for a local file, HTTP ones else.
+                let defaults = *db.write_options();
                 let db = db.with_write_options(WriteOptions {
                     max_request_bytes: spec.max_request_bytes.unwrap_or(defaults.max_request_bytes),
                     concurrency: spec.concurrency.unwrap_or(defaults.concurrency).max(1),
@@ -480,6 +567,7 @@ impl TargetFactoryBase for D1TargetFactory {
                     &item.key.database,
                     change.token.as_ref(),
                     &context.auth_registry,
+                    None,
                 )
                 .map_err(to_recoco)?;
             apply_one(&db, change).await.map_err(|e| {
@@ -493,26 +581,117 @@ impl TargetFactoryBase for D1TargetFactory {
 
 /// Brings one table to its desired state: re-plans from the live table (so a replay after a
 /// crash, or a table changed by hand, still converges) and sends the plan as one request.
+///
+/// Only a table the recorded state says this flow created is migrated with data loss, dropped
+/// or recreated; any other live table of that name goes through [`take_over`].
 async fn apply_one(db: &D1Database, change: &D1SetupChange) -> Result<(), Error> {
-    let report = match &change.desired {
-        Some(desired) => match db.migrate_table(desired, &MIGRATION).await {
+    let report = match (&change.desired, &change.previous) {
+        (Some(desired), _) if change.owned => match db.migrate_table(desired, &MIGRATION).await {
             Ok(report) => report,
             Err(e) if !e.is_retryable() => recreate_on_key_change(db, desired, e).await?,
             Err(e) => return Err(e),
         },
-        None => {
-            let previous = change
-                .previous
-                .clone()
-                .unwrap_or_else(|| TableSchema::new(change.table.table.clone()));
-            db.apply_migration(&previous.name, plan_drop(&previous))
+        (Some(desired), _) => take_over(db, &change.table, desired, change.existing).await?,
+        (None, Some(previous)) if change.owned => {
+            db.apply_migration(&previous.name, plan_drop(previous))
                 .await?
         }
+        (None, _) => return Ok(()),
     };
     for step in &report.plan.steps {
         tracing::info!(table = %change.table.table, "D1 setup: {}", step.description);
     }
     Ok(())
+}
+
+/// Sets up a table this flow has no record of creating: creates it when missing; uses a live
+/// table that already matches `desired` exactly; migrates a different one only when the spec
+/// says `"existing": "adopt"` (never dropping or recreating it); else refuses with
+/// [`Error::MigrationRefused`] naming the table and the differences, changing nothing.
+async fn take_over(
+    db: &D1Database,
+    id: &D1TableId,
+    desired: &TableSchema,
+    existing: ExistingTable,
+) -> Result<MigrationReport, Error> {
+    let Some(live) = db.live_schema(&desired.name).await? else {
+        let plan = plan_migration(None, desired, &MigrationOptions::default())?;
+        return db.apply_migration(&desired.name, plan).await;
+    };
+    let plan = plan_migration(Some(&live), desired, &MIGRATION)?;
+    if plan.is_empty() {
+        tracing::info!(table = %desired.name, "D1 setup: using the existing table {id}, which matches the export's schema exactly");
+        return Ok(MigrationReport {
+            plan,
+            requests: 0,
+            statements: 0,
+        });
+    }
+    match existing {
+        ExistingTable::Refuse => Err(Error::MigrationRefused {
+            table: desired.name.clone(),
+            reason: format!(
+                "{id} already exists, this flow has no record of creating it, and it differs \
+                 from the export's schema: {}. Nothing was changed. Export to another table \
+                 name, change or remove the existing table, or set `\"existing\": \"adopt\"` in \
+                 the D1 spec (D1Spec::existing = ExistingTable::Adopt, or \
+                 D1Export::with_existing) to let this flow migrate it, dropping columns \
+                 outside the schema with their data",
+                describe_differences(&live, desired, &plan)
+            ),
+        }),
+        ExistingTable::Adopt => {
+            tracing::warn!(
+                table = %desired.name,
+                "D1 setup: adopting the existing table {id} (\"existing\": \"adopt\") and migrating it"
+            );
+            db.apply_migration(&desired.name, plan).await
+        }
+    }
+}
+
+/// The differences between a live table and the export's schema, in plain words.
+fn describe_differences(live: &TableSchema, desired: &TableSchema, plan: &MigrationPlan) -> String {
+    let mut out = Vec::new();
+    let extra: Vec<String> = live
+        .columns
+        .iter()
+        .filter(|c| {
+            !desired
+                .columns
+                .iter()
+                .any(|d| d.name.eq_ignore_ascii_case(&c.name))
+        })
+        .map(|c| format!("`{}`", c.name))
+        .collect();
+    if !extra.is_empty() {
+        out.push(format!(
+            "the live table has column(s) {} that the export does not declare",
+            extra.join(", ")
+        ));
+    }
+    let missing: Vec<String> = desired
+        .columns
+        .iter()
+        .filter(|c| {
+            !live
+                .columns
+                .iter()
+                .any(|l| l.name.eq_ignore_ascii_case(&c.name))
+        })
+        .map(|c| format!("`{}`", c.name))
+        .collect();
+    if !missing.is_empty() {
+        out.push(format!(
+            "the live table lacks column(s) {}",
+            missing.join(", ")
+        ));
+    }
+    out.push(format!(
+        "the migration would {}",
+        plan.descriptions().join("; then ")
+    ));
+    out.join("; ")
 }
 
 /// A rebuild under a new key fails when two rows collide under it. ReCoco treats a key change
@@ -523,11 +702,35 @@ async fn recreate_on_key_change(
     desired: &TableSchema,
     failure: Error,
 ) -> Result<crate::MigrationReport, Error> {
-    let Some(live) = db.live_schema(&desired.name).await? else {
+    // Only rows colliding under the new key are a reason to start over; a refusal (for
+    // example a table other tables reference) or any other failure is the answer.
+    let collided = !matches!(failure, Error::MigrationRefused { .. })
+        && failure.to_string().contains("UNIQUE constraint failed");
+    if !collided {
+        return Err(failure);
+    }
+    let Some((live, dependents)) = db.live_table(&desired.name).await? else {
         return Err(failure);
     };
     if live.primary_key == desired.primary_key {
         return Err(failure);
+    }
+    if !dependents.referenced_by.is_empty() {
+        // DROP TABLE would delete or orphan rows of tables this flow did not create.
+        return Err(Error::MigrationRefused {
+            table: desired.name.clone(),
+            reason: format!(
+                "rows collide under the new primary key and the table would have to be \
+                 recreated empty, but other tables reference it ({}); change or drop their \
+                 foreign keys first ({failure})",
+                dependents
+                    .referenced_by
+                    .iter()
+                    .map(|k| k.table.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
     }
     tracing::warn!(
         table = %desired.name,

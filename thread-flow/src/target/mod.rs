@@ -4,13 +4,20 @@
 //! - [`register`] registers [`D1TargetFactory`] with ReCoco (idempotent, thread-safe).
 //! - [`export`] turns a `#[derive(D1Target)]` struct into the spec and `IndexOptions` for
 //!   `FlowBuilder::export`; [`check_collected`] checks a collector's fields against it.
-//! - Setup: the setup key is the database identity + table name ([`D1TableId`]); the setup
-//!   state is the [`crate::TableSchema`] (plus where the token comes from, never the token).
-//!   Changes are planned by [`crate::sql::migrate`] (pure) and applied as one request per table.
+//! - Setup: the setup key is the database identity + table name ([`D1TableId`], names compared
+//!   without regard to case, as SQLite does); the setup state is the [`crate::TableSchema`]
+//!   (plus where the token comes from, never the token). Changes are planned by
+//!   [`crate::sql::migrate`] (pure) and applied as one request per table. Only tables the
+//!   recorded state says this flow created are migrated with data loss, dropped or recreated;
+//!   a live table it has no record of is used only when it matches exactly, unless the spec
+//!   says `"existing": "adopt"` ([`ExistingTable`]; see [`D1Spec`]).
+//! - Databases: one SQLite connection per local file and one HTTP handle per D1 database per
+//!   process (one concurrency limit, one rate limit), whatever the number of exports.
 //! - Mutations: concurrent `apply_mutation` calls are merged per table within a small window,
 //!   duplicate keys collapse to the last operation, upserts and deletes go through
-//!   `D1Database::write_rows`. Failures are logged (`tracing::error!` with table and first
-//!   key) and returned, so ReCoco counts them and re-sends the rows on the next update.
+//!   `D1Database::write_rows`. A batch that fails because of some callers' rows finds them by
+//!   halving; only those callers fail. Failures are logged (`tracing::error!` with table and
+//!   first key) and returned, so ReCoco counts them and re-sends the rows on the next update.
 //!
 //! ```no_run
 //! # async fn demo(builder: &mut recoco_core::builder::FlowBuilder,
@@ -38,8 +45,8 @@ pub use columns::check_fields;
 pub use export::{D1Export, check_collected, export, export_collector};
 pub use factory::{D1ExportContext, D1SetupChange, D1TargetFactory, KIND, compatibility, diff};
 pub use spec::{
-    Connection, D1SetupState, D1Spec, D1TableId, DEFAULT_TOKEN_ENV, DatabaseId, TokenSource,
-    default_table_name,
+    Connection, D1SetupState, D1Spec, D1TableId, DEFAULT_TOKEN_ENV, DatabaseId, ExistingTable,
+    TokenSource, default_table_name,
 };
 pub use types::sql_type_of;
 

@@ -1,25 +1,7 @@
 //! The serde side of the target: the export spec, the setup key and the setup state.
 //!
-//! Spec JSON (what `FlowBuilder::export` receives for kind `"D1"`):
-//!
-//! ```json
-//! {
-//!   "connection": {"local": "index.d1"},
-//!   "table": "symbols",
-//!   "schema": { "name": "symbols", "columns": [...], "primary_key": [...], ... },
-//!   "max_request_bytes": 500000,
-//!   "concurrency": 4,
-//!   "batch_window_ms": 5,
-//!   "max_batch_rows": 1000
-//! }
-//! ```
-//!
-//! `connection` is one of `{"local": path}`,
-//! `{"cloudflare": {"account_id", "database_id", "token"?}}` or
-//! `{"http": {"base_url", "account_id", "database_id", "token"?}}`. `token` names where the API
-//! token comes from, never the token itself: an auth-registry key (`"my_token"` or
-//! `{"key": "my_token"}`), an environment variable (`{"env": "MY_TOKEN"}`), or, when omitted,
-//! the `CLOUDFLARE_API_TOKEN` environment variable.
+//! The spec's JSON shape, and the rules for tables this flow did not create (`existing`) and
+//! for specs arriving as data (SQL fragments, token sources, base URLs), are on [`D1Spec`].
 
 use std::path::{Path, PathBuf};
 
@@ -29,6 +11,40 @@ use crate::{Error, Result, Secret, TableSchema};
 
 /// Environment variable read when a connection names no token.
 pub const DEFAULT_TOKEN_ENV: &str = "CLOUDFLARE_API_TOKEN";
+
+/// The environment variable naming the operator's own D1 endpoint (see [`Connection::from_env`]).
+const BASE_URL_ENV: &str = "D1_BASE_URL";
+
+/// Cloudflare's API host.
+const CLOUDFLARE_HOST: &str = "api.cloudflare.com";
+
+/// What setup does with a table of the export's name that this flow has no record of creating.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExistingTable {
+    /// Use it only if it already matches the export's schema exactly; otherwise fail setup
+    /// with [`Error::MigrationRefused`] and change nothing. The default.
+    #[default]
+    Refuse,
+    /// Take it over and migrate it to the export's schema (columns outside the schema are
+    /// dropped with their data). Never dropped and recreated.
+    Adopt,
+}
+
+impl ExistingTable {
+    /// Whether this is the default ([`ExistingTable::Refuse`]).
+    pub fn is_refuse(&self) -> bool {
+        *self == ExistingTable::Refuse
+    }
+
+    /// The spec's spelling: `"refuse"` or `"adopt"`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ExistingTable::Refuse => "refuse",
+            ExistingTable::Adopt => "adopt",
+        }
+    }
+}
 
 /// Where the D1 database is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,6 +136,14 @@ impl Connection {
         }
     }
 
+    /// Checks that this connection may be used as a spec asks: the base URL is `https://` (or
+    /// `http://` to this machine), and a token read from the environment has an allowed name
+    /// and only goes to Cloudflare, to this machine or to the operator's `D1_BASE_URL`
+    /// (see [`D1Spec`]). The error names the variable or URL.
+    pub fn check(&self) -> Result<()> {
+        check_token_use(&self.identity(), self.token_source().as_ref())
+    }
+
     /// Where the token comes from (`None` for a local database).
     pub fn token_source(&self) -> Option<TokenSource> {
         match self {
@@ -131,6 +155,112 @@ impl Connection {
             }
         }
     }
+}
+
+/// Checks the token rules of [`D1Spec`] for `token` sent to `database`.
+pub(crate) fn check_token_use(database: &DatabaseId, token: Option<&TokenSource>) -> Result<()> {
+    let destination = match database {
+        DatabaseId::Local { .. } => return Ok(()),
+        DatabaseId::Cloudflare { .. } => Destination::Cloudflare,
+        DatabaseId::Http { base_url, .. } => Destination::of(base_url)?,
+    };
+    let Some(TokenSource::Env { env }) = token else {
+        return Ok(());
+    };
+    if !allowed_token_env(env) {
+        return Err(Error::Config(format!(
+            "the D1 spec names the environment variable `{env}` as its API token; only \
+             `{DEFAULT_TOKEN_ENV}`, `*_API_TOKEN` or `D1_*TOKEN` variables may be (so that a spec \
+             cannot send any other secret); rename the variable, or register the token in \
+             ReCoco's auth registry and name that entry in the connection's `token`"
+        )));
+    }
+    match destination {
+        Destination::Cloudflare | Destination::ThisMachine => Ok(()),
+        Destination::Other(base) => {
+            let operator = std::env::var(BASE_URL_ENV)
+                .ok()
+                .map(|u| normalize_base_url(&u));
+            if operator.as_deref() == Some(base.as_str()) {
+                Ok(())
+            } else {
+                Err(Error::Config(format!(
+                    "the D1 spec sends the API token from the environment variable `{env}` to \
+                     {base}, which is neither Cloudflare's API, this machine, nor the operator's \
+                     `{BASE_URL_ENV}`; set `{BASE_URL_ENV}={base}` to allow it, or register the \
+                     token in ReCoco's auth registry and name that entry in the connection's \
+                     `token`"
+                )))
+            }
+        }
+    }
+}
+
+/// Whether a spec may name environment variable `name` as its token: `CLOUDFLARE_API_TOKEN`,
+/// `*_API_TOKEN` or `D1_*TOKEN`, in ASCII capitals, digits and `_`.
+fn allowed_token_env(name: &str) -> bool {
+    let shape = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+    shape
+        && (name == DEFAULT_TOKEN_ENV
+            || (name.ends_with("_API_TOKEN") && name.len() > "_API_TOKEN".len())
+            || (name.starts_with("D1_") && name.ends_with("TOKEN")))
+}
+
+/// Where an HTTP connection sends its requests.
+enum Destination {
+    /// `https://api.cloudflare.com`.
+    Cloudflare,
+    /// A loopback address (`localhost`, `127.0.0.0/8`, `::1`).
+    ThisMachine,
+    /// Anything else over https (the normalized base URL).
+    Other(String),
+}
+
+impl Destination {
+    fn of(base_url: &str) -> Result<Destination> {
+        let base = normalize_base_url(base_url);
+        let url = reqwest::Url::parse(&base).map_err(|e| {
+            Error::Config(format!("the D1 base URL `{base}` is not a valid URL: {e}"))
+        })?;
+        let Some(host) = url.host_str() else {
+            return Err(Error::Config(format!(
+                "the D1 base URL `{base}` has no host"
+            )));
+        };
+        let loopback = host.eq_ignore_ascii_case("localhost")
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        match url.scheme() {
+            "https" if url.host_str() == Some(CLOUDFLARE_HOST) && url.port().is_none() => {
+                Ok(Destination::Cloudflare)
+            }
+            "https" | "http" if loopback => Ok(Destination::ThisMachine),
+            "https" => Ok(Destination::Other(base)),
+            "http" => Err(Error::Config(format!(
+                "the D1 base URL `{base}` uses plain http to another machine, which would send \
+                 the API token in clear text; use https:// (plain http is allowed only to \
+                 localhost, 127.0.0.1 or [::1])"
+            ))),
+            other => Err(Error::Config(format!(
+                "the D1 base URL `{base}` has scheme `{other}`; use https://"
+            ))),
+        }
+    }
+}
+
+/// A base URL without surrounding spaces, trailing `/` or `/client/v4`.
+fn normalize_base_url(url: &str) -> String {
+    let base = url.trim().trim_end_matches('/');
+    base.strip_suffix("/client/v4")
+        .unwrap_or(base)
+        .trim_end_matches('/')
+        .to_string()
 }
 
 fn absolute(path: &Path) -> String {
@@ -208,6 +338,65 @@ impl std::fmt::Display for TokenSource {
 }
 
 /// The export spec of target kind `"D1"`.
+///
+/// Spec JSON (what `FlowBuilder::export` receives for kind `"D1"`):
+///
+/// ```json
+/// {
+///   "connection": {"local": "index.d1"},
+///   "table": "symbols",
+///   "schema": { "name": "symbols", "columns": [...], "primary_key": [...], ... },
+///   "max_request_bytes": 500000,
+///   "concurrency": 4,
+///   "batch_window_ms": 5,
+///   "max_batch_rows": 1000,
+///   "existing": "refuse"
+/// }
+/// ```
+///
+/// `connection` is one of `{"local": path}`,
+/// `{"cloudflare": {"account_id", "database_id", "token"?}}` or
+/// `{"http": {"base_url", "account_id", "database_id", "token"?}}`. `token` names where the API
+/// token comes from, never the token itself: an auth-registry key (`"my_token"` or
+/// `{"key": "my_token"}`), an environment variable (`{"env": "MY_API_TOKEN"}`), or, when omitted,
+/// the `CLOUDFLARE_API_TOKEN` environment variable.
+///
+/// # Tables this flow did not create (`existing`)
+///
+/// Setup remembers (in ReCoco's setup state) which tables this flow created. When there is no
+/// record and a table of the same name already exists in the database:
+///
+/// - `"existing": "refuse"` (the default): the table is used as it is only when it already
+///   matches the export's schema exactly (same columns, types, nullability, defaults, key,
+///   indexes, STRICT, WITHOUT ROWID). Otherwise setup fails with
+///   [`Error::MigrationRefused`] naming the table and every difference, and changes nothing.
+/// - `"existing": "adopt"`: the table is taken over and migrated like one this flow created:
+///   columns outside the schema are dropped **with their data**, types are converted, indexes
+///   replaced. It is never dropped and recreated, even when its rows collide under a new key.
+///
+/// Only a table the recorded state says this flow created is ever dropped or recreated.
+/// Table names are compared as SQLite does, without regard to ASCII case (`Files` and `files`
+/// are one table).
+///
+/// # Specs arriving as data
+///
+/// A spec is runtime JSON, so it is checked before anything reaches the database:
+///
+/// - Every SQL fragment of its `schema` (a column's `default` SQL, an index's `where`) must be
+///   one SQL expression with nothing after it, as SQLite's own parser decides (see
+///   [`crate::TableSchema::validate`]); otherwise [`Error::InvalidSchema`] names the column or
+///   index.
+/// - A token read from the environment must be named `CLOUDFLARE_API_TOKEN`, `*_API_TOKEN` or
+///   `D1_*TOKEN` (ASCII capitals, digits, `_`): a spec cannot send `HOME`, `AWS_SECRET_ACCESS_KEY`
+///   or `DATABASE_URL` anywhere.
+/// - An `http` base URL must be `https://`, or `http://` to this machine (`localhost`,
+///   `127.0.0.0/8`, `[::1]`).
+/// - A token read from the environment is only sent to Cloudflare's API
+///   (`https://api.cloudflare.com`), to this machine, or to the base URL the operator set in
+///   `D1_BASE_URL`. To send a token to any other host, the application registers it in ReCoco's
+///   auth registry and the spec names that entry.
+///
+/// Each rule, when broken, is an [`Error::Config`] naming the variable or URL.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct D1Spec {
@@ -236,6 +425,10 @@ pub struct D1Spec {
     /// A batch is sent early once it holds this many rows (default 1000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_batch_rows: Option<usize>,
+    /// What setup does with a table of this name that this flow has no record of creating
+    /// (default: use it only if it matches exactly, else refuse). See [`D1Spec`].
+    #[serde(default, skip_serializing_if = "ExistingTable::is_refuse")]
+    pub existing: ExistingTable,
 }
 
 impl D1Spec {
@@ -249,6 +442,7 @@ impl D1Spec {
             concurrency: None,
             batch_window_ms: None,
             max_batch_rows: None,
+            existing: ExistingTable::Refuse,
         }
     }
 
@@ -313,12 +507,39 @@ impl std::fmt::Display for DatabaseId {
 }
 
 /// The setup key: which table in which database.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+///
+/// SQLite compares table names without regard to ASCII case, so this key does too: `Files` and
+/// `files` are equal, hash alike, and serialize alike (the name in lowercase), so ReCoco sees
+/// one table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct D1TableId {
     /// The database.
     pub database: DatabaseId,
-    /// The table name (unquoted; quoted in every statement).
+    /// The table name (unquoted; quoted in every statement). Serialized in lowercase.
+    #[serde(serialize_with = "serialize_lowercase")]
     pub table: String,
+}
+
+fn serialize_lowercase<S: serde::Serializer>(name: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&name.to_ascii_lowercase())
+}
+
+impl PartialEq for D1TableId {
+    fn eq(&self, other: &D1TableId) -> bool {
+        self.database == other.database && self.table.eq_ignore_ascii_case(&other.table)
+    }
+}
+
+impl Eq for D1TableId {}
+
+impl std::hash::Hash for D1TableId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.database.hash(state);
+        for b in self.table.bytes() {
+            state.write_u8(b.to_ascii_lowercase());
+        }
+        state.write_u8(0xff);
+    }
 }
 
 impl std::fmt::Display for D1TableId {
@@ -341,6 +562,9 @@ pub struct D1SetupState {
     /// Token source for HTTP databases.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<TokenSource>,
+    /// What setup does with a table of this name that this flow has no record of creating.
+    #[serde(default, skip_serializing_if = "ExistingTable::is_refuse")]
+    pub existing: ExistingTable,
 }
 
 /// The default table name for export `export` of flow `flow`: `{flow}__{export}` with every
@@ -423,12 +647,98 @@ mod tests {
     }
 
     #[test]
+    fn token_variables_are_allowlisted() {
+        for ok in [
+            "CLOUDFLARE_API_TOKEN",
+            "MY_D1_API_TOKEN",
+            "D1_TOKEN",
+            "D1_WRITER_TOKEN",
+        ] {
+            assert!(allowed_token_env(ok), "{ok}");
+        }
+        for refused in [
+            "HOME",
+            "AWS_SECRET_ACCESS_KEY",
+            "GITHUB_TOKEN",
+            "DATABASE_URL",
+            "_API_TOKEN",
+            "my_api_token",
+            "X_API_TOKEN\n",
+            "",
+        ] {
+            assert!(!allowed_token_env(refused), "{refused}");
+        }
+    }
+
+    #[test]
+    fn token_destinations() {
+        let http = |base_url: &str| DatabaseId::Http {
+            base_url: base_url.into(),
+            account_id: "a".into(),
+            database_id: "d".into(),
+        };
+        let env = |name: &str| TokenSource::Env { env: name.into() };
+        let auth = TokenSource::AuthKey("k".into());
+        let default = env(DEFAULT_TOKEN_ENV);
+        let cloudflare = DatabaseId::Cloudflare {
+            account_id: "a".into(),
+            database_id: "d".into(),
+        };
+        assert!(check_token_use(&cloudflare, Some(&default)).is_ok());
+        assert!(check_token_use(&cloudflare, Some(&env("PATH"))).is_err());
+        for ok in [
+            "http://127.0.0.1:8787",
+            "http://localhost:1/",
+            "http://[::1]:8787/client/v4",
+            "https://api.cloudflare.com",
+        ] {
+            assert!(check_token_use(&http(ok), Some(&default)).is_ok(), "{ok}");
+        }
+        // An env token to another https host needs the operator's D1_BASE_URL (unset here).
+        let err = check_token_use(&http("https://d1.example.com"), Some(&default));
+        assert!(
+            matches!(&err, Err(Error::Config(m)) if m.contains("CLOUDFLARE_API_TOKEN") && m.contains("d1.example.com")),
+            "{err:?}"
+        );
+        assert!(check_token_use(&http("https://d1.example.com"), Some(&auth)).is_ok());
+        assert!(check_token_use(&http("https://api.cloudflare.com:8443"), Some(&default)).is_err());
+        for bad in ["http://d1.example.com", "ftp://127.0.0.1", "not a url"] {
+            assert!(
+                matches!(
+                    check_token_use(&http(bad), Some(&auth)),
+                    Err(Error::Config(_))
+                ),
+                "{bad}"
+            );
+        }
+        let local = DatabaseId::Local { path: "/x".into() };
+        assert!(check_token_use(&local, Some(&env("HOME"))).is_ok());
+    }
+
+    #[test]
+    fn existing_table_policy_defaults_to_refuse_and_stays_out_of_old_states() {
+        let spec: D1Spec = serde_json::from_value(serde_json::json!({
+            "connection": {"local": "a.d1"}, "existing": "adopt"
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(spec.existing, ExistingTable::Adopt);
+        let spec = D1Spec::new(Connection::local("a.d1"));
+        let json = serde_json::to_value(&spec).unwrap_or_default();
+        assert!(json.get("existing").is_none(), "{json}");
+        let state: D1SetupState =
+            serde_json::from_value(serde_json::json!({"schema": TableSchema::new("t")}))
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(state.existing, ExistingTable::Refuse);
+    }
+
+    #[test]
     fn setup_state_never_holds_a_token() {
         let state = D1SetupState {
             schema: TableSchema::new("t"),
             token: Some(TokenSource::Env {
                 env: "CLOUDFLARE_API_TOKEN".into(),
             }),
+            existing: ExistingTable::Refuse,
         };
         let json = serde_json::to_string(&state).unwrap_or_default();
         assert!(json.contains("CLOUDFLARE_API_TOKEN"));
