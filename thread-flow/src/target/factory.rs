@@ -743,3 +743,83 @@ async fn recreate_on_key_change(
     plan.rebuild = true;
     db.apply_migration(&desired.name, plan).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Column, SqlType};
+
+    /// `parent (id, code)` keyed by `id` with rows whose `code` collide, and a child table
+    /// (not made by any flow) referencing it with `ON DELETE CASCADE`.
+    async fn parent_with_child(db: &D1Database) -> Result<TableSchema, Error> {
+        for sql in [
+            r#"CREATE TABLE "parent" ("id" INTEGER NOT NULL, "code" TEXT NOT NULL, PRIMARY KEY ("id")) STRICT"#,
+            r#"INSERT INTO "parent" VALUES (1, 'same'), (2, 'same')"#,
+            r#"CREATE TABLE "child" ("pid" INTEGER REFERENCES "parent" ("id") ON DELETE CASCADE)"#,
+            r#"INSERT INTO "child" VALUES (1), (2)"#,
+        ] {
+            db.execute_idempotent(sql, Vec::new()).await?;
+        }
+        let mut desired = TableSchema::new("parent");
+        desired.columns = vec![
+            Column::new("id", SqlType::Integer),
+            Column::new("code", SqlType::Text),
+        ];
+        desired.primary_key = vec!["code".into()];
+        Ok(desired)
+    }
+
+    async fn child_rows(db: &D1Database) -> Result<usize, Error> {
+        Ok(db
+            .execute_idempotent(r#"SELECT * FROM "child""#, Vec::new())
+            .await?
+            .rows
+            .len())
+    }
+
+    #[tokio::test]
+    async fn a_key_change_never_drops_a_table_other_tables_reference() -> Result<(), Error> {
+        let db = D1Database::in_memory()?;
+        let desired = parent_with_child(&db).await?;
+        // The key change itself is refused: the rebuild would cascade into `child`.
+        let failure = db
+            .migrate_table(&desired, &MIGRATION)
+            .await
+            .expect_err("a rebuild of a referenced table is refused");
+        assert!(
+            matches!(failure, Error::MigrationRefused { .. }),
+            "{failure}"
+        );
+        // A refusal is the answer, never a reason to drop and recreate.
+        let again = recreate_on_key_change(&db, &desired, failure).await;
+        assert!(
+            matches!(again, Err(Error::MigrationRefused { .. })),
+            "{again:?}"
+        );
+        // Even a collision under the new key does not drop a referenced table.
+        let collision = Error::Api {
+            status: None,
+            code: Some(7500),
+            message: "UNIQUE constraint failed: parent.code".into(),
+            table: Some("parent".into()),
+            first_key: None,
+            attempts: 1,
+            hint: None,
+            stopped: None,
+        };
+        let refused = recreate_on_key_change(&db, &desired, collision).await;
+        match refused {
+            Err(Error::MigrationRefused { table, reason }) => {
+                assert_eq!(table, "parent");
+                assert!(reason.contains("child"), "{reason}");
+            }
+            other => panic!("expected MigrationRefused, got {other:?}"),
+        }
+        assert_eq!(child_rows(&db).await?, 2, "the child rows are untouched");
+        let parent = db
+            .execute_idempotent(r#"SELECT * FROM "parent""#, Vec::new())
+            .await?;
+        assert_eq!(parent.rows.len(), 2, "the parent rows are untouched");
+        Ok(())
+    }
+}
