@@ -227,6 +227,16 @@ async fn apply(
         .await
 }
 
+/// A fresh temp directory, the path of database file `file` in it (not created yet), and a
+/// target factory.
+fn local_target(
+    file: &str,
+) -> anyhow::Result<(tempfile::TempDir, std::path::PathBuf, Arc<D1TargetFactory>)> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join(file);
+    Ok((dir, path, Arc::new(D1TargetFactory::default())))
+}
+
 fn item(id: i64, name: &str, score: Option<f64>) -> Item {
     Item {
         id,
@@ -289,9 +299,7 @@ async fn live_table(db: &D1Database, table: &str) -> anyhow::Result<TableSchema>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn derived_schema_flow_creates_writes_and_migrates_without_losing_rows() -> anyhow::Result<()>
 {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("target.d1");
-    let factory = Arc::new(D1TargetFactory::default());
+    let (_dir, path, factory) = local_target("target.d1")?;
     let b = build_items(&factory, "f1", schema_spec(&path, Item::schema())).await?;
     assert_eq!(b.key.table, "items");
     assert_eq!(&b.state.schema, Item::schema());
@@ -421,9 +429,7 @@ async fn derived_schema_flow_creates_writes_and_migrates_without_losing_rows() -
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_mutations_are_merged_into_few_requests() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("batch.d1");
-    let factory = Arc::new(D1TargetFactory::default());
+    let (_dir, path, factory) = local_target("batch.d1")?;
     let mut spec = table_spec(&path, "many rows");
     spec.batch_window_ms = Some(20);
     let b = build_and_set_up(&factory, "f2", spec).await?;
@@ -464,9 +470,7 @@ async fn concurrent_mutations_are_merged_into_few_requests() -> anyhow::Result<(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_row_fails_only_its_own_call_and_names_table_and_key() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("bad.d1");
-    let factory = Arc::new(D1TargetFactory::default());
+    let (_dir, path, factory) = local_target("bad.d1")?;
     let mut spec = schema_spec(&path, Item::schema());
     spec.batch_window_ms = Some(30);
     let b = build_and_set_up(&factory, "f3", spec).await?;
@@ -501,9 +505,7 @@ async fn a_bad_row_fails_only_its_own_call_and_names_table_and_key() -> anyhow::
 
 #[tokio::test]
 async fn key_parts_of_every_kind_round_trip() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("keys.d1");
-    let factory = Arc::new(D1TargetFactory::default());
+    let (_dir, path, factory) = local_target("keys.d1")?;
     let keys = vec![
         field("s", BasicValueType::Str, false),
         field("b", BasicValueType::Bytes, false),
@@ -743,9 +745,7 @@ fn compatibility_follows_recoco() {
 
 #[tokio::test]
 async fn key_change_with_colliding_rows_recreates_the_table_for_reexport() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("collide.d1");
-    let factory = Arc::new(D1TargetFactory::default());
+    let (_dir, path, factory) = local_target("collide.d1")?;
     let b = build_and_set_up(&factory, "f7", schema_spec(&path, Item::schema())).await?;
     apply(
         &factory,
@@ -791,9 +791,7 @@ async fn key_change_with_colliding_rows_recreates_the_table_for_reexport() -> an
 
 #[tokio::test]
 async fn an_interrupted_setup_is_replayed_from_the_live_table() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("replay.d1");
-    let factory = Arc::new(D1TargetFactory::default());
+    let (_dir, path, factory) = local_target("replay.d1")?;
     let b1 = build_and_set_up(&factory, "f8", schema_spec(&path, Item::schema())).await?;
     apply(&factory, &b1.export, vec![upsert(1, "a", None)], vec![]).await?;
 
@@ -955,19 +953,25 @@ async fn upsert_concurrently(
 
 const FOREIGN_ITEMS: &str = r#"CREATE TABLE "items" ("id" INTEGER NOT NULL, "name" TEXT NOT NULL, "score" REAL, "extra" TEXT, PRIMARY KEY ("id")) STRICT"#;
 
+/// A local database at `path` holding someone else's `items` ([`FOREIGN_ITEMS`]: an `extra`
+/// column no export declares) with the rows `values` (SQL `VALUES` tuples).
+async fn foreign_items(path: &std::path::Path, values: &str) -> anyhow::Result<D1Database> {
+    let db = D1Database::local(path)?;
+    db.execute(FOREIGN_ITEMS, vec![]).await?;
+    db.execute(format!(r#"INSERT INTO "items" VALUES {values}"#), vec![])
+        .await?;
+    Ok(db)
+}
+
 #[tokio::test]
 async fn a_foreign_table_that_differs_is_refused_and_left_untouched() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("foreign.d1");
-    let db = D1Database::local(&path)?;
-    db.execute(FOREIGN_ITEMS, vec![]).await?;
-    db.execute(
-        r#"INSERT INTO "items" VALUES (1, 'theirs', NULL, 'keep me'), (2, 'also theirs', 2.5, 'me too')"#,
-        vec![],
+    let (_dir, path, factory) = local_target("foreign.d1")?;
+    let db = foreign_items(
+        &path,
+        "(1, 'theirs', NULL, 'keep me'), (2, 'also theirs', 2.5, 'me too')",
     )
     .await?;
 
-    let factory = Arc::new(D1TargetFactory::default());
     let b = build_items(&factory, "f9", schema_spec(&path, Item::schema())).await?;
     // No recorded state: this flow never created `items`.
     let err = setup(&factory, &b.key, Some(b.state.clone()), None)
@@ -1011,13 +1015,11 @@ async fn a_foreign_table_that_differs_is_refused_and_left_untouched() -> anyhow:
 
 #[tokio::test]
 async fn a_foreign_table_that_matches_exactly_is_adopted() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("same.d1");
+    let (_dir, path, factory) = local_target("same.d1")?;
     let db = D1Database::local(&path)?;
     db.table::<Item>().migrate().await?;
     db.table::<Item>().upsert(&[item(1, "kept", None)]).await?;
 
-    let factory = Arc::new(D1TargetFactory::default());
     let b = build_and_set_up(&factory, "f10", schema_spec(&path, Item::schema())).await?;
     apply(&factory, &b.export, vec![upsert(2, "new", None)], vec![]).await?;
     assert_eq!(
@@ -1046,9 +1048,7 @@ async fn table_identity_ignores_case() -> anyhow::Result<()> {
     assert_eq!(serde_json::to_value(&upper)?, serde_json::to_value(&lower)?);
 
     // Recorded as `Files`, now exported as `files`: the same table, nothing to drop or create.
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("case.d1");
-    let factory = Arc::new(D1TargetFactory::default());
+    let (_dir, path, factory) = local_target("case.d1")?;
     let first = build_and_set_up(&factory, "f11", table_spec(&path, "Files")).await?;
     apply(&factory, &first.export, vec![upsert(1, "a", None)], vec![]).await?;
     let second = build_items(&factory, "f11", table_spec(&path, "files")).await?;
@@ -1074,9 +1074,7 @@ async fn table_identity_ignores_case() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn spec_sql_fragments_must_be_one_expression() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("inject.d1");
-    let factory = Arc::new(D1TargetFactory::default());
+    let (_dir, path, factory) = local_target("inject.d1")?;
     let (k, v) = item_fields();
 
     // A default that would add a column.
@@ -1336,9 +1334,7 @@ async fn exports_to_one_database_share_one_http_handle() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn a_local_export_uses_the_local_request_budget() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("budget.d1");
-    let factory = Arc::new(D1TargetFactory::default());
+    let (_dir, path, factory) = local_target("budget.d1")?;
     let b = build_and_set_up(&factory, "f16", table_spec(&path, "budget")).await?;
     // 1.5 MB in one call: over the HTTP budget (1 MB per request), well within the local one.
     let big = "y".repeat(50_000);
@@ -1365,16 +1361,12 @@ async fn a_local_export_uses_the_local_request_budget() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn adopt_migrates_a_foreign_table_but_never_recreates_it() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("adopt.d1");
-    let db = D1Database::local(&path)?;
-    db.execute(FOREIGN_ITEMS, vec![]).await?;
-    db.execute(
-        r#"INSERT INTO "items" VALUES (1, 'theirs', NULL, 'dropped'), (2, 'theirs', 2.5, 'dropped')"#,
-        vec![],
+    let (_dir, path, factory) = local_target("adopt.d1")?;
+    let db = foreign_items(
+        &path,
+        "(1, 'theirs', NULL, 'dropped'), (2, 'theirs', 2.5, 'dropped')",
     )
     .await?;
-    let factory = Arc::new(D1TargetFactory::default());
 
     // Adopting under a new key on which the rows collide: refused, the table is not recreated.
     let (k2, v2) = name_keyed_fields();
@@ -1481,16 +1473,8 @@ async fn a_failure_no_row_caused_fails_every_caller_at_once() -> anyhow::Result<
 
 #[tokio::test]
 async fn a_table_without_recorded_state_is_never_dropped() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("keep.d1");
-    let db = D1Database::local(&path)?;
-    db.execute(FOREIGN_ITEMS, vec![]).await?;
-    db.execute(
-        r#"INSERT INTO "items" VALUES (1, 'theirs', NULL, 'x')"#,
-        vec![],
-    )
-    .await?;
-    let factory = Arc::new(D1TargetFactory::default());
+    let (_dir, path, factory) = local_target("keep.d1")?;
+    let db = foreign_items(&path, "(1, 'theirs', NULL, 'x')").await?;
     let b = build_items(&factory, "f20", table_spec(&path, "ITEMS")).await?;
     // The export is removed before this flow ever recorded the table: nothing to drop.
     let change = factory
