@@ -140,6 +140,26 @@ async fn build_items(
     build(factory, flow, spec, k, v, pk(&["id"])).await
 }
 
+/// An [`ItemV2`] export (the item fields plus `tag`) of flow `flow` to the local database at
+/// `path`.
+async fn build_items_v2(
+    factory: &Arc<D1TargetFactory>,
+    flow: &str,
+    path: &std::path::Path,
+) -> recoco_core::prelude::Result<Built> {
+    let (k, mut v) = item_fields();
+    v.push(field("tag", BasicValueType::Str, true));
+    build(
+        factory,
+        flow,
+        schema_spec(path, ItemV2::schema()),
+        k,
+        v,
+        pk(&["id"]),
+    )
+    .await
+}
+
 /// [`build_items`], then its setup applied with no recorded state.
 async fn build_and_set_up(
     factory: &Arc<D1TargetFactory>,
@@ -255,13 +275,6 @@ fn item_fields() -> (Vec<FieldSchema>, Vec<FieldSchema>) {
     )
 }
 
-/// [`item_fields`] plus the nullable `tag` of [`ItemV2`].
-fn item_v2_fields() -> (Vec<FieldSchema>, Vec<FieldSchema>) {
-    let (k, mut v) = item_fields();
-    v.push(field("tag", BasicValueType::Str, true));
-    (k, v)
-}
-
 /// The item fields keyed by `name` instead of `id`.
 fn name_keyed_fields() -> (Vec<FieldSchema>, Vec<FieldSchema>) {
     (
@@ -340,16 +353,7 @@ async fn derived_schema_flow_creates_writes_and_migrates_without_losing_rows() -
     assert!(change.describe_changes().is_empty());
 
     // Add a column and an index: compatible, rows kept.
-    let (k, v) = item_v2_fields();
-    let b2 = build(
-        &factory,
-        "f1",
-        schema_spec(&path, ItemV2::schema()),
-        k,
-        v,
-        pk(&["id"]),
-    )
-    .await?;
+    let b2 = build_items_v2(&factory, "f1", &path).await?;
     assert_eq!(
         factory.check_state_compatibility(&b2.state, &b.state)?,
         SetupStateCompatibility::Compatible
@@ -795,16 +799,7 @@ async fn an_interrupted_setup_is_replayed_from_the_live_table() -> anyhow::Resul
     let b1 = build_and_set_up(&factory, "f8", schema_spec(&path, Item::schema())).await?;
     apply(&factory, &b1.export, vec![upsert(1, "a", None)], vec![]).await?;
 
-    let (k, v) = item_v2_fields();
-    let b2 = build(
-        &factory,
-        "f8",
-        schema_spec(&path, ItemV2::schema()),
-        k,
-        v,
-        pk(&["id"]),
-    )
-    .await?;
+    let b2 = build_items_v2(&factory, "f8", &path).await?;
     // ReCoco recorded V2 as staged (the previous apply crashed after or before running it).
     let staged = CombinedState {
         current: Some(b1.state.clone()),
