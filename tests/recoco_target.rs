@@ -1385,7 +1385,7 @@ async fn adopt_migrates_a_foreign_table_but_never_recreates_it() -> anyhow::Resu
         thread_flow::export::<Item>(Connection::local(&path))?.with_existing(ExistingTable::Adopt);
     let spec: D1Spec = serde_json::from_value(serde_json::Value::Object(out.spec))?;
     assert_eq!(spec.existing, ExistingTable::Adopt);
-    let b = build_and_set_up(&factory, "f17", spec).await?;
+    let _b = build_and_set_up(&factory, "f17", spec).await?;
     let live = live_table(&db, "items").await?;
     assert!(live.column("extra").is_none());
     assert_eq!(
