@@ -36,6 +36,38 @@ async fn run(db: &D1Database, statements: &[&str]) {
         .unwrap_or_else(|e| panic!("{statements:?}: {e}"));
 }
 
+/// Migrates to `schema` with default options, which must succeed.
+async fn migrate(db: &D1Database, schema: &TableSchema) {
+    db.migrate_table(schema, &MigrationOptions::default())
+        .await
+        .unwrap();
+}
+
+/// Default options but `allow_data_loss`.
+fn allowing_data_loss() -> MigrationOptions {
+    MigrationOptions {
+        allow_data_loss: true,
+        ..MigrationOptions::default()
+    }
+}
+
+/// Default options but `rebuild_referenced`.
+fn rebuild_referenced() -> MigrationOptions {
+    MigrationOptions {
+        rebuild_referenced: true,
+        ..MigrationOptions::default()
+    }
+}
+
+/// The tables, indexes and triggers a migration made for itself (none may be left).
+async fn leftovers(db: &D1Database) -> Vec<Vec<Value>> {
+    rows(
+        db,
+        "SELECT name FROM sqlite_schema WHERE name LIKE '%thread_flow%'",
+    )
+    .await
+}
+
 /// Values whose shortest exact decimal form needs 16 or 17 significant digits, and a few that
 /// need fewer (they must keep their short form).
 const REALS: [f64; 10] = [
@@ -65,9 +97,7 @@ fn reals_v1() -> TableSchema {
 /// back as the same `f64`, and values that need few digits keep their short form.
 async fn real_to_text_keeps_every_digit(db: &D1Database) {
     let v1 = reals_v1();
-    db.migrate_table(&v1, &MigrationOptions::default())
-        .await
-        .unwrap();
+    migrate(db, &v1).await;
     let mut seed: Vec<Vec<Value>> = REALS
         .iter()
         .enumerate()
@@ -134,9 +164,7 @@ fn authors_v2() -> TableSchema {
 /// `cascade`, an `ON DELETE CASCADE` child `books` (both made by someone else).
 async fn authors_with_children(db: &D1Database, cascade: bool) {
     let v1 = authors_v1();
-    db.migrate_table(&v1, &MigrationOptions::default())
-        .await
-        .unwrap();
+    migrate(db, &v1).await;
     let authors = (1..=3)
         .map(|i| {
             vec![
@@ -192,8 +220,9 @@ async fn assert_untouched(db: &D1Database, cascade: bool) {
     }
 }
 
-fn refused_reason(result: thread_flow::Result<thread_flow::MigrationReport>) -> String {
-    match result {
+/// Migrates `authors` to [`authors_v2`] with `options`, which must be refused; the reason.
+async fn refused_reason(db: &D1Database, options: &MigrationOptions) -> String {
+    match db.migrate_table(&authors_v2(), options).await {
         Err(Error::MigrationRefused { table, reason }) => {
             assert_eq!(table, "authors");
             reason
@@ -206,10 +235,7 @@ fn refused_reason(result: thread_flow::Result<thread_flow::MigrationReport>) -> 
 /// CASCADE key is refused even with `rebuild_referenced`; nothing changes either way.
 async fn referenced_rebuild_is_refused(db: &D1Database) {
     authors_with_children(db, true).await;
-    let reason = refused_reason(
-        db.migrate_table(&authors_v2(), &MigrationOptions::default())
-            .await,
-    );
+    let reason = refused_reason(db, &MigrationOptions::default()).await;
     assert!(
         reason.contains("`books` (author) ON DELETE CASCADE"),
         "{reason}"
@@ -217,11 +243,8 @@ async fn referenced_rebuild_is_refused(db: &D1Database) {
     assert!(reason.contains("other tables reference it"), "{reason}");
     assert_untouched(db, true).await;
 
-    let opt_in = MigrationOptions {
-        rebuild_referenced: true,
-        ..MigrationOptions::default()
-    };
-    let reason = refused_reason(db.migrate_table(&authors_v2(), &opt_in).await);
+    let opt_in = rebuild_referenced();
+    let reason = refused_reason(db, &opt_in).await;
     assert!(
         reason.contains("`books` (author) ON DELETE CASCADE"),
         "{reason}"
@@ -233,15 +256,12 @@ async fn referenced_rebuild_is_refused(db: &D1Database) {
         allow_data_loss: true,
         rebuild_referenced: true,
     };
-    refused_reason(db.migrate_table(&authors_v2(), &all).await);
+    refused_reason(db, &all).await;
     assert_untouched(db, true).await;
 
     // Without the CASCADE child, the NO ACTION child is named and the opt-in is offered.
     run(db, &["DROP TABLE books"]).await;
-    let reason = refused_reason(
-        db.migrate_table(&authors_v2(), &MigrationOptions::default())
-            .await,
-    );
+    let reason = refused_reason(db, &MigrationOptions::default()).await;
     assert!(
         reason.contains("`reviews` (author) ON DELETE NO ACTION"),
         "{reason}"
@@ -254,10 +274,7 @@ async fn referenced_rebuild_is_refused(db: &D1Database) {
 /// referencing rows, its index and its trigger (which still fires) all survive.
 async fn referenced_rebuild_keeps_children_and_triggers(db: &D1Database) {
     authors_with_children(db, false).await;
-    let opt_in = MigrationOptions {
-        rebuild_referenced: true,
-        ..MigrationOptions::default()
-    };
+    let opt_in = rebuild_referenced();
     let report = db.migrate_table(&authors_v2(), &opt_in).await.unwrap();
     assert!(report.plan.rebuild);
     assert_eq!(report.requests, 1);
@@ -314,20 +331,14 @@ async fn referenced_rebuild_keeps_children_and_triggers(db: &D1Database) {
             .unwrap()
             .is_empty()
     );
-    let names = rows(
-        db,
-        "SELECT name FROM sqlite_schema WHERE name LIKE '%thread_flow%'",
-    )
-    .await;
+    let names = leftovers(db).await;
     assert!(names.is_empty(), "{names:?}");
 }
 
 /// A rebuild of a table nobody references keeps its trigger, with default options.
 async fn rebuild_keeps_triggers(db: &D1Database) {
     let v1 = reals_v1();
-    db.migrate_table(&v1, &MigrationOptions::default())
-        .await
-        .unwrap();
+    migrate(db, &v1).await;
     run(
         db,
         &[
@@ -339,9 +350,7 @@ async fn rebuild_keeps_triggers(db: &D1Database) {
     .await;
     let mut v2 = v1.clone();
     v2.columns[1] = Column::new("x", SqlType::Text).nullable(true);
-    db.migrate_table(&v2, &MigrationOptions::default())
-        .await
-        .unwrap();
+    migrate(db, &v2).await;
     run(db, &["UPDATE measures SET x = 'y' WHERE id = 1"]).await;
     assert_eq!(
         rows(db, "SELECT what FROM log").await,
@@ -354,9 +363,7 @@ async fn rebuild_keeps_triggers(db: &D1Database) {
 /// back instead. The view and the trigger work afterwards.
 async fn rebuild_with_a_view_and_a_foreign_trigger(db: &D1Database) {
     let v1 = reals_v1();
-    db.migrate_table(&v1, &MigrationOptions::default())
-        .await
-        .unwrap();
+    migrate(db, &v1).await;
     run(
         db,
         &[
@@ -370,16 +377,7 @@ async fn rebuild_with_a_view_and_a_foreign_trigger(db: &D1Database) {
     let mut v2 = v1.clone();
     v2.columns[1] = Column::new("x", SqlType::Real);
     v2.columns[1].default = Some(thread_flow::ColumnDefault::Value(Value::Real(0.0)));
-    let report = db
-        .migrate_table(
-            &v2,
-            &MigrationOptions {
-                allow_data_loss: true,
-                ..MigrationOptions::default()
-            },
-        )
-        .await
-        .unwrap();
+    let report = db.migrate_table(&v2, &allowing_data_loss()).await.unwrap();
     assert!(report.plan.rebuild);
     assert_eq!(db.live_schema("measures").await.unwrap().unwrap(), v2);
     run(db, &["INSERT INTO inbox VALUES (3, 2.5)"]).await;
@@ -412,9 +410,7 @@ fn docs_v2() -> TableSchema {
 /// The "table is empty" allowance is checked in the migration's own request: a row written
 /// between the plan (which read the table as empty) and the change is not lost.
 async fn empty_table_allowance_is_checked_atomically(db: &D1Database) {
-    db.migrate_table(&docs_v1(), &MigrationOptions::default())
-        .await
-        .unwrap();
+    migrate(db, &docs_v1()).await;
     let plan = db
         .plan_table(&docs_v2(), &MigrationOptions::default())
         .await
@@ -446,11 +442,7 @@ async fn empty_table_allowance_is_checked_atomically(db: &D1Database) {
         "the row written in between is intact"
     );
     assert_eq!(db.live_schema("docs").await.unwrap().unwrap(), docs_v1());
-    let names = rows(
-        db,
-        "SELECT name FROM sqlite_schema WHERE name LIKE '%thread_flow%'",
-    )
-    .await;
+    let names = leftovers(db).await;
     assert!(names.is_empty(), "no guard table left: {names:?}");
 
     // Migrating again re-plans from the row: refused without allow_data_loss.
@@ -469,72 +461,42 @@ async fn empty_table_allowance_is_checked_atomically(db: &D1Database) {
     assert_eq!(db.live_schema("docs").await.unwrap().unwrap(), docs_v2());
 }
 
-// ---- on the embedded local D1 -------------------------------------------------------------
+// ---- each scenario on the embedded local D1 and on the real D1 engine (Miniflare) ---------
 
-#[tokio::test]
-async fn local_real_to_text_keeps_every_digit() {
-    real_to_text_keeps_every_digit(&D1Database::in_memory().unwrap()).await;
+/// For each `scenario: local_test, d1_test;`, a test running the scenario on an in-memory
+/// local D1 and one running it on a Miniflare server of its own.
+macro_rules! on_local_and_d1 {
+    ($($scenario:ident: $local:ident, $d1:ident;)*) => {$(
+        #[tokio::test]
+        async fn $local() {
+            $scenario(&D1Database::in_memory().unwrap()).await;
+        }
+
+        #[tokio::test]
+        async fn $d1() {
+            let server = start();
+            $scenario(&server.database().unwrap()).await;
+        }
+    )*};
 }
 
-#[tokio::test]
-async fn local_referenced_rebuild_is_refused() {
-    referenced_rebuild_is_refused(&D1Database::in_memory().unwrap()).await;
-}
-
-#[tokio::test]
-async fn local_referenced_rebuild_keeps_children_and_triggers() {
-    referenced_rebuild_keeps_children_and_triggers(&D1Database::in_memory().unwrap()).await;
-}
-
-#[tokio::test]
-async fn local_rebuild_keeps_triggers() {
-    rebuild_keeps_triggers(&D1Database::in_memory().unwrap()).await;
-}
-
-#[tokio::test]
-async fn local_rebuild_with_a_view_and_a_foreign_trigger() {
-    rebuild_with_a_view_and_a_foreign_trigger(&D1Database::in_memory().unwrap()).await;
-}
-
-#[tokio::test]
-async fn local_empty_table_allowance_is_checked_atomically() {
-    empty_table_allowance_is_checked_atomically(&D1Database::in_memory().unwrap()).await;
-}
-
-// ---- on the real D1 engine (Miniflare), one server per test -------------------------------
-
-#[tokio::test]
-async fn d1_real_to_text_keeps_every_digit() {
-    let server = start();
-    real_to_text_keeps_every_digit(&server.database().unwrap()).await;
-}
-
-#[tokio::test]
-async fn d1_referenced_rebuild_is_refused() {
-    let server = start();
-    referenced_rebuild_is_refused(&server.database().unwrap()).await;
-}
-
-#[tokio::test]
-async fn d1_referenced_rebuild_keeps_children_and_triggers() {
-    let server = start();
-    referenced_rebuild_keeps_children_and_triggers(&server.database().unwrap()).await;
-}
-
-#[tokio::test]
-async fn d1_rebuild_keeps_triggers() {
-    let server = start();
-    rebuild_keeps_triggers(&server.database().unwrap()).await;
-}
-
-#[tokio::test]
-async fn d1_rebuild_with_a_view_and_a_foreign_trigger() {
-    let server = start();
-    rebuild_with_a_view_and_a_foreign_trigger(&server.database().unwrap()).await;
-}
-
-#[tokio::test]
-async fn d1_empty_table_allowance_is_checked_atomically() {
-    let server = start();
-    empty_table_allowance_is_checked_atomically(&server.database().unwrap()).await;
+on_local_and_d1! {
+    real_to_text_keeps_every_digit:
+        local_real_to_text_keeps_every_digit,
+        d1_real_to_text_keeps_every_digit;
+    referenced_rebuild_is_refused:
+        local_referenced_rebuild_is_refused,
+        d1_referenced_rebuild_is_refused;
+    referenced_rebuild_keeps_children_and_triggers:
+        local_referenced_rebuild_keeps_children_and_triggers,
+        d1_referenced_rebuild_keeps_children_and_triggers;
+    rebuild_keeps_triggers:
+        local_rebuild_keeps_triggers,
+        d1_rebuild_keeps_triggers;
+    rebuild_with_a_view_and_a_foreign_trigger:
+        local_rebuild_with_a_view_and_a_foreign_trigger,
+        d1_rebuild_with_a_view_and_a_foreign_trigger;
+    empty_table_allowance_is_checked_atomically:
+        local_empty_table_allowance_is_checked_atomically,
+        d1_empty_table_allowance_is_checked_atomically;
 }

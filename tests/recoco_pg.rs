@@ -32,6 +32,13 @@ fn reachable_tempdir() -> std::io::Result<tempfile::TempDir> {
     Ok(dir)
 }
 
+/// A fresh state directory `state` in a [`reachable_tempdir`] (kept alive by the first half).
+fn state_dir() -> std::io::Result<(tempfile::TempDir, PathBuf)> {
+    let tmp = reachable_tempdir()?;
+    let state = tmp.path().join("state");
+    Ok((tmp, state))
+}
+
 /// Runs `psql` on the cluster with its password; the trimmed output, or the error.
 fn sql(pg: &PrivatePostgres, query: &str) -> Result<String, String> {
     let out = pg
@@ -45,6 +52,14 @@ fn sql(pg: &PrivatePostgres, query: &str) -> Result<String, String> {
     } else {
         Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }
+}
+
+/// `SELECT 1` through `psql` on the cluster's socket, without the password.
+fn psql_without_password(pg: &PrivatePostgres) -> std::io::Result<Output> {
+    pg.psql()
+        .env_remove("PGPASSWORD")
+        .args(["-c", "SELECT 1"])
+        .output()
 }
 
 /// `psql` as the OS user `nobody` with the given connection arguments.
@@ -150,11 +165,7 @@ fn connections_need_the_password_and_no_tcp_listener_exists() -> TestResult {
     );
 
     // Even where the socket is reachable (this process), no password means no entry.
-    let no_password = pg
-        .psql()
-        .env_remove("PGPASSWORD")
-        .args(["-c", "SELECT 1"])
-        .output()?;
+    let no_password = psql_without_password(&pg)?;
     assert!(!no_password.status.success());
     assert!(String::from_utf8_lossy(&no_password.stderr).contains("no password supplied"));
     let wrong = pg
@@ -227,8 +238,7 @@ fn temporary_cluster_is_private_unpredictable_and_removed() -> TestResult {
 
 #[test]
 fn kept_cluster_keeps_its_data_across_runs() -> TestResult {
-    let tmp = reachable_tempdir()?;
-    let state = tmp.path().join("state");
+    let (_tmp, state) = state_dir()?;
     let mut root = None;
     for run in 1..=3 {
         let pg = PrivatePostgres::start_or_reuse(&state)?;
@@ -248,8 +258,7 @@ fn kept_cluster_keeps_its_data_across_runs() -> TestResult {
 
 #[test]
 fn a_second_run_fails_clearly_and_leaves_the_first_running() -> TestResult {
-    let tmp = reachable_tempdir()?;
-    let state = tmp.path().join("state");
+    let (_tmp, state) = state_dir()?;
     let first = PrivatePostgres::start_or_reuse(&state)?;
     let pid = postmaster_pid(&first.root_dir().join("data"));
     let err = match PrivatePostgres::start_or_reuse(&state) {
@@ -285,8 +294,7 @@ fn plant_pid_file(state: &Path, pid: u32) -> std::io::Result<PathBuf> {
 
 #[test]
 fn stale_pid_file_of_a_dead_process_is_recovered() -> TestResult {
-    let tmp = reachable_tempdir()?;
-    let state = tmp.path().join("state");
+    let (_tmp, state) = state_dir()?;
     let mut child = Command::new("true").spawn()?;
     let dead = child.id();
     child.wait()?;
@@ -299,8 +307,7 @@ fn stale_pid_file_of_a_dead_process_is_recovered() -> TestResult {
 
 #[test]
 fn stale_pid_file_of_a_live_other_process_is_recovered() -> TestResult {
-    let tmp = reachable_tempdir()?;
-    let state = tmp.path().join("state");
+    let (_tmp, state) = state_dir()?;
     let mut sleeper = Command::new("sleep").arg("600").spawn()?;
     let data = plant_pid_file(&state, sleeper.id())?;
     let result = PrivatePostgres::start_or_reuse(&state);
@@ -410,8 +417,7 @@ fn sigterm_sighup_and_ctrl_c_stop_the_server() -> TestResult {
 
 #[test]
 fn server_left_by_a_killed_run_is_stopped_and_restarted() -> TestResult {
-    let tmp = reachable_tempdir()?;
-    let state = tmp.path().join("state");
+    let (_tmp, state) = state_dir()?;
     let (mut child, root) = start_child(&state)?;
     let data = root.join("data");
     let orphan = postmaster_pid(&data).ok_or("no postmaster.pid")?;
@@ -448,8 +454,7 @@ fn as_cluster_user(program: &str, dir: &Path) -> std::io::Result<Command> {
 
 #[test]
 fn cluster_of_an_older_version_with_trust_and_tcp_is_reinitialised() -> TestResult {
-    let tmp = reachable_tempdir()?;
-    let state = tmp.path().join("state");
+    let (_tmp, state) = state_dir()?;
     std::fs::create_dir(&state)?;
     if is_root() {
         let ok = Command::new("chown")
@@ -501,11 +506,7 @@ fn cluster_of_an_older_version_with_trust_and_tcp_is_reinitialised() -> TestResu
         "trust left in pg_hba.conf"
     );
     assert_eq!(mode(&pg.password_path()), 0o600);
-    let no_password = pg
-        .psql()
-        .env_remove("PGPASSWORD")
-        .args(["-c", "SELECT 1"])
-        .output()?;
+    let no_password = psql_without_password(&pg)?;
     assert!(!no_password.status.success());
     assert_eq!(sql(&pg, "SELECT 1").as_deref(), Ok("1"));
     Ok(())
@@ -520,9 +521,8 @@ fn as_root_a_private_state_dir_puts_the_cluster_where_only_postgres_and_root_rea
     // `.thread-flow` is created 0700 and root's: the postgres user cannot enter it.
     let tmp = tempfile::tempdir()?;
     let state = tmp.path().join(".thread-flow").join("postgres");
-    let pg = PrivatePostgres::start_or_reuse(&state)?;
-    let root = pg.root_dir().to_path_buf();
-    let cleanup = RemoveOnDrop(root.clone());
+    let (pg, cleanup) = start_relocated(&state)?;
+    let root = cleanup.0.clone();
     assert!(!root.starts_with(tmp.path()));
     assert!(!root.starts_with(std::env::temp_dir()));
     let meta = std::fs::symlink_metadata(&root)?;
@@ -554,22 +554,19 @@ fn as_root_the_cluster_of_a_deleted_state_dir_is_removed_by_the_next_run() -> Te
         return Ok(());
     }
     let gone = tempfile::tempdir()?;
-    let first = PrivatePostgres::start_or_reuse(gone.path().join(".thread-flow/postgres"))?;
+    let (first, _cleanup_abandoned) = start_relocated(&gone.path().join(".thread-flow/postgres"))?;
     let abandoned = first.root_dir().to_path_buf();
-    let _cleanup_abandoned = RemoveOnDrop(abandoned.clone());
     assert!(!abandoned.starts_with(gone.path()), "relocated");
     drop(first);
     drop(gone);
 
     let kept = tempfile::tempdir()?;
     let busy_state = kept.path().join("busy/.thread-flow/postgres");
-    let busy = PrivatePostgres::start_or_reuse(&busy_state)?;
-    let _cleanup_busy = RemoveOnDrop(busy.root_dir().to_path_buf());
+    let (busy, _cleanup_busy) = start_relocated(&busy_state)?;
     // A cluster in use is never collected, even when its state directory is gone.
     std::fs::remove_dir_all(&busy_state)?;
 
-    let next = PrivatePostgres::start_or_reuse(kept.path().join("next/.thread-flow/postgres"))?;
-    let _cleanup_next = RemoveOnDrop(next.root_dir().to_path_buf());
+    let (next, _cleanup_next) = start_relocated(&kept.path().join("next/.thread-flow/postgres"))?;
     assert!(
         !abandoned.exists(),
         "cluster of the deleted state left behind"
@@ -583,6 +580,14 @@ fn as_root_the_cluster_of_a_deleted_state_dir_is_removed_by_the_next_run() -> Te
     drop(next);
     drop(busy);
     Ok(())
+}
+
+/// Starts (or reuses) the kept cluster of `state` (as root: relocated out of it), with the
+/// guard that removes the relocated cluster.
+fn start_relocated(state: &Path) -> std::io::Result<(PrivatePostgres, RemoveOnDrop)> {
+    let pg = PrivatePostgres::start_or_reuse(state)?;
+    let cleanup = RemoveOnDrop(pg.root_dir().to_path_buf());
+    Ok((pg, cleanup))
 }
 
 /// Removes a relocated cluster directory when dropped, stopping its server first (whatever

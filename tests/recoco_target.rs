@@ -87,17 +87,38 @@ async fn build(
     value_fields: Vec<FieldSchema>,
     index_options: IndexOptions,
 ) -> recoco_core::prelude::Result<Built> {
+    build_in(
+        factory,
+        ctx(flow),
+        "out",
+        spec,
+        key_fields,
+        value_fields,
+        index_options,
+    )
+    .await
+}
+
+async fn build_in(
+    factory: &Arc<D1TargetFactory>,
+    context: Arc<FlowInstanceContext>,
+    name: &str,
+    spec: D1Spec,
+    key_fields: Vec<FieldSchema>,
+    value_fields: Vec<FieldSchema>,
+    index_options: IndexOptions,
+) -> recoco_core::prelude::Result<Built> {
     let (mut outs, _) = TargetFactoryBase::build(
         Arc::clone(factory),
         vec![TypedExportDataCollectionSpec {
-            name: "out".into(),
+            name: name.into(),
             spec,
             key_fields_schema: key_fields.into_boxed_slice(),
             value_fields_schema: value_fields,
             index_options,
         }],
         vec![],
-        ctx(flow),
+        context,
     )
     .await?;
     let out = outs.remove(0);
@@ -109,8 +130,61 @@ async fn build(
     })
 }
 
+/// An [`Item`]-shaped export (`id` key, `name` and `score` values) of flow `flow`.
+async fn build_items(
+    factory: &Arc<D1TargetFactory>,
+    flow: &str,
+    spec: D1Spec,
+) -> recoco_core::prelude::Result<Built> {
+    let (k, v) = item_fields();
+    build(factory, flow, spec, k, v, pk(&["id"])).await
+}
+
+/// An [`ItemV2`] export (the item fields plus `tag`) of flow `flow` to the local database at
+/// `path`.
+async fn build_items_v2(
+    factory: &Arc<D1TargetFactory>,
+    flow: &str,
+    path: &std::path::Path,
+) -> recoco_core::prelude::Result<Built> {
+    let (k, mut v) = item_fields();
+    v.push(field("tag", BasicValueType::Str, true));
+    build(
+        factory,
+        flow,
+        schema_spec(path, ItemV2::schema()),
+        k,
+        v,
+        pk(&["id"]),
+    )
+    .await
+}
+
+/// [`build_items`], then its setup applied with no recorded state.
+async fn build_and_set_up(
+    factory: &Arc<D1TargetFactory>,
+    flow: &str,
+    spec: D1Spec,
+) -> recoco_core::prelude::Result<Built> {
+    let b = build_items(factory, flow, spec).await?;
+    setup(factory, &b.key, Some(b.state.clone()), None).await?;
+    Ok(b)
+}
+
 async fn setup(
     factory: &Arc<D1TargetFactory>,
+    key: &D1TableId,
+    desired: Option<D1SetupState>,
+    existing: Option<D1SetupState>,
+) -> recoco_core::prelude::Result<Vec<String>> {
+    setup_in(factory, ctx("setup"), key, desired, existing).await
+}
+
+/// Diffs `desired` against `existing` (none: nothing recorded), applies the change, and
+/// returns what it described.
+async fn setup_in(
+    factory: &Arc<D1TargetFactory>,
+    context: Arc<FlowInstanceContext>,
     key: &D1TableId,
     desired: Option<D1SetupState>,
     existing: Option<D1SetupState>,
@@ -120,7 +194,7 @@ async fn setup(
         None => CombinedState::default(),
     };
     let change = factory
-        .diff_setup_states(key.clone(), desired, existing, ctx("setup"))
+        .diff_setup_states(key.clone(), desired, existing, Arc::clone(&context))
         .await?;
     let described: Vec<String> = change
         .describe_changes()
@@ -136,7 +210,7 @@ async fn setup(
                 key: key.clone(),
                 setup_change: &change,
             }],
-            ctx("setup"),
+            context,
         )
         .await?;
     Ok(described)
@@ -173,6 +247,16 @@ async fn apply(
         .await
 }
 
+/// A fresh temp directory, the path of database file `file` in it (not created yet), and a
+/// target factory.
+fn local_target(
+    file: &str,
+) -> anyhow::Result<(tempfile::TempDir, std::path::PathBuf, Arc<D1TargetFactory>)> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join(file);
+    Ok((dir, path, Arc::new(D1TargetFactory::default())))
+}
+
 fn item(id: i64, name: &str, score: Option<f64>) -> Item {
     Item {
         id,
@@ -191,18 +275,45 @@ fn item_fields() -> (Vec<FieldSchema>, Vec<FieldSchema>) {
     )
 }
 
+/// The item fields keyed by `name` instead of `id`.
+fn name_keyed_fields() -> (Vec<FieldSchema>, Vec<FieldSchema>) {
+    (
+        vec![field("name", BasicValueType::Str, false)],
+        vec![
+            field("id", BasicValueType::Int64, false),
+            field("score", BasicValueType::Float64, true),
+        ],
+    )
+}
+
+/// A local export to the table of `schema`.
+fn schema_spec(path: &std::path::Path, schema: &TableSchema) -> D1Spec {
+    D1Spec {
+        schema: Some(schema.clone()),
+        ..D1Spec::new(Connection::local(path))
+    }
+}
+
+/// A local export to table `table`, its schema derived from the collector.
+fn table_spec(path: &std::path::Path, table: &str) -> D1Spec {
+    D1Spec {
+        table: Some(table.into()),
+        ..D1Spec::new(Connection::local(path))
+    }
+}
+
+/// The live schema of `table`, which must exist.
+async fn live_table(db: &D1Database, table: &str) -> anyhow::Result<TableSchema> {
+    db.live_schema(table)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("table gone"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn derived_schema_flow_creates_writes_and_migrates_without_losing_rows() -> anyhow::Result<()>
 {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("target.d1");
-    let factory = Arc::new(D1TargetFactory::default());
-    let (k, v) = item_fields();
-    let spec = D1Spec {
-        schema: Some(Item::schema().clone()),
-        ..D1Spec::new(Connection::local(&path))
-    };
-    let b = build(&factory, "f1", spec, k, v, pk(&["id"])).await?;
+    let (_dir, path, factory) = local_target("target.d1")?;
+    let b = build_items(&factory, "f1", schema_spec(&path, Item::schema())).await?;
     assert_eq!(b.key.table, "items");
     assert_eq!(&b.state.schema, Item::schema());
 
@@ -242,13 +353,7 @@ async fn derived_schema_flow_creates_writes_and_migrates_without_losing_rows() -
     assert!(change.describe_changes().is_empty());
 
     // Add a column and an index: compatible, rows kept.
-    let (k, mut v) = item_fields();
-    v.push(field("tag", BasicValueType::Str, true));
-    let spec = D1Spec {
-        schema: Some(ItemV2::schema().clone()),
-        ..D1Spec::new(Connection::local(&path))
-    };
-    let b2 = build(&factory, "f1", spec, k, v, pk(&["id"])).await?;
+    let b2 = build_items_v2(&factory, "f1", &path).await?;
     assert_eq!(
         factory.check_state_compatibility(&b2.state, &b.state)?,
         SetupStateCompatibility::Compatible
@@ -268,26 +373,23 @@ async fn derived_schema_flow_creates_writes_and_migrates_without_losing_rows() -
         described.iter().any(|d| d.contains("index")),
         "{described:?}"
     );
-    let live = db
-        .live_schema("items")
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("table gone"))?;
+    let live = live_table(&db, "items").await?;
     assert_eq!(live.indexes.len(), 1);
     assert_eq!(live.column("tag").map(|c| c.sql_type), Some(SqlType::Text));
     assert_eq!(db.table::<ItemV2>().count().await?, 2);
 
     // Change the key to (name): not compatible for ReCoco, but the rebuild keeps every row.
-    let k3 = vec![field("name", BasicValueType::Str, false)];
-    let v3 = vec![
-        field("id", BasicValueType::Int64, false),
-        field("score", BasicValueType::Float64, true),
-        field("tag", BasicValueType::Str, true),
-    ];
-    let spec = D1Spec {
-        table: Some("items".into()),
-        ..D1Spec::new(Connection::local(&path))
-    };
-    let b3 = build(&factory, "f1", spec, k3, v3, pk(&["name"])).await?;
+    let (k3, mut v3) = name_keyed_fields();
+    v3.push(field("tag", BasicValueType::Str, true));
+    let b3 = build(
+        &factory,
+        "f1",
+        table_spec(&path, "items"),
+        k3,
+        v3,
+        pk(&["name"]),
+    )
+    .await?;
     assert_eq!(
         factory.check_state_compatibility(&b3.state, &b2.state)?,
         SetupStateCompatibility::NotCompatible
@@ -303,10 +405,7 @@ async fn derived_schema_flow_creates_writes_and_migrates_without_losing_rows() -
         described.iter().any(|d| d.contains("rebuild")),
         "{described:?}"
     );
-    let live = db
-        .live_schema("items")
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("table gone"))?;
+    let live = live_table(&db, "items").await?;
     assert_eq!(live.primary_key, vec!["name".to_string()]);
     let rows = db
         .execute(
@@ -334,33 +433,17 @@ async fn derived_schema_flow_creates_writes_and_migrates_without_losing_rows() -
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_mutations_are_merged_into_few_requests() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("batch.d1");
-    let factory = Arc::new(D1TargetFactory::default());
-    let (k, v) = item_fields();
-    let mut spec = D1Spec::new(Connection::local(&path));
-    spec.table = Some("many rows".into());
+    let (_dir, path, factory) = local_target("batch.d1")?;
+    let mut spec = table_spec(&path, "many rows");
     spec.batch_window_ms = Some(20);
-    let b = build(&factory, "f2", spec, k, v, pk(&["id"])).await?;
-    setup(&factory, &b.key, Some(b.state.clone()), None).await?;
+    let b = build_and_set_up(&factory, "f2", spec).await?;
 
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..300i64 {
-        let factory = Arc::clone(&factory);
-        let export = Arc::clone(&b.export);
-        tasks.spawn(async move {
-            apply(
-                &factory,
-                &export,
-                vec![upsert(i, &format!("n{i}"), Some(i as f64))],
-                vec![],
-            )
-            .await
-            .map_err(|e| e.to_string())
-        });
-    }
-    while let Some(r) = tasks.join_next().await {
-        r?.map_err(anyhow::Error::msg)?;
+    let results = upsert_concurrently(&factory, &[&b.export], 0..300, |i| {
+        upsert(i, &format!("n{i}"), Some(i as f64))
+    })
+    .await?;
+    for (_, r) in results {
+        r?;
     }
     let stats = factory.table_stats();
     let (_, st) = stats
@@ -391,15 +474,10 @@ async fn concurrent_mutations_are_merged_into_few_requests() -> anyhow::Result<(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_row_fails_only_its_own_call_and_names_table_and_key() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("bad.d1");
-    let factory = Arc::new(D1TargetFactory::default());
-    let (k, v) = item_fields();
-    let mut spec = D1Spec::new(Connection::local(&path));
-    spec.schema = Some(Item::schema().clone());
+    let (_dir, path, factory) = local_target("bad.d1")?;
+    let mut spec = schema_spec(&path, Item::schema());
     spec.batch_window_ms = Some(30);
-    let b = build(&factory, "f3", spec, k, v, pk(&["id"])).await?;
-    setup(&factory, &b.key, Some(b.state.clone()), None).await?;
+    let b = build_and_set_up(&factory, "f3", spec).await?;
 
     // NaN cannot be stored: rejected before anything is sent.
     let err = apply(
@@ -431,9 +509,7 @@ async fn a_bad_row_fails_only_its_own_call_and_names_table_and_key() -> anyhow::
 
 #[tokio::test]
 async fn key_parts_of_every_kind_round_trip() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("keys.d1");
-    let factory = Arc::new(D1TargetFactory::default());
+    let (_dir, path, factory) = local_target("keys.d1")?;
     let keys = vec![
         field("s", BasicValueType::Str, false),
         field("b", BasicValueType::Bytes, false),
@@ -673,16 +749,8 @@ fn compatibility_follows_recoco() {
 
 #[tokio::test]
 async fn key_change_with_colliding_rows_recreates_the_table_for_reexport() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("collide.d1");
-    let factory = Arc::new(D1TargetFactory::default());
-    let (k, v) = item_fields();
-    let spec = D1Spec {
-        schema: Some(Item::schema().clone()),
-        ..D1Spec::new(Connection::local(&path))
-    };
-    let b = build(&factory, "f7", spec, k, v, pk(&["id"])).await?;
-    setup(&factory, &b.key, Some(b.state.clone()), None).await?;
+    let (_dir, path, factory) = local_target("collide.d1")?;
+    let b = build_and_set_up(&factory, "f7", schema_spec(&path, Item::schema())).await?;
     apply(
         &factory,
         &b.export,
@@ -691,16 +759,16 @@ async fn key_change_with_colliding_rows_recreates_the_table_for_reexport() -> an
     )
     .await?;
 
-    let k2 = vec![field("name", BasicValueType::Str, false)];
-    let v2 = vec![
-        field("id", BasicValueType::Int64, false),
-        field("score", BasicValueType::Float64, true),
-    ];
-    let spec = D1Spec {
-        table: Some("items".into()),
-        ..D1Spec::new(Connection::local(&path))
-    };
-    let b2 = build(&factory, "f7", spec, k2, v2, pk(&["name"])).await?;
+    let (k2, v2) = name_keyed_fields();
+    let b2 = build(
+        &factory,
+        "f7",
+        table_spec(&path, "items"),
+        k2,
+        v2,
+        pk(&["name"]),
+    )
+    .await?;
     setup(
         &factory,
         &b2.key,
@@ -709,10 +777,7 @@ async fn key_change_with_colliding_rows_recreates_the_table_for_reexport() -> an
     )
     .await?;
     let db = D1Database::local(&path)?;
-    let live = db
-        .live_schema("items")
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("table gone"))?;
+    let live = live_table(&db, "items").await?;
     assert_eq!(live.primary_key, vec!["name".to_string()]);
     assert_eq!(db.count_rows("items").await?, 0);
     // ReCoco's re-export then fills it under the new key.
@@ -730,25 +795,11 @@ async fn key_change_with_colliding_rows_recreates_the_table_for_reexport() -> an
 
 #[tokio::test]
 async fn an_interrupted_setup_is_replayed_from_the_live_table() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("replay.d1");
-    let factory = Arc::new(D1TargetFactory::default());
-    let (k, v) = item_fields();
-    let spec = D1Spec {
-        schema: Some(Item::schema().clone()),
-        ..D1Spec::new(Connection::local(&path))
-    };
-    let b1 = build(&factory, "f8", spec, k, v, pk(&["id"])).await?;
-    setup(&factory, &b1.key, Some(b1.state.clone()), None).await?;
+    let (_dir, path, factory) = local_target("replay.d1")?;
+    let b1 = build_and_set_up(&factory, "f8", schema_spec(&path, Item::schema())).await?;
     apply(&factory, &b1.export, vec![upsert(1, "a", None)], vec![]).await?;
 
-    let (k, mut v) = item_fields();
-    v.push(field("tag", BasicValueType::Str, true));
-    let spec = D1Spec {
-        schema: Some(ItemV2::schema().clone()),
-        ..D1Spec::new(Connection::local(&path))
-    };
-    let b2 = build(&factory, "f8", spec, k, v, pk(&["id"])).await?;
+    let b2 = build_items_v2(&factory, "f8", &path).await?;
     // ReCoco recorded V2 as staged (the previous apply crashed after or before running it).
     let staged = CombinedState {
         current: Some(b1.state.clone()),
@@ -841,83 +892,82 @@ fn ctx_with_token(flow: &str, key: &str, token: &str) -> anyhow::Result<Arc<Flow
     }))
 }
 
-async fn build_in(
+/// An [`Item`]-shaped export named `name`, built and set up under `context`.
+async fn build_and_set_up_in(
     factory: &Arc<D1TargetFactory>,
-    context: Arc<FlowInstanceContext>,
+    context: &Arc<FlowInstanceContext>,
     name: &str,
     spec: D1Spec,
-    key_fields: Vec<FieldSchema>,
-    value_fields: Vec<FieldSchema>,
-    index_options: IndexOptions,
 ) -> recoco_core::prelude::Result<Built> {
-    let (mut outs, _) = TargetFactoryBase::build(
-        Arc::clone(factory),
-        vec![TypedExportDataCollectionSpec {
-            name: name.into(),
-            spec,
-            key_fields_schema: key_fields.into_boxed_slice(),
-            value_fields_schema: value_fields,
-            index_options,
-        }],
-        vec![],
-        context,
+    let (k, v) = item_fields();
+    let b = build_in(factory, Arc::clone(context), name, spec, k, v, pk(&["id"])).await?;
+    setup_in(
+        factory,
+        Arc::clone(context),
+        &b.key,
+        Some(b.state.clone()),
+        None,
     )
     .await?;
-    let out = outs.remove(0);
-    let export = out.export_context.await?;
-    Ok(Built {
-        key: out.setup_key,
-        state: out.desired_setup_state,
-        export,
-    })
+    Ok(b)
 }
 
-async fn setup_in(
+/// The fake D1 over HTTP, its token taken from auth entry `fake`.
+fn fake_connection(fake: &thread_flow_suite::fake_d1::FakeD1) -> Connection {
+    Connection::Http {
+        base_url: fake.base_url().into(),
+        account_id: fake.account_id().into(),
+        database_id: fake.database_id().into(),
+        token: Some(TokenSource::AuthKey("fake".into())),
+    }
+}
+
+/// One `apply` call per id, all at the same time (for every export, in turn), each upserting
+/// `row(id)`; every call's result, as they finish.
+async fn upsert_concurrently(
     factory: &Arc<D1TargetFactory>,
-    context: Arc<FlowInstanceContext>,
-    key: &D1TableId,
-    desired: Option<D1SetupState>,
-) -> recoco_core::prelude::Result<()> {
-    let change = factory
-        .diff_setup_states(
-            key.clone(),
-            desired,
-            CombinedState::default(),
-            Arc::clone(&context),
-        )
-        .await?;
-    factory
-        .apply_setup_changes(
-            vec![TypedResourceSetupChangeItem {
-                key: key.clone(),
-                setup_change: &change,
-            }],
-            context,
-        )
-        .await
+    exports: &[&Arc<D1ExportContext>],
+    ids: std::ops::Range<i64>,
+    row: impl Fn(i64) -> ExportTargetUpsertEntry,
+) -> anyhow::Result<Vec<(i64, recoco_core::prelude::Result<()>)>> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for export in exports {
+        for i in ids.clone() {
+            let factory = Arc::clone(factory);
+            let export = Arc::clone(export);
+            let entry = row(i);
+            tasks.spawn(async move { (i, apply(&factory, &export, vec![entry], vec![]).await) });
+        }
+    }
+    let mut results = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        results.push(joined?);
+    }
+    Ok(results)
 }
 
 const FOREIGN_ITEMS: &str = r#"CREATE TABLE "items" ("id" INTEGER NOT NULL, "name" TEXT NOT NULL, "score" REAL, "extra" TEXT, PRIMARY KEY ("id")) STRICT"#;
 
+/// A local database at `path` holding someone else's `items` ([`FOREIGN_ITEMS`]: an `extra`
+/// column no export declares) with the rows `values` (SQL `VALUES` tuples).
+async fn foreign_items(path: &std::path::Path, values: &str) -> anyhow::Result<D1Database> {
+    let db = D1Database::local(path)?;
+    db.execute(FOREIGN_ITEMS, vec![]).await?;
+    db.execute(format!(r#"INSERT INTO "items" VALUES {values}"#), vec![])
+        .await?;
+    Ok(db)
+}
+
 #[tokio::test]
 async fn a_foreign_table_that_differs_is_refused_and_left_untouched() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("foreign.d1");
-    let db = D1Database::local(&path)?;
-    db.execute(FOREIGN_ITEMS, vec![]).await?;
-    db.execute(
-        r#"INSERT INTO "items" VALUES (1, 'theirs', NULL, 'keep me'), (2, 'also theirs', 2.5, 'me too')"#,
-        vec![],
+    let (_dir, path, factory) = local_target("foreign.d1")?;
+    let db = foreign_items(
+        &path,
+        "(1, 'theirs', NULL, 'keep me'), (2, 'also theirs', 2.5, 'me too')",
     )
     .await?;
 
-    let factory = Arc::new(D1TargetFactory::default());
-    let (k, v) = item_fields();
-    let spec = D1Spec {
-        schema: Some(Item::schema().clone()),
-        ..D1Spec::new(Connection::local(&path))
-    };
-    let b = build(&factory, "f9", spec, k, v, pk(&["id"])).await?;
+    let b = build_items(&factory, "f9", schema_spec(&path, Item::schema())).await?;
     // No recorded state: this flow never created `items`.
     let err = setup(&factory, &b.key, Some(b.state.clone()), None)
         .await
@@ -932,10 +982,7 @@ async fn a_foreign_table_that_differs_is_refused_and_left_untouched() -> anyhow:
         other => panic!("expected MigrationRefused, got {other:?} ({err})"),
     }
     // Untouched: same columns, same rows.
-    let live = db
-        .live_schema("items")
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("table gone"))?;
+    let live = live_table(&db, "items").await?;
     assert!(live.column("extra").is_some());
     let rows = db
         .execute(
@@ -963,20 +1010,12 @@ async fn a_foreign_table_that_differs_is_refused_and_left_untouched() -> anyhow:
 
 #[tokio::test]
 async fn a_foreign_table_that_matches_exactly_is_adopted() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("same.d1");
+    let (_dir, path, factory) = local_target("same.d1")?;
     let db = D1Database::local(&path)?;
     db.table::<Item>().migrate().await?;
     db.table::<Item>().upsert(&[item(1, "kept", None)]).await?;
 
-    let factory = Arc::new(D1TargetFactory::default());
-    let (k, v) = item_fields();
-    let spec = D1Spec {
-        schema: Some(Item::schema().clone()),
-        ..D1Spec::new(Connection::local(&path))
-    };
-    let b = build(&factory, "f10", spec, k, v, pk(&["id"])).await?;
-    setup(&factory, &b.key, Some(b.state.clone()), None).await?;
+    let b = build_and_set_up(&factory, "f10", schema_spec(&path, Item::schema())).await?;
     apply(&factory, &b.export, vec![upsert(2, "new", None)], vec![]).await?;
     assert_eq!(
         db.table::<Item>().all().await?,
@@ -1004,26 +1043,10 @@ async fn table_identity_ignores_case() -> anyhow::Result<()> {
     assert_eq!(serde_json::to_value(&upper)?, serde_json::to_value(&lower)?);
 
     // Recorded as `Files`, now exported as `files`: the same table, nothing to drop or create.
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("case.d1");
-    let factory = Arc::new(D1TargetFactory::default());
-    let (k, v) = item_fields();
-    let spec = |table: &str| D1Spec {
-        table: Some(table.into()),
-        ..D1Spec::new(Connection::local(&path))
-    };
-    let first = build(
-        &factory,
-        "f11",
-        spec("Files"),
-        k.clone(),
-        v.clone(),
-        pk(&["id"]),
-    )
-    .await?;
-    setup(&factory, &first.key, Some(first.state.clone()), None).await?;
+    let (_dir, path, factory) = local_target("case.d1")?;
+    let first = build_and_set_up(&factory, "f11", table_spec(&path, "Files")).await?;
     apply(&factory, &first.export, vec![upsert(1, "a", None)], vec![]).await?;
-    let second = build(&factory, "f11", spec("files"), k, v, pk(&["id"])).await?;
+    let second = build_items(&factory, "f11", table_spec(&path, "files")).await?;
     assert_eq!(first.key, second.key);
     let change = factory
         .diff_setup_states(
@@ -1046,9 +1069,7 @@ async fn table_identity_ignores_case() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn spec_sql_fragments_must_be_one_expression() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("inject.d1");
-    let factory = Arc::new(D1TargetFactory::default());
+    let (_dir, path, factory) = local_target("inject.d1")?;
     let (k, v) = item_fields();
 
     // A default that would add a column.
@@ -1058,14 +1079,17 @@ async fn spec_sql_fragments_must_be_one_expression() -> anyhow::Result<()> {
             r#"X'00', "pwned" TEXT DEFAULT 'x'"#.into(),
         ));
     }
-    let spec = D1Spec {
-        schema: Some(schema),
-        ..D1Spec::new(Connection::local(&path))
-    };
-    let err = build(&factory, "f12", spec, k.clone(), v.clone(), pk(&["id"]))
-        .await
-        .err()
-        .ok_or_else(|| anyhow::anyhow!("a default adding a column was accepted"))?;
+    let err = build(
+        &factory,
+        "f12",
+        schema_spec(&path, &schema),
+        k.clone(),
+        v.clone(),
+        pk(&["id"]),
+    )
+    .await
+    .err()
+    .ok_or_else(|| anyhow::anyhow!("a default adding a column was accepted"))?;
     match typed(&err) {
         Some(thread_flow::Error::InvalidSchema { table, problems }) => {
             assert_eq!(table, "items");
@@ -1087,14 +1111,17 @@ async fn spec_sql_fragments_must_be_one_expression() -> anyhow::Result<()> {
         unique: false,
         where_clause: Some(r#"1; DROP TABLE "items""#.into()),
     });
-    let spec = D1Spec {
-        schema: Some(schema),
-        ..D1Spec::new(Connection::local(&path))
-    };
-    let err = build(&factory, "f12", spec, k, v, pk(&["id"]))
-        .await
-        .err()
-        .ok_or_else(|| anyhow::anyhow!("a where clause with a second statement was accepted"))?;
+    let err = build(
+        &factory,
+        "f12",
+        schema_spec(&path, &schema),
+        k,
+        v,
+        pk(&["id"]),
+    )
+    .await
+    .err()
+    .ok_or_else(|| anyhow::anyhow!("a where clause with a second statement was accepted"))?;
     match typed(&err) {
         Some(thread_flow::Error::InvalidSchema { problems, .. }) => {
             assert!(
@@ -1217,54 +1244,26 @@ async fn one_bad_row_among_many_callers_is_found_by_bisection() -> anyhow::Resul
     let fake = thread_flow_suite::fake_d1::FakeD1::start();
     let context = ctx_with_token("f14", "fake", fake.token())?;
     let factory = Arc::new(D1TargetFactory::default());
-    let (k, v) = item_fields();
-    let mut spec = D1Spec::new(Connection::Http {
-        base_url: fake.base_url().into(),
-        account_id: fake.account_id().into(),
-        database_id: fake.database_id().into(),
-        token: Some(TokenSource::AuthKey("fake".into())),
-    });
+    let mut spec = D1Spec::new(fake_connection(&fake));
     spec.schema = Some(Uniq::schema().clone());
     // The batch goes out when the last caller's row arrives (no timing involved).
     spec.batch_window_ms = Some(600_000);
     spec.max_batch_rows = Some(CALLERS as usize);
-    let b = build_in(
-        &factory,
-        Arc::clone(&context),
-        "out",
-        spec,
-        k,
-        v,
-        pk(&["id"]),
-    )
-    .await?;
-    setup_in(
-        &factory,
-        Arc::clone(&context),
-        &b.key,
-        Some(b.state.clone()),
-    )
-    .await?;
+    let b = build_and_set_up_in(&factory, &context, "out", spec).await?;
     fake.with_connection(|c| c.execute(r#"INSERT INTO "uniq" VALUES (0, 'taken', NULL)"#, []))?;
     let before = fake.stats().requests;
 
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 1..=CALLERS {
-        let factory = Arc::clone(&factory);
-        let export = Arc::clone(&b.export);
-        tasks.spawn(async move {
-            let name = if i == BAD {
-                "taken".to_string()
-            } else {
-                format!("n{i}")
-            };
-            let r = apply(&factory, &export, vec![upsert(i, &name, None)], vec![]).await;
-            (i, r)
-        });
-    }
+    let results = upsert_concurrently(&factory, &[&b.export], 1..CALLERS + 1, |i| {
+        let name = if i == BAD {
+            "taken".to_string()
+        } else {
+            format!("n{i}")
+        };
+        upsert(i, &name, None)
+    })
+    .await?;
     let mut failed = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        let (i, r) = joined?;
+    for (i, r) in results {
         if let Err(e) = r {
             let shown = e.to_string();
             match typed(&e) {
@@ -1300,57 +1299,22 @@ async fn exports_to_one_database_share_one_http_handle() -> anyhow::Result<()> {
     let factory = Arc::new(D1TargetFactory::default());
     let mut exports = Vec::new();
     for table in ["first", "second"] {
-        let (k, v) = item_fields();
-        let mut spec = D1Spec::new(Connection::Http {
-            base_url: fake.base_url().into(),
-            account_id: fake.account_id().into(),
-            database_id: fake.database_id().into(),
-            token: Some(TokenSource::AuthKey("fake".into())),
-        });
+        let mut spec = D1Spec::new(fake_connection(&fake));
         spec.table = Some(table.into());
         spec.concurrency = Some(2);
         // Small requests: each batch needs many of them.
         spec.max_request_bytes = Some(2_000);
         spec.max_batch_rows = Some(200);
         spec.batch_window_ms = Some(600_000);
-        let b = build_in(
-            &factory,
-            Arc::clone(&context),
-            table,
-            spec,
-            k,
-            v,
-            pk(&["id"]),
-        )
-        .await?;
-        setup_in(
-            &factory,
-            Arc::clone(&context),
-            &b.key,
-            Some(b.state.clone()),
-        )
-        .await?;
-        exports.push(b);
+        exports.push(build_and_set_up_in(&factory, &context, table, spec).await?);
     }
-    let mut tasks = tokio::task::JoinSet::new();
-    for b in &exports {
-        for i in 0..200i64 {
-            let factory = Arc::clone(&factory);
-            let export = Arc::clone(&b.export);
-            tasks.spawn(async move {
-                apply(
-                    &factory,
-                    &export,
-                    vec![upsert(i, &format!("row number {i} of a batch"), None)],
-                    vec![],
-                )
-                .await
-                .map_err(|e| e.to_string())
-            });
-        }
-    }
-    while let Some(r) = tasks.join_next().await {
-        r?.map_err(anyhow::Error::msg)?;
+    let exports: Vec<_> = exports.iter().map(|b| &b.export).collect();
+    let results = upsert_concurrently(&factory, &exports, 0..200, |i| {
+        upsert(i, &format!("row number {i} of a batch"), None)
+    })
+    .await?;
+    for (_, r) in results {
+        r?;
     }
     for table in ["first", "second"] {
         let n = fake.query(&format!(r#"SELECT COUNT(*) FROM "{table}""#));
@@ -1365,14 +1329,8 @@ async fn exports_to_one_database_share_one_http_handle() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn a_local_export_uses_the_local_request_budget() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("budget.d1");
-    let factory = Arc::new(D1TargetFactory::default());
-    let (k, v) = item_fields();
-    let mut spec = D1Spec::new(Connection::local(&path));
-    spec.table = Some("budget".into());
-    let b = build(&factory, "f16", spec, k, v, pk(&["id"])).await?;
-    setup(&factory, &b.key, Some(b.state.clone()), None).await?;
+    let (_dir, path, factory) = local_target("budget.d1")?;
+    let b = build_and_set_up(&factory, "f16", table_spec(&path, "budget")).await?;
     // 1.5 MB in one call: over the HTTP budget (1 MB per request), well within the local one.
     let big = "y".repeat(50_000);
     apply(
@@ -1398,27 +1356,18 @@ async fn a_local_export_uses_the_local_request_budget() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn adopt_migrates_a_foreign_table_but_never_recreates_it() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("adopt.d1");
-    let db = D1Database::local(&path)?;
-    db.execute(FOREIGN_ITEMS, vec![]).await?;
-    db.execute(
-        r#"INSERT INTO "items" VALUES (1, 'theirs', NULL, 'dropped'), (2, 'theirs', 2.5, 'dropped')"#,
-        vec![],
+    let (_dir, path, factory) = local_target("adopt.d1")?;
+    let db = foreign_items(
+        &path,
+        "(1, 'theirs', NULL, 'dropped'), (2, 'theirs', 2.5, 'dropped')",
     )
     .await?;
-    let factory = Arc::new(D1TargetFactory::default());
 
     // Adopting under a new key on which the rows collide: refused, the table is not recreated.
-    let k2 = vec![field("name", BasicValueType::Str, false)];
-    let v2 = vec![
-        field("id", BasicValueType::Int64, false),
-        field("score", BasicValueType::Float64, true),
-    ];
+    let (k2, v2) = name_keyed_fields();
     let spec = D1Spec {
-        table: Some("items".into()),
         existing: ExistingTable::Adopt,
-        ..D1Spec::new(Connection::local(&path))
+        ..table_spec(&path, "items")
     };
     let rekeyed = build(&factory, "f17", spec, k2, v2, pk(&["name"])).await?;
     assert!(
@@ -1427,10 +1376,7 @@ async fn adopt_migrates_a_foreign_table_but_never_recreates_it() -> anyhow::Resu
             .is_err()
     );
     assert_eq!(db.count_rows("items").await?, 2);
-    let live = db
-        .live_schema("items")
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("table gone"))?;
+    let live = live_table(&db, "items").await?;
     assert_eq!(live.primary_key, vec!["id".to_string()]);
     assert!(live.column("extra").is_some());
 
@@ -1439,13 +1385,8 @@ async fn adopt_migrates_a_foreign_table_but_never_recreates_it() -> anyhow::Resu
         thread_flow::export::<Item>(Connection::local(&path))?.with_existing(ExistingTable::Adopt);
     let spec: D1Spec = serde_json::from_value(serde_json::Value::Object(out.spec))?;
     assert_eq!(spec.existing, ExistingTable::Adopt);
-    let (k, v) = item_fields();
-    let b = build(&factory, "f17", spec, k, v, pk(&["id"])).await?;
-    setup(&factory, &b.key, Some(b.state.clone()), None).await?;
-    let live = db
-        .live_schema("items")
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("table gone"))?;
+    let _b = build_and_set_up(&factory, "f17", spec).await?;
+    let live = live_table(&db, "items").await?;
     assert!(live.column("extra").is_none());
     assert_eq!(
         db.table::<Item>().all().await?,
@@ -1466,12 +1407,7 @@ fn one_http_handle_serves_exports_built_on_different_runtimes() -> anyhow::Resul
         runtime.block_on(async {
             let context = ctx_with_token("f18", "fake", fake.token())?;
             let (k, v) = item_fields();
-            let mut spec = D1Spec::new(Connection::Http {
-                base_url: fake.base_url().into(),
-                account_id: fake.account_id().into(),
-                database_id: fake.database_id().into(),
-                token: Some(TokenSource::AuthKey("fake".into())),
-            });
+            let mut spec = D1Spec::new(fake_connection(&fake));
             spec.table = Some("rounds".into());
             let b = build_in(
                 &factory,
@@ -1489,6 +1425,7 @@ fn one_http_handle_serves_exports_built_on_different_runtimes() -> anyhow::Resul
                     Arc::clone(&context),
                     &b.key,
                     Some(b.state.clone()),
+                    None,
                 )
                 .await?;
             }
@@ -1507,47 +1444,19 @@ async fn a_failure_no_row_caused_fails_every_caller_at_once() -> anyhow::Result<
     let fake = thread_flow_suite::fake_d1::FakeD1::start();
     let context = ctx_with_token("f19", "fake", fake.token())?;
     let factory = Arc::new(D1TargetFactory::default());
-    let (k, v) = item_fields();
-    let mut spec = D1Spec::new(Connection::Http {
-        base_url: fake.base_url().into(),
-        account_id: fake.account_id().into(),
-        database_id: fake.database_id().into(),
-        token: Some(TokenSource::AuthKey("fake".into())),
-    });
+    let mut spec = D1Spec::new(fake_connection(&fake));
     spec.table = Some("vanishing".into());
     spec.batch_window_ms = Some(600_000);
     spec.max_batch_rows = Some(16);
-    let b = build_in(
-        &factory,
-        Arc::clone(&context),
-        "out",
-        spec,
-        k,
-        v,
-        pk(&["id"]),
-    )
-    .await?;
-    setup_in(
-        &factory,
-        Arc::clone(&context),
-        &b.key,
-        Some(b.state.clone()),
-    )
-    .await?;
+    let b = build_and_set_up_in(&factory, &context, "out", spec).await?;
     // Someone drops the table: no row is to blame, so there is nothing to bisect.
     fake.with_connection(|c| c.execute(r#"DROP TABLE "vanishing""#, []))?;
     let before = fake.stats().requests;
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..16i64 {
-        let factory = Arc::clone(&factory);
-        let export = Arc::clone(&b.export);
-        tasks.spawn(
-            async move { apply(&factory, &export, vec![upsert(i, "x", None)], vec![]).await },
-        );
-    }
+    let results =
+        upsert_concurrently(&factory, &[&b.export], 0..16, |i| upsert(i, "x", None)).await?;
     let mut failed = 0;
-    while let Some(r) = tasks.join_next().await {
-        if let Err(e) = r? {
+    for (_, r) in results {
+        if let Err(e) = r {
             assert!(e.to_string().contains("no such table"), "{e}");
             failed += 1;
         }
@@ -1559,22 +1468,9 @@ async fn a_failure_no_row_caused_fails_every_caller_at_once() -> anyhow::Result<
 
 #[tokio::test]
 async fn a_table_without_recorded_state_is_never_dropped() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("keep.d1");
-    let db = D1Database::local(&path)?;
-    db.execute(FOREIGN_ITEMS, vec![]).await?;
-    db.execute(
-        r#"INSERT INTO "items" VALUES (1, 'theirs', NULL, 'x')"#,
-        vec![],
-    )
-    .await?;
-    let factory = Arc::new(D1TargetFactory::default());
-    let (k, v) = item_fields();
-    let spec = D1Spec {
-        table: Some("ITEMS".into()),
-        ..D1Spec::new(Connection::local(&path))
-    };
-    let b = build(&factory, "f20", spec, k, v, pk(&["id"])).await?;
+    let (_dir, path, factory) = local_target("keep.d1")?;
+    let db = foreign_items(&path, "(1, 'theirs', NULL, 'x')").await?;
+    let b = build_items(&factory, "f20", table_spec(&path, "ITEMS")).await?;
     // The export is removed before this flow ever recorded the table: nothing to drop.
     let change = factory
         .diff_setup_states(b.key.clone(), None, CombinedState::default(), ctx("f20"))

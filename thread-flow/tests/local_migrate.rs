@@ -22,6 +22,14 @@ fn v1() -> TableSchema {
     t
 }
 
+/// Default options but `allow_data_loss`.
+fn allowing_data_loss() -> MigrationOptions {
+    MigrationOptions {
+        allow_data_loss: true,
+        ..MigrationOptions::default()
+    }
+}
+
 async fn seed(db: &D1Database, schema: &TableSchema, n: i64) {
     let rows = (0..n)
         .map(|i| {
@@ -351,16 +359,7 @@ async fn data_losing_changes_are_refused_unless_allowed() {
     assert_eq!(db.live_schema("docs").await.unwrap().unwrap(), v1());
 
     // Opting in: the column is dropped, other data kept.
-    let report = db
-        .migrate_table(
-            &v3,
-            &MigrationOptions {
-                allow_data_loss: true,
-                ..MigrationOptions::default()
-            },
-        )
-        .await
-        .unwrap();
+    let report = db.migrate_table(&v3, &allowing_data_loss()).await.unwrap();
     assert!(report.plan.rebuild);
     assert_eq!(
         rows(&db, "SELECT COUNT(*), SUM(size) FROM docs").await,
@@ -369,15 +368,7 @@ async fn data_losing_changes_are_refused_unless_allowed() {
     // Opting in for the NOT NULL column fills existing rows with the zero value.
     let mut v5 = v3.clone();
     v5.columns.push(Column::new("owner", SqlType::Text));
-    db.migrate_table(
-        &v5,
-        &MigrationOptions {
-            allow_data_loss: true,
-            ..MigrationOptions::default()
-        },
-    )
-    .await
-    .unwrap();
+    db.migrate_table(&v5, &allowing_data_loss()).await.unwrap();
     assert_eq!(
         rows(&db, "SELECT COUNT(*) FROM docs WHERE owner = ''").await,
         vec![vec![Value::Integer(10)]]

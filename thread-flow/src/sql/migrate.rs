@@ -119,6 +119,17 @@ pub struct TableDependents {
     pub mentioned_by: Vec<String>,
 }
 
+impl TableDependents {
+    /// The referencing keys, described and joined with `, ` for a message.
+    fn describe_referenced_by(&self) -> String {
+        self.referenced_by
+            .iter()
+            .map(ReferencingKey::describe)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// One step of a migration, described in plain words.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MigrationStep {
@@ -386,12 +397,7 @@ fn plan(
         } else if !options.rebuild_referenced {
             refusals.push(format!(
                 "the change rebuilds table `{table}` (drop and recreate), and other tables reference it: {}. To rebuild it anyway (every referencing row must find its parent again, or nothing changes), migrate with MigrationOptions {{ rebuild_referenced: true, .. }}",
-                dependents
-                    .referenced_by
-                    .iter()
-                    .map(ReferencingKey::describe)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                dependents.describe_referenced_by()
             ));
         }
     }
@@ -614,12 +620,7 @@ fn rebuild_plan(
             if defer_keys {
                 format!(
                     " (other tables reference it: {}; their keys are checked at the end of the request)",
-                    dependents
-                        .referenced_by
-                        .iter()
-                        .map(ReferencingKey::describe)
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    dependents.describe_referenced_by()
                 )
             } else {
                 String::new()
