@@ -454,8 +454,10 @@ fn as_cluster_user(program: &str, dir: &Path) -> std::io::Result<Command> {
 
 #[test]
 fn cluster_of_an_older_version_with_trust_and_tcp_is_reinitialised() -> TestResult {
-    let (_tmp, state) = state_dir()?;
-    std::fs::create_dir(&state)?;
+    // The old harness's layout: `.thread-flow/postgres` (ours by name, so it may be reused).
+    let tmp = reachable_tempdir()?;
+    let state = tmp.path().join(".thread-flow").join("postgres");
+    std::fs::create_dir_all(&state)?;
     if is_root() {
         let ok = Command::new("chown")
             .arg("postgres:")
@@ -620,5 +622,35 @@ fn long_state_path_puts_the_socket_in_a_private_temp_dir() -> TestResult {
     assert_eq!(sql(&pg, "SELECT 1").as_deref(), Ok("1"));
     drop(pg);
     assert!(!socket_dir.exists(), "socket directory left behind");
+    Ok(())
+}
+
+/// A directory thread-flow did not create (here: someone's own cluster, with a running-looking
+/// `postmaster.pid`) is never stopped, re-initialised or deleted; a symbolic link is refused.
+#[test]
+fn a_directory_thread_flow_did_not_create_is_refused_and_left_alone() -> TestResult {
+    let (tmp, state) = state_dir()?;
+    let data = state.join("data");
+    std::fs::create_dir_all(&data)?;
+    std::fs::write(data.join("PG_VERSION"), "15\n")?;
+    std::fs::write(data.join("postmaster.pid"), "1\n")?;
+    std::fs::write(data.join("their-table"), "rows")?;
+    let before = mode(&state);
+    let err = PrivatePostgres::start_or_reuse(&state).expect_err("someone else's directory");
+    assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied, "{err}");
+    let message = err.to_string();
+    assert!(message.contains(&state.display().to_string()), "{message}");
+    assert!(message.contains("not created by thread-flow"), "{message}");
+    for file in ["PG_VERSION", "postmaster.pid", "their-table"] {
+        assert!(data.join(file).is_file(), "{file} was touched");
+    }
+    assert_eq!(mode(&state), before, "the directory's mode is unchanged");
+    assert!(!state.join(thread_flow::postgres::STATE_MARKER).exists());
+
+    let link = tmp.path().join("link");
+    std::os::unix::fs::symlink(&state, &link)?;
+    let err = PrivatePostgres::start_or_reuse(&link).expect_err("a symbolic link");
+    assert!(err.to_string().contains("symbolic link"), "{err}");
+    assert!(data.join("their-table").is_file());
     Ok(())
 }

@@ -422,8 +422,14 @@ fn places(args: &Args, env: &Env<'_>) -> anyhow::Result<Places> {
             },
         }
     };
+    // State lives in a folder named `.thread-flow` (ours by name): the D1 file's own folder
+    // when that is `.thread-flow` (the default), else `.thread-flow` beside the D1 file, so a
+    // `--db` in a folder that holds other things never puts our cluster among them.
     let state_dir = match local_file.parent() {
-        Some(parent) => parent.to_path_buf(),
+        Some(parent) if parent.file_name() == Some(std::ffi::OsStr::new(".thread-flow")) => {
+            parent.to_path_buf()
+        }
+        Some(parent) => parent.join(".thread-flow"),
         None => dir.join(".thread-flow"),
     };
     Ok(Places {
@@ -766,6 +772,8 @@ async fn postgres(
         };
         return Ok((spec, None));
     }
+    thread_flow::local_state::create_private_dir(state_dir)
+        .with_context(|| format!("cannot create {}", state_dir.display()))?;
     let cluster_dir = state_dir.join("postgres");
     // initdb and pg_ctl block: off the async threads, so a stop signal is seen meanwhile.
     let dir = cluster_dir.clone();

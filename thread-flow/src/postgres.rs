@@ -126,6 +126,7 @@ impl PrivatePostgres {
         let bin_dir = find_bin_dir()?;
         let service_user = ServiceUser::if_root()?;
         let dir = dir.as_ref();
+        claim_state_dir(dir, service_user.as_ref().map(|u| u.uid))?;
         crate::local_state::create_private_dir(dir)
             .map_err(|e| annotate(e, &format!("cannot create {}", dir.display())))?;
         let dir = fs::canonicalize(dir)?;
@@ -776,6 +777,69 @@ fn cluster_key(dir: &Path) -> io::Result<String> {
 }
 
 /// Takes the cluster's lock (`<root>/lock`) or says who to wait for.
+/// The file [`PrivatePostgres::start_or_reuse`] writes into a state directory it claimed.
+/// Without it, an existing non-empty directory is never stopped, re-initialised or deleted.
+pub const STATE_MARKER: &str = ".thread-flow-postgres";
+
+/// Makes sure `dir` is a state directory this library may use for a kept cluster, before
+/// anything in it is stopped, changed or deleted: missing (created, marked), or a real
+/// directory (not a symbolic link) owned by this user (or, as root, by the `postgres` user)
+/// that carries [`STATE_MARKER`], is empty, or has the layout of an older thread-flow
+/// (`.thread-flow/postgres`). Anything else (someone's own PostgreSQL cluster, a folder
+/// planted in a shared place) is refused and left untouched.
+fn claim_state_dir(dir: &Path, service_uid: Option<u32>) -> io::Result<()> {
+    let refuse = |why: &str| {
+        io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "refusing to keep PostgreSQL state in {}: {why}. thread-flow only stops, \
+                 re-initialises or deletes a cluster in a directory it created (marked by \
+                 {STATE_MARKER}); choose another directory, or remove this one if it is yours \
+                 to remove",
+                dir.display()
+            ),
+        )
+    };
+    let meta = match fs::symlink_metadata(dir) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            crate::local_state::create_private_dir(dir)
+                .map_err(|e| annotate(e, &format!("cannot create {}", dir.display())))?;
+            return crate::local_state::create_private_file(&dir.join(STATE_MARKER));
+        }
+        Err(e) => return Err(annotate(e, &format!("cannot inspect {}", dir.display()))),
+    };
+    if meta.file_type().is_symlink() {
+        return Err(refuse("it is a symbolic link"));
+    }
+    if !meta.is_dir() {
+        return Err(refuse("it is not a directory"));
+    }
+    // This process's user: the owner of /proc/self (Linux); elsewhere the check is skipped.
+    let me = fs::metadata("/proc/self").map(|m| m.uid()).ok();
+    if let Some(me) = me
+        && meta.uid() != me
+        && Some(meta.uid()) != service_uid
+    {
+        return Err(refuse(&format!(
+            "it belongs to another user (uid {})",
+            meta.uid()
+        )));
+    }
+    if dir.join(STATE_MARKER).is_file() {
+        return Ok(());
+    }
+    let empty = fs::read_dir(dir)?.next().is_none();
+    let legacy = dir.file_name() == Some(std::ffi::OsStr::new("postgres"))
+        && dir.parent().and_then(Path::file_name) == Some(std::ffi::OsStr::new(".thread-flow"));
+    if empty || legacy {
+        return crate::local_state::create_private_file(&dir.join(STATE_MARKER));
+    }
+    Err(refuse(
+        "it exists, is not empty and was not created by thread-flow",
+    ))
+}
+
 fn lock_cluster(root: &Path) -> io::Result<File> {
     let path = root.join("lock");
     let file = fs::OpenOptions::new()
