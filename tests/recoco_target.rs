@@ -656,8 +656,9 @@ async fn build_refuses_vector_indexes_and_mismatched_collectors() {
 async fn tokens_are_resolved_lazily_and_never_stored() -> anyhow::Result<()> {
     let factory = Arc::new(D1TargetFactory::default());
     let (k, v) = item_fields();
-    let conn = Connection::Http {
-        base_url: "http://127.0.0.1:9".into(),
+    // Cloudflare (an environment token may go there); the variable is unset, so resolving it
+    // fails before any request.
+    let conn = Connection::Cloudflare {
         account_id: "acc".into(),
         database_id: "db".into(),
         token: Some(TokenSource::Env {
@@ -1207,7 +1208,20 @@ async fn a_spec_cannot_send_any_environment_variable_anywhere() -> anyhow::Resul
         matches!(typed(&err), Some(thread_flow::Error::Config(_))),
         "{err}"
     );
-    // Allowed: Cloudflare with an `*_API_TOKEN` variable, loopback http, https with an auth entry.
+    // The Cloudflare token to a loopback port the operator did not choose (another account on
+    // this machine may be listening there): refused.
+    let err = attempt(http("http://127.0.0.1:9", None))
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("CLOUDFLARE_API_TOKEN sent to any loopback port"))?;
+    match typed(&err) {
+        Some(thread_flow::Error::Config(m)) => {
+            assert!(m.contains("CLOUDFLARE_API_TOKEN"), "{m}")
+        }
+        other => panic!("expected Config, got {other:?} ({err})"),
+    }
+    // Allowed: Cloudflare with an `*_API_TOKEN` variable, loopback http and https with an auth
+    // entry.
     let cloudflare = Connection::Cloudflare {
         account_id: "acc".into(),
         database_id: "db".into(),
@@ -1216,7 +1230,14 @@ async fn a_spec_cannot_send_any_environment_variable_anywhere() -> anyhow::Resul
         }),
     };
     assert_eq!(attempt(cloudflare).await?, 1);
-    assert_eq!(attempt(http("http://127.0.0.1:9", None)).await?, 1);
+    assert_eq!(
+        attempt(http(
+            "http://127.0.0.1:9",
+            Some(TokenSource::AuthKey("k".into()))
+        ))
+        .await?,
+        1
+    );
     assert_eq!(
         attempt(http(
             "https://d1.example.com",

@@ -138,7 +138,7 @@ impl Connection {
 
     /// Checks that this connection may be used as a spec asks: the base URL is `https://` (or
     /// `http://` to this machine), and a token read from the environment has an allowed name
-    /// and only goes to Cloudflare, to this machine or to the operator's `D1_BASE_URL`
+    /// and only goes to Cloudflare or to the operator's `D1_BASE_URL`
     /// (see [`D1Spec`]). The error names the variable or URL.
     pub fn check(&self) -> Result<()> {
         check_token_use(&self.identity(), self.token_source().as_ref())
@@ -175,9 +175,12 @@ pub(crate) fn check_token_use(database: &DatabaseId, token: Option<&TokenSource>
              ReCoco's auth registry and name that entry in the connection's `token`"
         )));
     }
+    // Another account on this machine can listen on a loopback port too, so a loopback URL
+    // gets an environment token only when the operator named it in `D1_BASE_URL`, like any
+    // other host.
     match destination {
-        Destination::Cloudflare | Destination::ThisMachine => Ok(()),
-        Destination::Other(base) => {
+        Destination::Cloudflare => Ok(()),
+        Destination::ThisMachine(base) | Destination::Other(base) => {
             let operator = std::env::var(BASE_URL_ENV)
                 .ok()
                 .map(|u| normalize_base_url(&u));
@@ -186,7 +189,7 @@ pub(crate) fn check_token_use(database: &DatabaseId, token: Option<&TokenSource>
             } else {
                 Err(Error::Config(format!(
                     "the D1 spec sends the API token from the environment variable `{env}` to \
-                     {base}, which is neither Cloudflare's API, this machine, nor the operator's \
+                     {base}, which is neither Cloudflare's API nor the operator's \
                      `{BASE_URL_ENV}`; set `{BASE_URL_ENV}={base}` to allow it, or register the \
                      token in ReCoco's auth registry and name that entry in the connection's \
                      `token`"
@@ -213,8 +216,8 @@ fn allowed_token_env(name: &str) -> bool {
 enum Destination {
     /// `https://api.cloudflare.com`.
     Cloudflare,
-    /// A loopback address (`localhost`, `127.0.0.0/8`, `::1`).
-    ThisMachine,
+    /// A loopback address (`localhost`, `127.0.0.0/8`, `::1`; the normalized base URL).
+    ThisMachine(String),
     /// Anything else over https (the normalized base URL).
     Other(String),
 }
@@ -240,7 +243,7 @@ impl Destination {
             "https" if url.host_str() == Some(CLOUDFLARE_HOST) && url.port().is_none() => {
                 Ok(Destination::Cloudflare)
             }
-            "https" | "http" if loopback => Ok(Destination::ThisMachine),
+            "https" | "http" if loopback => Ok(Destination::ThisMachine(base)),
             "https" => Ok(Destination::Other(base)),
             "http" => Err(Error::Config(format!(
                 "the D1 base URL `{base}` uses plain http to another machine, which would send \
@@ -392,9 +395,10 @@ impl std::fmt::Display for TokenSource {
 /// - An `http` base URL must be `https://`, or `http://` to this machine (`localhost`,
 ///   `127.0.0.0/8`, `[::1]`).
 /// - A token read from the environment is only sent to Cloudflare's API
-///   (`https://api.cloudflare.com`), to this machine, or to the base URL the operator set in
-///   `D1_BASE_URL`. To send a token to any other host, the application registers it in ReCoco's
-///   auth registry and the spec names that entry.
+///   (`https://api.cloudflare.com`) or to the base URL the operator set in `D1_BASE_URL`, even
+///   on this machine (another account may listen on a loopback port). To send a token
+///   anywhere else, the application registers it in ReCoco's auth registry and the spec names
+///   that entry.
 ///
 /// Each rule, when broken, is an [`Error::Config`] naming the variable or URL.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
