@@ -1344,3 +1344,20 @@ fn url_with_password(pg: &thread_flow::postgres::PrivatePostgres) -> String {
         1,
     )
 }
+
+/// A `--database-url` with credentials: ReCoco gets the URL without them (it prints the URL in
+/// connection errors) and the user and password in their own fields, percent-decoded.
+#[test]
+fn database_url_credentials_never_stay_in_the_url() {
+    let (url, user, password) =
+        app::split_credentials("postgres://me:p%40ss:w@db.internal:5432/state?sslmode=require");
+    assert_eq!(url, "postgres://db.internal:5432/state?sslmode=require");
+    assert_eq!(user.as_deref(), Some("me"));
+    assert_eq!(password.as_deref(), Some("p@ss:w"));
+    let (url, user, password) = app::split_credentials("postgres://localhost/postgres?host=/a@b");
+    assert_eq!(url, "postgres://localhost/postgres?host=/a@b");
+    assert_eq!((user, password), (None, None));
+    let (url, user, password) = app::split_credentials("postgres://only@host/db");
+    assert_eq!(url, "postgres://host/db");
+    assert_eq!((user.as_deref(), password), (Some("only"), None));
+}

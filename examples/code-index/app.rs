@@ -750,6 +750,48 @@ fn export<T: D1Target>(name: &str, connection: &Connection) -> anyhow::Result<Ta
 
 /// PostgreSQL for ReCoco's state: the given URL, or a private cluster kept in `state_dir`
 /// (Unix socket only, password authentication; see `thread_flow::postgres`).
+/// `postgres://user:password@host/db?..` -> (`postgres://host/db?..`, user, password), the
+/// user and password percent-decoded; a URL without them is returned as it is.
+pub fn split_credentials(url: &str) -> (String, Option<String>, Option<String>) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (url.to_owned(), None, None);
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return (url.to_owned(), None, None);
+    };
+    let (user, password) = match userinfo.split_once(':') {
+        Some((user, password)) => (user, Some(percent_decode(password))),
+        None => (userinfo, None),
+    };
+    let user = (!user.is_empty()).then(|| percent_decode(user));
+    (format!("{scheme}://{host}{tail}"), user, password)
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 async fn postgres(
     args: &Args,
     env: &Env<'_>,
@@ -763,10 +805,13 @@ async fn postgres(
         .clone()
         .or_else(|| env("DATABASE_URL").filter(|u| !u.trim().is_empty()));
     if let Some(url) = url {
+        // ReCoco prints the URL when it cannot connect: the user name and password travel in
+        // the spec's own fields instead, so no error or log line shows the password.
+        let (url, user, password) = split_credentials(&url);
         let spec = recoco_core::settings::DatabaseConnectionSpec {
             url,
-            user: None,
-            password: None,
+            user,
+            password,
             max_connections: 8,
             min_connections: 1,
         };
