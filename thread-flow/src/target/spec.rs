@@ -690,13 +690,22 @@ mod tests {
         };
         assert!(check_token_use(&cloudflare, Some(&default)).is_ok());
         assert!(check_token_use(&cloudflare, Some(&env("PATH"))).is_err());
-        for ok in [
+        assert!(check_token_use(&http("https://api.cloudflare.com"), Some(&default)).is_ok());
+        // Loopback: another account may listen there, so an env token needs the operator's
+        // D1_BASE_URL (unset here); a registered token may go.
+        for local in [
             "http://127.0.0.1:8787",
             "http://localhost:1/",
             "http://[::1]:8787/client/v4",
-            "https://api.cloudflare.com",
         ] {
-            assert!(check_token_use(&http(ok), Some(&default)).is_ok(), "{ok}");
+            assert!(
+                check_token_use(&http(local), Some(&default)).is_err(),
+                "{local}"
+            );
+            assert!(
+                check_token_use(&http(local), Some(&auth)).is_ok(),
+                "{local}"
+            );
         }
         // An env token to another https host needs the operator's D1_BASE_URL (unset here).
         let err = check_token_use(&http("https://d1.example.com"), Some(&default));
