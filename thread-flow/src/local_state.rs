@@ -45,7 +45,7 @@ pub fn create_private_dir(path: &Path) -> io::Result<()> {
 
 /// Creates the directory `path` and any missing parent with mode `0700`; a directory that
 /// already exists is left exactly as it is (it may be the user's own folder).
-pub fn create_missing_dirs(path: &Path) -> io::Result<()> {
+pub(crate) fn create_missing_dirs(path: &Path) -> io::Result<()> {
     if path.is_dir() {
         return Ok(());
     }

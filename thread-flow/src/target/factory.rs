@@ -652,35 +652,27 @@ async fn take_over(
 
 /// The differences between a live table and the export's schema, in plain words.
 fn describe_differences(live: &TableSchema, desired: &TableSchema, plan: &MigrationPlan) -> String {
+    // Columns of `a` that `b` lacks (names compare without regard to case, as in SQLite).
+    let absent = |a: &TableSchema, b: &TableSchema| -> Vec<String> {
+        a.columns
+            .iter()
+            .filter(|c| {
+                !b.columns
+                    .iter()
+                    .any(|d| d.name.eq_ignore_ascii_case(&c.name))
+            })
+            .map(|c| format!("`{}`", c.name))
+            .collect()
+    };
     let mut out = Vec::new();
-    let extra: Vec<String> = live
-        .columns
-        .iter()
-        .filter(|c| {
-            !desired
-                .columns
-                .iter()
-                .any(|d| d.name.eq_ignore_ascii_case(&c.name))
-        })
-        .map(|c| format!("`{}`", c.name))
-        .collect();
+    let extra = absent(live, desired);
     if !extra.is_empty() {
         out.push(format!(
             "the live table has column(s) {} that the export does not declare",
             extra.join(", ")
         ));
     }
-    let missing: Vec<String> = desired
-        .columns
-        .iter()
-        .filter(|c| {
-            !live
-                .columns
-                .iter()
-                .any(|l| l.name.eq_ignore_ascii_case(&c.name))
-        })
-        .map(|c| format!("`{}`", c.name))
-        .collect();
+    let missing = absent(desired, live);
     if !missing.is_empty() {
         out.push(format!(
             "the live table lacks column(s) {}",
