@@ -9,6 +9,7 @@
 //! - `postgres` (feature `recoco`, Unix): the embedded default for ReCoco's state, a private
 //!   PostgreSQL cluster only this program can use (Unix socket, password, stopped on exit).
 //! - [`local_state`]: state directories `0700` and state files `0600`.
+//! - `code` (feature `code`): index a source tree's definitions, imports and calls into D1.
 //!
 //! Data flows one way: [`schema`] -> [`sql`] (statements and batch plans, no I/O) ->
 //! [`client`] (transports) -> D1.
@@ -17,6 +18,8 @@
 extern crate self as thread_flow;
 
 pub mod client;
+#[cfg(feature = "code-core")]
+pub mod code;
 mod error;
 pub mod local_state;
 #[cfg(all(feature = "recoco", unix))]
