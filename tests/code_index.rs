@@ -1,36 +1,27 @@
-//! End to end: `code-index` (the example in `examples/code-index/`) over a fixture tree of
-//! Rust, Python, TypeScript and JavaScript files, run in-process with its default places: the
-//! embedded local D1 file under `DIR/.thread-flow/` and a private PostgreSQL cluster next to it
-//! (started from the PostgreSQL binaries on the machine; the test fails, never skips, when
-//! they are missing).
+//! End to end: the code index of `thread_flow::code` (what `code-index`, the example in
+//! `examples/code-index/`, runs) over a fixture tree of Rust, Python, TypeScript and JavaScript
+//! files, run in-process with its default places: the embedded local D1 file under
+//! `DIR/.thread-flow/` and a private PostgreSQL cluster next to it (started from the PostgreSQL
+//! binaries on the machine; the test fails, never skips, when they are missing).
 //!
-//! Checks the exact rows in D1, the summary, `--query` and `--file`; then edits one file,
-//! deletes another and checks that only the affected rows changed; then a run with no change.
-//! A second test gives the program Cloudflare credentials pointing at the suite's fake D1 HTTP
-//! server and checks the index lands there (and no local file is written).
-//!
-//! The unit tests of the example's modules (`extract`, `rows`) run here too.
+//! Checks the exact rows in D1, the summary and the questions (`query::definitions`,
+//! `file_symbols`, `callers`, `callees`, `imports`, `importers`, as text and JSON); then edits
+//! one file, deletes another and checks that only the affected rows changed; then a run with no
+//! change. Another test gives the index Cloudflare credentials pointing at the suite's fake D1
+//! HTTP server and checks the index lands there (and no local file is written). The safety
+//! scenarios (tables of someone else, adopting, odd trees, shared databases) follow.
 
 #![allow(dead_code, missing_docs)]
-
-#[path = "../examples/code-index/app.rs"]
-mod app;
-#[path = "../examples/code-index/extract.rs"]
-mod extract;
-#[path = "../examples/code-index/flow.rs"]
-mod flow;
-#[path = "../examples/code-index/rows.rs"]
-mod rows;
-#[path = "../examples/code-index/walk.rs"]
-mod walk;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use app::{Args, Mode, Outcome, Summary, TableChanges};
-use extract::{Language, SymbolKind};
-use rows::{FileRow, SymbolRow};
 use thread_flow::D1Database;
+use thread_flow::code::index::{self, CodeIndex, IndexReport, TableChanges};
+use thread_flow::code::query::{self, Answer};
+use thread_flow::code::{CallRow, FileRow, ImportRow, Language, SymbolKind, SymbolRow};
+use thread_flow::code::{flow, walk};
+use thread_flow::target::Connection;
 use thread_flow_suite::fake_d1::FakeD1;
 
 /// ReCoco's library context is process-global: one indexing test at a time.
@@ -364,32 +355,26 @@ async fn stored_files(db: &D1Database) -> Vec<FileRow> {
     rows
 }
 
-fn args(dir: &Path, mode: Mode) -> Args {
-    Args {
-        dir: dir.to_path_buf(),
-        db: None,
-        database_url: None,
-        mode,
-        quiet: true,
-        local: true,
-        adopt: false,
-    }
+/// The index of `dir` as code-index makes it by default: every supported file, into the local
+/// D1 file `DIR/.thread-flow/code-index.d1`, ReCoco's state in a private cluster beside it.
+async fn index(dir: &Path) -> IndexReport {
+    run(CodeIndex::new(dir)).await
 }
 
-async fn index(dir: &Path) -> Summary {
-    index_with(&args(dir, Mode::Index), &|_: &str| None).await
-}
-
-async fn index_with(args: &Args, env: &app::Env<'_>) -> Summary {
-    match app::run_with_env(args, env).await {
-        Ok(Outcome::Indexed(summary)) => summary,
-        Ok(other) => panic!("expected an indexing summary, got {other}"),
+async fn run(index: CodeIndex) -> IndexReport {
+    match index.run().await {
+        Ok(report) => report,
         Err(e) => panic!(
-            "code-index failed: {e:#}\n\nThis test needs the PostgreSQL server binaries (initdb, \
-             pg_ctl, postgres; set PG_BIN_DIR if they are not on PATH) to start a private cluster \
-             for ReCoco's state."
+            "the code index failed: {e:#}\n\nThis test needs the PostgreSQL server binaries \
+             (initdb, pg_ctl, postgres; set PG_BIN_DIR if they are not on PATH) to start a \
+             private cluster for ReCoco's state."
         ),
     }
+}
+
+/// The default local index of `dir`, opened for questions.
+fn index_db(dir: &Path) -> D1Database {
+    D1Database::local(default_db(dir)).expect("open the index")
 }
 
 fn changes(inserted: u64, updated: u64, deleted: u64, rows: u64) -> TableChanges {
@@ -461,11 +446,8 @@ async fn indexes_a_tree_then_updates_only_what_changed() {
     assert!(first.requests > 0, "{first}");
 
     // --query answers from D1 through the name index.
-    match app::run(&args(&root, Mode::Query("Config".into())))
-        .await
-        .expect("query")
-    {
-        Outcome::Query { found, .. } => {
+    match query::definitions(&db, "Config").await.expect("query") {
+        Answer::Definitions { found, .. } => {
             let found: Vec<String> = found.iter().map(ToString::to_string).collect();
             assert_eq!(
                 found,
@@ -475,23 +457,20 @@ async fn indexes_a_tree_then_updates_only_what_changed() {
                 ]
             );
         }
-        other => panic!("expected a query answer, got {other}"),
+        other => panic!("expected definitions, got {other}"),
     }
-    match app::run(&args(&root, Mode::Query("summ".into())))
-        .await
-        .expect("query")
-    {
-        Outcome::Query { found, similar, .. } => {
+    match query::definitions(&db, "summ").await.expect("query") {
+        Answer::Definitions { found, similar, .. } => {
             assert!(found.is_empty());
             assert_eq!(similar, ["Summary", "summarize"]);
         }
-        other => panic!("expected a query answer, got {other}"),
+        other => panic!("expected definitions, got {other}"),
     }
-    match app::run(&args(&root, Mode::File("tools/stats.py".into())))
+    match query::file_symbols(&db, "./tools/stats.py")
         .await
         .expect("file")
     {
-        Outcome::File { symbols, .. } => {
+        Answer::File { symbols, .. } => {
             let names: Vec<&str> = symbols.iter().map(|d| d.name.as_str()).collect();
             assert_eq!(names, ["Summary", "__init__", "mean", "summarize"]);
         }
@@ -555,14 +534,18 @@ async fn writes_to_cloudflare_d1_when_credentials_are_set() {
             .find(|(k, _)| *k == name)
             .map(|(_, v)| v.clone())
     };
-    let cloud_args = |mode| Args {
-        local: false,
-        ..args(&root, mode)
-    };
-
-    let summary = index_with(&cloud_args(Mode::Index), &env).await;
+    let connection =
+        index::connection_from_vars(env, default_db(&root)).expect("the Cloudflare settings");
     assert!(
-        matches!(summary.destination, app::Destination::Cloudflare { .. }),
+        matches!(connection, Connection::Http { .. }),
+        "{connection:?}"
+    );
+
+    let summary = run(CodeIndex::new(&root).destination(connection.clone())).await;
+    assert!(
+        summary
+            .destination
+            .starts_with(&format!("Cloudflare D1 database {}", fake.database_id())),
         "{summary}"
     );
     assert_eq!(summary.files, changes(4, 0, 0, 4), "{summary}");
@@ -586,10 +569,16 @@ async fn writes_to_cloudflare_d1_when_credentials_are_set() {
         summary.requests
     );
     // Far fewer requests than rows: writes are batched.
-    assert!(summary.requests < 17, "{summary}");
+    let rows: u64 = summary
+        .table_changes()
+        .iter()
+        .map(|(_, c)| c.inserted)
+        .sum();
+    assert!(summary.write_requests * 2 < rows, "{summary}");
 
-    match app::run_with_env(&cloud_args(Mode::Query("summarize".into())), &env).await {
-        Ok(Outcome::Query { found, .. }) => {
+    let remote_index = index::open_existing(&connection).expect("open the remote index");
+    match query::definitions(&remote_index, "summarize").await {
+        Ok(Answer::Definitions { found, .. }) => {
             let found: Vec<String> = found.iter().map(ToString::to_string).collect();
             assert_eq!(
                 found,
@@ -598,29 +587,6 @@ async fn writes_to_cloudflare_d1_when_credentials_are_set() {
         }
         other => panic!("expected a query answer, got {other:?}"),
     }
-}
-
-#[test]
-fn arguments() {
-    let parse = |v: &[&str]| Args::parse(v.iter().map(|s| s.to_string()));
-    let a = parse(&["repo", "--query", "Cart", "--db", "x.d1"]).expect("valid");
-    assert_eq!(a.mode, Mode::Query("Cart".into()));
-    assert_eq!(a.db.as_deref(), Some(Path::new("x.d1")));
-    assert!(parse(&[]).unwrap_err().contains("missing <DIR>"));
-    assert!(
-        parse(&["repo", "--query"])
-            .unwrap_err()
-            .contains("--query needs a value")
-    );
-    assert!(
-        parse(&["repo", "--bogus"])
-            .unwrap_err()
-            .contains("unknown option --bogus")
-    );
-    assert_eq!(parse(&["--help"]).unwrap_err(), app::USAGE);
-    assert!(app::USAGE.contains("--adopt"));
-    assert!(parse(&["repo", "--adopt"]).expect("valid").adopt);
-    assert!(!a.adopt);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -669,18 +635,20 @@ fn two_trees() -> (tempfile::TempDir, PathBuf, PathBuf) {
     (tmp, a, b)
 }
 
-fn index_into(dir: &Path, db: &Path, database_url: Option<String>) -> Args {
-    Args {
-        db: Some(db.to_path_buf()),
-        database_url,
-        ..args(dir, Mode::Index)
+/// The index of `dir` into the local D1 file `db` (code-index `--db`), with ReCoco's state at
+/// `database_url` when given.
+fn index_into(dir: &Path, db: &Path, database_url: Option<String>) -> CodeIndex {
+    let index = CodeIndex::new(dir).destination(Connection::local(db));
+    match database_url {
+        Some(url) => index.database_url(url),
+        None => index,
     }
 }
 
 /// The error of a run expected to fail.
-async fn index_error(args: &Args) -> String {
-    match app::run_with_env(args, &|_: &str| None).await {
-        Ok(outcome) => panic!("expected a refusal, got {outcome}"),
+async fn index_error(index: CodeIndex) -> String {
+    match index.run().await {
+        Ok(report) => panic!("expected a refusal, got {report}"),
         Err(e) => format!("{e:#}"),
     }
 }
@@ -698,20 +666,20 @@ async fn two_indexes_whose_d1_files_share_a_folder_keep_their_tables() {
     let dbs = tmp.path().join("dbs");
     let (a_db, b_db) = (dbs.join("a.d1"), dbs.join("b.d1"));
 
-    let first = index_with(&index_into(&a, &a_db, None), &|_: &str| None).await;
+    let first = run(index_into(&a, &a_db, None)).await;
     assert_eq!(first.files, changes(4, 0, 0, 4), "{first}");
-    let second = index_with(&index_into(&b, &b_db, None), &|_: &str| None).await;
+    let second = run(index_into(&b, &b_db, None)).await;
     assert_eq!(second.files, changes(1, 0, 0, 1), "{second}");
     // The second index did not touch the first one's tables ...
     assert_index(&a_db, all_fixture_files(), all_fixture_symbols()).await;
     assert_index(&b_db, tree_b_files(), tree_b_symbols()).await;
 
     // ... and each index still knows what it indexed: nothing to do on the next runs.
-    let again = index_with(&index_into(&a, &a_db, None), &|_: &str| None).await;
+    let again = run(index_into(&a, &a_db, None)).await;
     assert_eq!(again.files, changes(0, 0, 0, 4), "{again}");
     assert_eq!(again.symbols, changes(0, 0, 0, 13), "{again}");
     assert_eq!((again.sources.unchanged, again.sources.added), (4, 0));
-    let again = index_with(&index_into(&b, &b_db, None), &|_: &str| None).await;
+    let again = run(index_into(&b, &b_db, None)).await;
     assert_eq!(again.files, changes(0, 0, 0, 1), "{again}");
     assert_index(&a_db, all_fixture_files(), all_fixture_symbols()).await;
     assert_index(&b_db, tree_b_files(), tree_b_symbols()).await;
@@ -727,16 +695,16 @@ async fn indexes_sharing_one_database_url_keep_their_tables() {
     let dbs = tmp.path().join("dbs");
     let (a_db, b_db, c_db) = (dbs.join("a.d1"), dbs.join("b.d1"), dbs.join("c.d1"));
 
-    index_with(&index_into(&a, &a_db, url.clone()), &|_: &str| None).await;
-    index_with(&index_into(&b, &b_db, url.clone()), &|_: &str| None).await;
+    run(index_into(&a, &a_db, url.clone())).await;
+    run(index_into(&b, &b_db, url.clone())).await;
     // The same tree into a second database: a third index.
-    let third = index_with(&index_into(&a, &c_db, url.clone()), &|_: &str| None).await;
+    let third = run(index_into(&a, &c_db, url.clone())).await;
     assert_eq!(third.files, changes(4, 0, 0, 4), "{third}");
 
     assert_index(&a_db, all_fixture_files(), all_fixture_symbols()).await;
     assert_index(&b_db, tree_b_files(), tree_b_symbols()).await;
     assert_index(&c_db, all_fixture_files(), all_fixture_symbols()).await;
-    let again = index_with(&index_into(&a, &a_db, url.clone()), &|_: &str| None).await;
+    let again = run(index_into(&a, &a_db, url.clone())).await;
     assert_eq!(again.files, changes(0, 0, 0, 4), "{again}");
     assert_eq!(again.sources.unchanged, 4, "{again}");
     assert_index(&c_db, all_fixture_files(), all_fixture_symbols()).await;
@@ -807,11 +775,7 @@ async fn a_files_table_made_by_someone_else_is_refused_and_left_alone() {
     );
 
     for adopt in [false, true] {
-        let error = index_error(&Args {
-            adopt,
-            ..args(&root, Mode::Index)
-        })
-        .await;
+        let error = index_error(CodeIndex::new(&root).adopt(adopt)).await;
         assert!(
             error.contains("refusing") && error.contains("table `files`"),
             "{error}"
@@ -856,7 +820,7 @@ async fn a_table_with_exactly_our_schema_is_taken_over_only_with_adopt() {
             .expect("a row");
     }
 
-    let error = index_error(&args(&root, Mode::Index)).await;
+    let error = index_error(CodeIndex::new(&root)).await;
     assert!(
         error.contains("refusing") && error.contains("table `files`") && error.contains("--adopt"),
         "{error}"
@@ -867,14 +831,7 @@ async fn a_table_with_exactly_our_schema_is_taken_over_only_with_adopt() {
         assert_eq!(stored_files(&db).await, vec![stale.clone()]);
     }
 
-    let adopted = index_with(
-        &Args {
-            adopt: true,
-            ..args(&root, Mode::Index)
-        },
-        &|_: &str| None,
-    )
-    .await;
+    let adopted = run(CodeIndex::new(&root).adopt(true)).await;
     // Taken over: its rows are replaced by this tree's.
     assert_eq!(adopted.files, changes(4, 0, 1, 4), "{adopted}");
     assert_index(&d1, all_fixture_files(), all_fixture_symbols()).await;
@@ -952,7 +909,7 @@ async fn odd_trees_index_regular_files_inside_the_tree_only() {
         &again_symbols,
         &[evil],
     ]);
-    let skipped = |s: &Summary| -> Vec<(String, walk::SkipReason)> {
+    let skipped = |s: &IndexReport| -> Vec<(String, walk::SkipReason)> {
         s.skipped
             .iter()
             .map(|s| (s.path.clone(), s.reason.clone()))
@@ -989,13 +946,10 @@ async fn odd_trees_index_regular_files_inside_the_tree_only() {
     assert_eq!(skipped(&second), expected_skipped, "{second}");
 
     // What the tree holds is printed with its control characters escaped.
-    let printed = match app::run(&args(&root, Mode::Query("evil".into())))
+    let printed = query::definitions(&index_db(&root), "evil")
         .await
         .expect("query")
-    {
-        outcome @ Outcome::Query { .. } => outcome.to_string(),
-        other => panic!("expected a query answer, got {other}"),
-    };
+        .to_string();
     assert_eq!(
         printed,
         "1 definition of `evil`:\n  tools/evil.py:1  function  \
@@ -1005,7 +959,7 @@ async fn odd_trees_index_regular_files_inside_the_tree_only() {
 
 #[test]
 fn printed_names_signatures_and_paths_escape_terminal_controls() {
-    let d = app::Definition {
+    let d = query::Definition {
         file: "a\x1b[31m.rs".to_owned(),
         start_line: 1,
         end_line: 2,
@@ -1014,7 +968,7 @@ fn printed_names_signatures_and_paths_escape_terminal_controls() {
         signature: "fn x(\x08\x7f\r\n\t)".to_owned(),
         parent: Some("P\u{202e}".to_owned()),
     };
-    let query = Outcome::Query {
+    let query = Answer::Definitions {
         name: "x\u{9b}2J".to_owned(),
         found: vec![d.clone()],
         similar: Vec::new(),
@@ -1025,7 +979,7 @@ fn printed_names_signatures_and_paths_escape_terminal_controls() {
         "1 definition of `x\\u{9b}2J`:\n  a\\u{1b}[31m.rs:1  function  \
          fn x(\\u{8}\\u{7f}\\u{d}\\u{a}\\u{9})  (in P\\u{202e})"
     );
-    let similar = Outcome::Query {
+    let similar = Answer::Definitions {
         name: "\x1bq".to_owned(),
         found: Vec::new(),
         similar: vec!["\x1b[0m".to_owned()],
@@ -1035,7 +989,7 @@ fn printed_names_signatures_and_paths_escape_terminal_controls() {
         similar,
         "no definition of `\\u{1b}q` in the index; similar names: \\u{1b}[0m"
     );
-    let file = Outcome::File {
+    let file = Answer::File {
         path: "\x1b]0;t\x07".to_owned(),
         symbols: vec![d],
     }
@@ -1050,7 +1004,10 @@ fn printed_names_signatures_and_paths_escape_terminal_controls() {
             "{text:?}"
         );
     }
-    assert_eq!(app::printable_text("a\n\tb\x1b"), "a\n\tb\\u{1b}");
+    assert_eq!(
+        thread_flow::code::printable_text("a\n\tb\x1b"),
+        "a\n\tb\\u{1b}"
+    );
 }
 
 #[cfg(unix)]
@@ -1063,11 +1020,7 @@ fn reading_refuses_fifos_links_out_and_oversized_files_without_blocking() {
     write(tmp.path(), "secret.rs", "fn secret() {}\n");
     symlink(tmp.path().join("secret.rs"), root.join("leak.rs"));
     mkfifo(&root.join("pipe.rs"));
-    let rules = walk::Rules {
-        root: std::fs::canonicalize(&root).expect("canonical"),
-        excluded: Vec::new(),
-        max_bytes: 16,
-    };
+    let rules = walk::Rules::new(std::fs::canonicalize(&root).expect("canonical"), 16);
     let content = |key: &str| match walk::read(&rules, key) {
         walk::FileRead::Content(bytes, _) => Ok(bytes),
         walk::FileRead::Gone => Err(None),
@@ -1115,11 +1068,7 @@ fn walk_listing_for_the_unprivileged_check() {
     let Some(root) = std::env::var_os(WALK_ROOT_VAR) else {
         return;
     };
-    let rules = walk::Rules {
-        root: PathBuf::from(root),
-        excluded: Vec::new(),
-        max_bytes: 1024,
-    };
+    let rules = walk::Rules::new(PathBuf::from(root), 1024);
     for line in listing_lines(&walk::list(&rules)) {
         println!("LISTING {line}");
     }
@@ -1171,11 +1120,7 @@ fn an_unreadable_folder_is_skipped_and_the_walk_goes_on() {
             .map(str::to_owned)
             .collect()
     } else {
-        let rules = walk::Rules {
-            root: root.clone(),
-            excluded: Vec::new(),
-            max_bytes: 1024,
-        };
+        let rules = walk::Rules::new(root.clone(), 1024);
         listing_lines(&walk::list(&rules))
     };
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).expect("chmod back");
@@ -1194,7 +1139,7 @@ async fn an_index_whose_tables_were_deleted_is_rebuilt() {
     let _one_at_a_time = RECOCO.lock().await;
     let (tmp, root) = fixture_repo();
     let d1 = tmp.path().join("dbs").join("index.d1");
-    index_with(&index_into(&root, &d1, None), &|_: &str| None).await;
+    run(index_into(&root, &d1, None)).await;
     // As when the D1 file is deleted (which a test cannot do in-process: the target keeps its
     // connection to the file open for the life of the process).
     rusqlite::Connection::open(&d1)
@@ -1203,11 +1148,11 @@ async fn an_index_whose_tables_were_deleted_is_rebuilt() {
 
     // ReCoco's state (beside it) still says every file is indexed: without care, nothing
     // would be written again.
-    let again = index_with(&index_into(&root, &d1, None), &|_: &str| None).await;
+    let again = run(index_into(&root, &d1, None)).await;
     assert_eq!(again.files.rows, 4, "{again}");
     assert_eq!(again.symbols, changes(13, 0, 0, 13), "{again}");
     assert_index(&d1, all_fixture_files(), all_fixture_symbols()).await;
-    let third = index_with(&index_into(&root, &d1, None), &|_: &str| None).await;
+    let third = run(index_into(&root, &d1, None)).await;
     assert_eq!(third.files, changes(0, 0, 0, 4), "{third}");
     assert_eq!(third.sources.unchanged, 4, "{third}");
 }
@@ -1222,27 +1167,27 @@ fn flow_names_key_the_index_by_destination_and_tree() {
         database_id: db.to_owned(),
     };
     let names = [
-        app::flow_name(&local("/dbs/a.d1"), Path::new("/src/a")),
-        app::flow_name(&local("/dbs/b.d1"), Path::new("/src/a")),
-        app::flow_name(&local("/dbs/a.d1"), Path::new("/src/b")),
-        app::flow_name(&cloud("one"), Path::new("/src/a")),
-        app::flow_name(&cloud("two"), Path::new("/src/a")),
+        index::flow_name(&local("/dbs/a.d1"), Path::new("/src/a")),
+        index::flow_name(&local("/dbs/b.d1"), Path::new("/src/a")),
+        index::flow_name(&local("/dbs/a.d1"), Path::new("/src/b")),
+        index::flow_name(&cloud("one"), Path::new("/src/a")),
+        index::flow_name(&cloud("two"), Path::new("/src/a")),
     ];
     for (i, name) in names.iter().enumerate() {
         assert_eq!(name.len(), "CodeIndex_".len() + 16, "{name}");
         assert!(name.starts_with("CodeIndex_"), "{name}");
-        assert!(!app::is_legacy_flow_name(name), "{name}");
+        assert!(!index::is_legacy_flow_name(name), "{name}");
         for other in &names[i + 1..] {
             assert_ne!(name, other);
         }
     }
     assert_eq!(
         names[0],
-        app::flow_name(&local("/dbs/a.d1"), Path::new("/src/a")),
+        index::flow_name(&local("/dbs/a.d1"), Path::new("/src/a")),
         "stable"
     );
-    assert!(app::is_legacy_flow_name("CodeIndex"));
-    assert!(app::is_legacy_flow_name("CodeIndex_0123456789ab"));
+    assert!(index::is_legacy_flow_name("CodeIndex"));
+    assert!(index::is_legacy_flow_name("CodeIndex_0123456789ab"));
 }
 
 /// An index made by code-index before indexes were keyed by destination and tree: its tables
@@ -1276,24 +1221,26 @@ async fn an_index_made_by_an_earlier_code_index_is_refused_with_a_hint_then_adop
         .await
         .expect("ReCoco context");
     thread_flow::register().expect("register D1");
-    let table_export = |name: &str, export: thread_flow::D1Export| flow::TableExport {
-        name: name.to_owned(),
-        spec: export.spec,
-        index_options: export.index_options,
-    };
-    let connection = thread_flow::target::Connection::local(&d1);
+    let connection = Connection::local(&d1);
+    // The earlier code-index indexed definitions only: tables files and symbols.
     let config = flow::FlowConfig {
         flow_name: legacy.to_owned(),
         source_dir: std::fs::canonicalize(&root).expect("real path"),
         extra_excluded: Vec::new(),
-        files: table_export(
+        include: Vec::new(),
+        exclude: Vec::new(),
+        languages: None,
+        max_file_bytes: flow::MAX_FILE_BYTES,
+        files: flow::TableExport::new(
             "files",
             thread_flow::export::<FileRow>(connection.clone()).expect("export"),
         ),
-        symbols: table_export(
+        symbols: flow::TableExport::new(
             "symbols",
             thread_flow::export::<SymbolRow>(connection).expect("export"),
         ),
+        imports: None,
+        calls: None,
     };
     let old = flow::build(&config).await.expect("legacy flow");
     flow::setup(&old).await.expect("legacy setup");
@@ -1308,7 +1255,7 @@ async fn an_index_made_by_an_earlier_code_index_is_refused_with_a_hint_then_adop
     assert_index(&d1, all_fixture_files(), all_fixture_symbols()).await;
 
     let url = Some(url_with_password(&pg));
-    let error = index_error(&index_into(&root, &d1, url.clone())).await;
+    let error = index_error(index_into(&root, &d1, url.clone())).await;
     assert!(
         error.contains("refusing to write into table `files`")
             && error.contains(legacy)
@@ -1318,19 +1265,12 @@ async fn an_index_made_by_an_earlier_code_index_is_refused_with_a_hint_then_adop
     );
     assert_index(&d1, all_fixture_files(), all_fixture_symbols()).await;
 
-    let adopted = index_with(
-        &Args {
-            adopt: true,
-            ..index_into(&root, &d1, url.clone())
-        },
-        &|_: &str| None,
-    )
-    .await;
+    let adopted = run(index_into(&root, &d1, url.clone()).adopt(true)).await;
     // Same tree, same rows: rewritten, so nothing changed.
     assert_eq!(adopted.files, changes(0, 0, 0, 4), "{adopted}");
     assert_eq!(adopted.symbols, changes(0, 0, 0, 13), "{adopted}");
     assert_index(&d1, all_fixture_files(), all_fixture_symbols()).await;
-    let again = index_with(&index_into(&root, &d1, url), &|_: &str| None).await;
+    let again = run(index_into(&root, &d1, url)).await;
     assert_eq!(again.sources.unchanged, 4, "{again}");
 }
 
@@ -1350,14 +1290,14 @@ fn url_with_password(pg: &thread_flow::postgres::PrivatePostgres) -> String {
 #[test]
 fn database_url_credentials_never_stay_in_the_url() {
     let (url, user, password) =
-        app::split_credentials("postgres://me:p%40ss:w@db.internal:5432/state?sslmode=require");
+        index::split_credentials("postgres://me:p%40ss:w@db.internal:5432/state?sslmode=require");
     assert_eq!(url, "postgres://db.internal:5432/state?sslmode=require");
     assert_eq!(user.as_deref(), Some("me"));
     assert_eq!(password.as_deref(), Some("p@ss:w"));
-    let (url, user, password) = app::split_credentials("postgres://localhost/postgres?host=/a@b");
+    let (url, user, password) = index::split_credentials("postgres://localhost/postgres?host=/a@b");
     assert_eq!(url, "postgres://localhost/postgres?host=/a@b");
     assert_eq!((user, password), (None, None));
-    let (url, user, password) = app::split_credentials("postgres://only@host/db");
+    let (url, user, password) = index::split_credentials("postgres://only@host/db");
     assert_eq!(url, "postgres://host/db");
     assert_eq!((user.as_deref(), password), (Some("only"), None));
 }

@@ -835,6 +835,23 @@ fn open_local(path: &Path) -> Result<D1Database, IndexError> {
     D1Database::local(path).map_err(d1_error(format!("cannot open {}", path.display())))
 }
 
+/// Opens the database of an existing index for reading (queries): a local file must exist
+/// (nothing is created), a remote database is opened with the connection's token.
+pub fn open_existing(connection: &Connection) -> Result<D1Database, IndexError> {
+    match connection {
+        Connection::Local(path) => {
+            if !path.is_file() {
+                return Err(IndexError::Config(format!(
+                    "no index at {}: run `code-index <DIR>` first",
+                    path.display()
+                )));
+            }
+            D1Database::local(path).map_err(d1_error(format!("cannot open {}", path.display())))
+        }
+        remote => open_remote(remote),
+    }
+}
+
 /// Opens a remote D1 database with the connection's token (checked against the spec rules).
 fn open_remote(connection: &Connection) -> Result<D1Database, IndexError> {
     connection
@@ -1269,27 +1286,14 @@ where
 }
 
 /// Every row of a table of `T`'s columns named as in `schema` (which may differ from
-/// `T::schema()`'s name), in one request.
+/// `T::schema()`'s name), in key order. `T`'s own table is read in pages
+/// ([`crate::D1Table::all`]); a renamed one in one request.
 pub async fn read_all<T: D1Target>(db: &D1Database, schema: &TableSchema) -> crate::Result<Vec<T>> {
-    let encoding = db.encoding();
-    let statement = crate::sql::select::select_all(schema, encoding);
-    let outcome = db.request(vec![statement]).await?;
-    let rows = outcome
-        .results
-        .into_iter()
-        .next()
-        .map(|r| r.rows)
-        .unwrap_or_default();
-    rows.into_iter()
-        .map(|row| {
-            let values = crate::sql::select::decode_row(schema, row, encoding)?;
-            T::from_row(values).map_err(|e| crate::Error::Decode {
-                table: schema.name.clone(),
-                column: e.column.into(),
-                message: e.error.to_string(),
-            })
-        })
-        .collect()
+    if schema.name == T::schema().name {
+        return db.table::<T>().all().await;
+    }
+    let statement = crate::sql::select::select_all(schema, db.encoding());
+    db.query_as::<T>(statement.sql, statement.params).await
 }
 
 fn diff<T>(before: &Snapshot<T>, after: &Snapshot<T>) -> TableChanges

@@ -13,6 +13,7 @@
 //! - [`printable`]: text from indexed files, safe to print on a terminal.
 
 pub mod extract;
+pub mod query;
 pub mod rows;
 pub mod text;
 pub mod walk;
@@ -24,7 +25,7 @@ pub mod index;
 
 pub use extract::{Call, FileFacts, Import, Language, Symbol, SymbolKind, extract};
 pub use rows::{CallRow, FileRow, ImportRow, SymbolRow};
-pub use text::{printable, printable_text};
+pub use text::{printable, printable_json, printable_text};
 
 #[cfg(feature = "recoco")]
 pub use flow::register;

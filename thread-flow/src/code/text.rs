@@ -40,3 +40,29 @@ fn escape_controls(text: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
     }
     Cow::Owned(out)
 }
+
+/// `value` as pretty JSON with every terminal control character escaped as `\uXXXX`: JSON
+/// escapes only C0 controls itself, and would leave DEL, C1 controls (`\u{9b}` starts a
+/// terminal command) and bidirectional overrides raw. The result is still valid JSON with
+/// the same value (those characters can only appear inside strings).
+pub fn printable_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    let json = match serde_json::to_string_pretty(value) {
+        Ok(json) => json,
+        Err(e) => {
+            return serde_json::json!({ "error": e.to_string() }).to_string();
+        }
+    };
+    if !json.chars().any(|c| is_terminal_control(c) && c != '\n') {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if is_terminal_control(c) && c != '\n' {
+            // Every such character is in the Basic Multilingual Plane: one \uXXXX escape.
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
