@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use thread_flow::D1Database;
+use thread_flow::{D1Database, D1Target};
 use thread_flow::code::index::{self, CodeIndex, IndexReport, TableChanges};
 use thread_flow::code::query::{self, Answer};
 use thread_flow::code::{CallRow, FileRow, ImportRow, Language, SymbolKind, SymbolRow};
@@ -1300,4 +1300,487 @@ fn database_url_credentials_never_stay_in_the_url() {
     let (url, user, password) = index::split_credentials("postgres://only@host/db");
     assert_eq!(url, "postgres://host/db");
     assert_eq!((user.as_deref(), password), (Some("only"), None));
+}
+
+// ---------------------------------------------------------------------------------------
+// The questions, on an index written with the typed tables (no flow needed)
+
+fn call(file: &str, line: i64, callee: &str, caller: Option<&str>) -> CallRow {
+    CallRow {
+        file: file.to_owned(),
+        line,
+        callee: callee.to_owned(),
+        caller: caller.map(str::to_owned),
+    }
+}
+
+fn import(file: &str, line: i64, module: &str, names: &[&str]) -> ImportRow {
+    ImportRow {
+        file: file.to_owned(),
+        line,
+        module: module.to_owned(),
+        names: names.iter().map(|n| (*n).to_owned()).collect(),
+    }
+}
+
+/// A small index written directly through the row structs (as a user's own code could).
+async fn hand_made_index() -> D1Database {
+    let db = D1Database::in_memory().expect("in-memory D1");
+    db.table::<SymbolRow>().migrate().await.expect("symbols");
+    db.table::<CallRow>().migrate().await.expect("calls");
+    db.table::<ImportRow>().migrate().await.expect("imports");
+    db.table::<SymbolRow>()
+        .upsert(&expected_symbols(&[&RUST_SYMBOLS, &PYTHON_SYMBOLS]))
+        .await
+        .expect("symbols");
+    db.table::<CallRow>()
+        .upsert(&[
+            call("tools/stats.py", 9, "mean", Some("mean")),
+            call("tools/stats.py", 13, "Summary", Some("summarize")),
+            call("tools/stats.py", 13, "mean", Some("summarize")),
+            call("web/app.ts", 9, "push", Some("register")),
+            call("web/app.ts", 20, "mean", None),
+        ])
+        .await
+        .expect("calls");
+    db.table::<ImportRow>()
+        .upsert(&[
+            import("tools/stats.py", 1, "statistics", &[]),
+            import("web/app.ts", 1, "./widget", &["Widget", "render"]),
+            import("web/main.ts", 2, "./widget", &["Widget"]),
+        ])
+        .await
+        .expect("imports");
+    db
+}
+
+#[tokio::test]
+async fn who_calls_what_and_who_imports_what_as_text_and_json() {
+    let db = hand_made_index().await;
+
+    let callers = query::callers(&db, "mean").await.expect("callers");
+    assert_eq!(
+        callers.to_string(),
+        "3 calls of `mean`:\n  \
+         tools/stats.py:9  in mean\n  \
+         tools/stats.py:13  in summarize\n  \
+         web/app.ts:20  (top level)"
+    );
+    let json: serde_json::Value = serde_json::from_str(&callers.to_json()).expect("JSON");
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "query": "callers",
+            "name": "mean",
+            "calls": [
+                {"file": "tools/stats.py", "line": 9, "caller": "mean", "callee": "mean"},
+                {"file": "tools/stats.py", "line": 13, "caller": "summarize", "callee": "mean"},
+                {"file": "web/app.ts", "line": 20, "caller": null, "callee": "mean"},
+            ]
+        })
+    );
+
+    let callees = query::callees(&db, "summarize").await.expect("callees");
+    assert_eq!(
+        callees.to_string(),
+        "`summarize` makes 2 calls:\n  tools/stats.py:13  Summary\n  tools/stats.py:13  mean"
+    );
+    let json: serde_json::Value = serde_json::from_str(&callees.to_json()).expect("JSON");
+    assert_eq!(json["query"], "callees");
+    assert_eq!(json["calls"][0]["callee"], "Summary");
+    assert_eq!(json["calls"][1]["callee"], "mean");
+
+    let imports = query::imports(&db, "./web/app.ts").await.expect("imports");
+    assert_eq!(
+        imports.to_string(),
+        "web/app.ts: 1 import\n  1  ./widget  {Widget, render}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&imports.to_json()).expect("JSON");
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "query": "imports",
+            "path": "web/app.ts",
+            "imports": [
+                {"file": "web/app.ts", "line": 1, "module": "./widget", "names": ["Widget", "render"]},
+            ]
+        })
+    );
+
+    let importers = query::importers(&db, "./widget").await.expect("importers");
+    assert_eq!(
+        importers.to_string(),
+        "2 imports of `./widget`:\n  web/app.ts:1  {Widget, render}\n  web/main.ts:2  {Widget}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&importers.to_json()).expect("JSON");
+    assert_eq!(json["query"], "importers");
+    assert_eq!(json["imports"][1]["file"], "web/main.ts");
+
+    let definitions = query::definitions(&db, "Config")
+        .await
+        .expect("definitions");
+    let json: serde_json::Value = serde_json::from_str(&definitions.to_json()).expect("JSON");
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "query": "definitions",
+            "name": "Config",
+            "found": [
+                {"file": "src/lib.rs", "start_line": 3, "end_line": 5, "name": "Config",
+                 "kind": "struct", "signature": "pub struct Config", "parent": null},
+                {"file": "src/lib.rs", "start_line": 7, "end_line": 11, "name": "Config",
+                 "kind": "impl", "signature": "impl Config", "parent": null},
+            ],
+            "similar": []
+        })
+    );
+    let file = query::file_symbols(&db, "tools/stats.py")
+        .await
+        .expect("file");
+    let json: serde_json::Value = serde_json::from_str(&file.to_json()).expect("JSON");
+    assert_eq!(json["query"], "file");
+    let names: Vec<&str> = json["symbols"]
+        .as_array()
+        .expect("symbols")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(names, ["Summary", "__init__", "mean", "summarize"]);
+
+    // Nothing found is an answer too, in both forms.
+    let none = query::callers(&db, "nobody").await.expect("callers");
+    assert_eq!(none.to_string(), "no call of `nobody` in the index");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&none.to_json()).expect("JSON")["calls"],
+        serde_json::json!([])
+    );
+    assert_eq!(
+        query::importers(&db, "os")
+            .await
+            .expect("importers")
+            .to_string(),
+        "no import of `os` in the index"
+    );
+    assert_eq!(
+        query::callees(&db, "nobody")
+            .await
+            .expect("callees")
+            .to_string(),
+        "no call made by `nobody` in the index"
+    );
+}
+
+#[tokio::test]
+async fn questions_to_a_database_without_an_index_say_so() {
+    let db = D1Database::in_memory().expect("in-memory D1");
+    for (answer, table) in [
+        (query::definitions(&db, "x").await, "symbols"),
+        (query::file_symbols(&db, "a.rs").await, "symbols"),
+        (query::callers(&db, "x").await, "calls"),
+        (query::callees(&db, "x").await, "calls"),
+        (query::imports(&db, "a.rs").await, "imports"),
+        (query::importers(&db, "x").await, "imports"),
+    ] {
+        match answer {
+            Err(query::QueryError::NoIndex { table: missing }) => assert_eq!(missing, table),
+            other => panic!("expected NoIndex for {table}, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn json_answers_escape_terminal_controls_and_stay_valid_json() {
+    let answer = Answer::Callers {
+        name: "x\u{9b}2J".to_owned(),
+        calls: vec![query::CallSite {
+            file: "a\x1b[31m.rs".to_owned(),
+            line: 1,
+            caller: Some("P\u{202e}\x7f".to_owned()),
+            callee: "x\u{9b}2J".to_owned(),
+        }],
+    };
+    let json = answer.to_json();
+    assert!(
+        !json
+            .chars()
+            .any(|c| c.is_control() && c != '\n' || c == '\u{202e}'),
+        "{json:?}"
+    );
+    assert!(json.contains("\\u009b") && json.contains("\\u202e") && json.contains("\\u007f"));
+    let value: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+    assert_eq!(value["calls"][0]["file"], "a\x1b[31m.rs");
+    assert_eq!(value["calls"][0]["caller"], "P\u{202e}\x7f");
+    assert_eq!(
+        answer.to_string(),
+        "1 call of `x\\u{9b}2J`:\n  a\\u{1b}[31m.rs:1  in P\\u{202e}\\u{7f}"
+    );
+}
+
+#[test]
+fn selections_match_languages_and_globs_on_relative_paths() {
+    use walk::Selection;
+    let all = Selection::default();
+    assert_eq!(all.language_of("src/a.rs"), Some(Language::Rust));
+    assert_eq!(all.language_of("README.md"), None);
+
+    let some = Selection::new(
+        Some(vec![Language::Rust, Language::TypeScript]),
+        &["src/**".to_owned(), "web/*.ts".to_owned()],
+        &["**/generated/**".to_owned()],
+    )
+    .expect("valid globs");
+    assert!(some.selects("src/lib.rs"));
+    assert!(some.selects("src/deep/er/mod.rs"));
+    assert!(!some.selects("src/generated/x.rs"), "excluded");
+    assert!(!some.selects("tools/stats.py"), "not included");
+    assert!(!some.selects("src/stats.py"), "not a chosen language");
+    assert!(some.selects("web/app.ts"));
+    assert!(!some.selects("web/deep/app.ts"), "`*` stops at `/`");
+
+    let bad = Selection::new(None, &["src/[".to_owned()], &[]).expect_err("invalid glob");
+    assert_eq!(bad.glob, "src/[");
+    assert!(bad.to_string().starts_with("invalid glob `src/[`"), "{bad}");
+}
+
+// ---------------------------------------------------------------------------------------
+// The library from a user's own code
+
+fn sqlite_names(db: &Path, kind: &str) -> Vec<String> {
+    let conn = rusqlite::Connection::open(db).expect("open with sqlite");
+    conn.prepare(
+        "SELECT name FROM sqlite_master WHERE type = ?1 AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )
+    .and_then(|mut s| {
+        s.query_map([kind], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .expect("names")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_builder_indexes_chosen_files_into_tables_of_the_users_names() {
+    use thread_flow::code::index::TableNames;
+
+    let _one_at_a_time = RECOCO.lock().await;
+    let (tmp, root) = fixture_repo();
+    let d1 = tmp.path().join("dbs").join("mine.d1");
+    let names = TableNames {
+        files: "my_files".into(),
+        symbols: "my_symbols".into(),
+        imports: "my_imports".into(),
+        calls: "my_calls".into(),
+    };
+    let mine = || {
+        CodeIndex::new(&root)
+            .include(["src/**", "web/**"])
+            .exclude(["**/old.js"])
+            .languages([Language::Rust, Language::TypeScript, Language::JavaScript])
+            .destination(Connection::local(&d1))
+            .table_names(names.clone())
+    };
+
+    let first = mine().run().await.expect("the index runs");
+    assert_eq!(
+        sqlite_names(&d1, "table"),
+        ["my_calls", "my_files", "my_imports", "my_symbols"]
+    );
+    // Index names follow the table names.
+    let indexes = sqlite_names(&d1, "index");
+    for index in [
+        "my_symbols_name_idx",
+        "my_symbols_kind_name_idx",
+        "my_imports_module_idx",
+        "my_calls_callee_idx",
+        "my_calls_caller_file_idx",
+    ] {
+        assert!(indexes.iter().any(|i| i == index), "{index} in {indexes:?}");
+    }
+    assert_eq!(first.files, changes(2, 0, 0, 2), "{first}");
+    assert!(first.to_string().contains("my_symbols"), "{first}");
+
+    let db = D1Database::local(&d1).expect("open");
+    let schema = |s: &thread_flow::TableSchema, name: &str| thread_flow::target::renamed(s, name);
+    let files: Vec<FileRow> = index::read_all(&db, &schema(FileRow::schema(), "my_files"))
+        .await
+        .expect("read my_files");
+    assert_eq!(
+        files,
+        [
+            file_row("src/lib.rs", Language::Rust, LIB_RS),
+            file_row("web/app.ts", Language::TypeScript, APP_TS),
+        ]
+    );
+    let symbols: Vec<SymbolRow> = index::read_all(&db, &schema(SymbolRow::schema(), "my_symbols"))
+        .await
+        .expect("read my_symbols");
+    assert_eq!(symbols, expected_symbols(&[&RUST_SYMBOLS, &TS_SYMBOLS]));
+
+    // Its own flow name: the default index of the same tree into the same file is another
+    // index, and neither touches the other's tables.
+    assert_ne!(
+        first.flow_name,
+        index::flow_name(&Connection::local(&d1).identity(), &first.source_dir)
+    );
+    let default_tables = run(index_into(&root, &d1, None)).await;
+    assert_eq!(
+        default_tables.files,
+        changes(4, 0, 0, 4),
+        "{default_tables}"
+    );
+    let again = mine().run().await.expect("the index runs again");
+    assert_eq!(again.files, changes(0, 0, 0, 2), "{again}");
+    assert_eq!(again.sources.unchanged, 2, "{again}");
+    assert_eq!(
+        sqlite_names(&d1, "table"),
+        [
+            "calls",
+            "files",
+            "imports",
+            "my_calls",
+            "my_files",
+            "my_imports",
+            "my_symbols",
+            "symbols"
+        ]
+    );
+
+    // A glob that is not one stops the run before anything is read or written.
+    let error = CodeIndex::new(&root)
+        .include(["src/["])
+        .destination(Connection::local(tmp.path().join("dbs").join("bad.d1")))
+        .run()
+        .await
+        .expect_err("an invalid glob");
+    assert!(
+        format!("{error:#}").contains("invalid glob `src/[`"),
+        "{error:#}"
+    );
+}
+
+/// A row of the user's own table, filled by the registered `ExtractSymbols` function.
+#[derive(Debug, Clone, PartialEq, Eq, thread_flow::D1Target)]
+#[d1(table = "definitions", primary_key(file, start_line, name))]
+struct Definition {
+    file: String,
+    start_line: i64,
+    name: String,
+    kind: String,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_users_own_flow_uses_the_registered_functions() {
+    use recoco_core::builder::FlowBuilder;
+
+    let _one_at_a_time = RECOCO.lock().await;
+    let (tmp, root) = fixture_repo();
+    let pg = thread_flow::postgres::PrivatePostgres::temporary()
+        .expect("start PostgreSQL (needs initdb, pg_ctl and postgres on PATH or in PG_BIN_DIR)");
+    recoco_core::lib_context::init_lib_context(Some(recoco_core::settings::Settings {
+        database: Some(pg.database_spec()),
+        ..Default::default()
+    }))
+    .await
+    .expect("ReCoco context");
+    thread_flow::code::register().expect("register the code functions and D1");
+    thread_flow::code::register().expect("registering twice is fine");
+
+    // ReCoco's own LocalFile source, then ExtractSymbols, into the user's table.
+    let d1 = tmp.path().join("user.d1");
+    let mut builder = FlowBuilder::new("UserDefinitions").await.expect("builder");
+    let sources = builder
+        .add_source(
+            "LocalFile".to_owned(),
+            serde_json::from_value(serde_json::json!({
+                "path": root.join("tools").to_string_lossy(),
+                "binary": false,
+                "included_patterns": ["**/*.py"],
+            }))
+            .expect("spec"),
+            None,
+            "files".to_owned(),
+            None,
+            None,
+        )
+        .await
+        .expect("source");
+    let collector = builder
+        .root_scope()
+        .add_collector("definitions".to_owned())
+        .expect("collector");
+    let file_scope = builder.for_each(sources, None).expect("for each file");
+    let field = |b: &FlowBuilder, scope, name: &str| {
+        b.scope_field(scope, name)
+            .expect("field")
+            .unwrap_or_else(|| panic!("no field {name}"))
+    };
+    let path = field(&builder, file_scope.clone(), "filename");
+    let content = field(&builder, file_scope.clone(), "content");
+    let symbols = builder
+        .transform(
+            flow::EXTRACT_SYMBOLS.to_owned(),
+            serde_json::Map::new(),
+            vec![
+                (path.clone(), Some("path".to_owned())),
+                (content, Some("content".to_owned())),
+            ],
+            Some(file_scope),
+            "symbols".to_owned(),
+        )
+        .await
+        .expect("ExtractSymbols");
+    let symbol_scope = builder.for_each(symbols, None).expect("for each symbol");
+    builder
+        .collect(
+            &collector,
+            vec![
+                ("file".to_owned(), path),
+                (
+                    "start_line".to_owned(),
+                    field(&builder, symbol_scope.clone(), "start_line"),
+                ),
+                (
+                    "name".to_owned(),
+                    field(&builder, symbol_scope.clone(), "name"),
+                ),
+                ("kind".to_owned(), field(&builder, symbol_scope, "kind")),
+            ],
+            None,
+        )
+        .await
+        .expect("collect");
+    thread_flow::target::export_collector::<Definition>(
+        &mut builder,
+        "definitions",
+        &collector,
+        Connection::local(&d1),
+    )
+    .expect("export");
+    let user_flow = builder.build_flow().await.expect("build");
+    flow::setup(&user_flow).await.expect("setup");
+    flow::update(&user_flow, Duration::from_secs(60), |_| {})
+        .await
+        .expect("update");
+    recoco_core::lib_context::get_lib_context()
+        .await
+        .expect("context")
+        .remove_flow_context("UserDefinitions");
+
+    let db = D1Database::local(&d1).expect("open");
+    let stored = db.table::<Definition>().all().await.expect("read");
+    let definition = |line: i64, name: &str, kind: &str| Definition {
+        file: "stats.py".to_owned(),
+        start_line: line,
+        name: name.to_owned(),
+        kind: kind.to_owned(),
+    };
+    assert_eq!(
+        stored,
+        [
+            definition(4, "Summary", "class"),
+            definition(5, "__init__", "method"),
+            definition(8, "mean", "method"),
+            definition(12, "summarize", "function"),
+        ]
+    );
+    drop(pg);
 }
