@@ -1,7 +1,7 @@
 //! Code intelligence (feature `code`): index a source tree's definitions, imports and calls
 //! into D1 tables, and answer "where is X defined", "who calls X", "what does file F import".
 //!
-//! - Extraction (tree-sitter): [`Language`], [`extract`] -> [`FileFacts`] (symbols, imports,
+//! - Extraction (tree-sitter): [`Language`], [`extract()`] -> [`FileFacts`] (symbols, imports,
 //!   calls). Pure, no I/O.
 //! - [`rows`]: the tables `files`, `symbols`, `imports`, `calls`, declared with
 //!   `#[derive(D1Target)]` ([`FileRow`], [`SymbolRow`], [`ImportRow`], [`CallRow`]).
