@@ -217,6 +217,10 @@ pub struct IndexReport {
     pub tables: TableNames,
     /// Source files by what happened to them.
     pub sources: SourceCounts,
+    /// Files parsed by this run (new and changed ones).
+    pub files_parsed: u64,
+    /// Bytes of the files parsed by this run.
+    pub bytes_parsed: u64,
     /// Changes in the files table.
     pub files: TableChanges,
     /// Changes in the symbols table.
@@ -294,6 +298,17 @@ impl fmt::Display for IndexReport {
                 String::new()
             },
         )?;
+        if self.files_parsed > 0 {
+            let seconds = self.elapsed.as_secs_f64().max(1e-3);
+            writeln!(
+                f,
+                "parsed: {} files, {:.2} MB ({:.0} files/s, {:.2} MB/s over the whole run)",
+                self.files_parsed,
+                self.bytes_parsed as f64 / 1e6,
+                self.files_parsed as f64 / seconds,
+                self.bytes_parsed as f64 / 1e6 / seconds,
+            )?;
+        }
         if !self.skipped.is_empty() {
             writeln!(
                 f,
@@ -549,6 +564,8 @@ impl CodeIndex {
             flow_name,
             tables: self.tables.clone(),
             sources: run.sources,
+            files_parsed: counters.parsed(),
+            bytes_parsed: counters.bytes_parsed(),
             files: run.changes[0],
             symbols: run.changes[1],
             imports: run.changes[2],
