@@ -8,6 +8,8 @@
 //! - `target` (feature `recoco`): the ReCoco target kind `"D1"` on the same runtime.
 //! - `postgres` (feature `recoco`, Unix): the embedded default for ReCoco's state, a private
 //!   PostgreSQL cluster only this program can use (Unix socket, password, stopped on exit).
+//! - `code` (feature `code`, one feature per language): what a source file defines, imports
+//!   and calls, read with tree-sitter.
 //! - [`local_state`]: state directories `0700` and state files `0600`.
 //!
 //! Data flows one way: [`schema`] -> [`sql`] (statements and batch plans, no I/O) ->
@@ -17,6 +19,8 @@
 extern crate self as thread_flow;
 
 pub mod client;
+#[cfg(feature = "code-core")]
+pub mod code;
 mod error;
 pub mod local_state;
 #[cfg(all(feature = "recoco", unix))]
