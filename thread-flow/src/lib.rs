@@ -12,6 +12,8 @@
 //! - `target` (feature `recoco`): the ReCoco target kind `"D1"` on the same runtime.
 //! - `postgres` (feature `recoco`, Unix): the embedded default for ReCoco's state, a private
 //!   PostgreSQL cluster only this program can use (Unix socket, password, stopped on exit).
+//! - `code` (feature `code`, one feature per language): what a source file defines, imports
+//!   and calls, read with tree-sitter.
 //! - [`local_state`]: state directories `0700` and state files `0600`.
 //! - `code` (feature `code`): index a source tree's definitions, imports and calls into D1.
 //!
