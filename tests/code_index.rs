@@ -16,12 +16,12 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use thread_flow::{D1Database, D1Target};
 use thread_flow::code::index::{self, CodeIndex, IndexReport, TableChanges};
 use thread_flow::code::query::{self, Answer};
 use thread_flow::code::{CallRow, FileRow, ImportRow, Language, SymbolKind, SymbolRow};
 use thread_flow::code::{flow, walk};
 use thread_flow::target::Connection;
+use thread_flow::{D1Database, D1Target};
 use thread_flow_suite::fake_d1::FakeD1;
 
 /// ReCoco's library context is process-global: one indexing test at a time.
@@ -438,6 +438,8 @@ async fn indexes_a_tree_then_updates_only_what_changed() {
     );
     assert_eq!(first.files, changes(4, 0, 0, 4), "{first}");
     assert_eq!(first.symbols, changes(13, 0, 0, 13), "{first}");
+    assert_eq!(first.imports, changes(1, 0, 0, 1), "{first}");
+    assert_eq!(first.calls, changes(6, 0, 0, 6), "{first}");
     assert_eq!(
         (first.sources.added, first.sources.errors),
         (4, 0),
@@ -505,11 +507,15 @@ async fn indexes_a_tree_then_updates_only_what_changed() {
     // Widget changed in place; Registry and createRegistry moved a line (new keys); register
     // became add; legacy went with old.js.
     assert_eq!(second.symbols, changes(3, 1, 4, 12), "{second}");
+    // In app.ts, `push` and `new Registry` moved a line down; old.js called nothing.
+    assert_eq!(second.calls, changes(2, 0, 2, 6), "{second}");
+    assert_eq!(second.imports, changes(0, 0, 0, 1), "{second}");
 
     // Nothing changed: nothing written.
     let third = index(&root).await;
     assert_eq!(third.files, changes(0, 0, 0, 3), "{third}");
     assert_eq!(third.symbols, changes(0, 0, 0, 12), "{third}");
+    assert_eq!(third.calls, changes(0, 0, 0, 6), "{third}");
     assert_eq!(
         (third.sources.unchanged, third.sources.updated),
         (3, 0),
@@ -1783,4 +1789,155 @@ async fn a_users_own_flow_uses_the_registered_functions() {
         ]
     );
     drop(pg);
+}
+
+// ---------------------------------------------------------------------------------------
+// Imports and calls of a small multi-language tree
+
+const MAIN_RS: &str = "use std::collections::HashMap;
+use crate::util::{parse, render as show};
+
+fn main() {
+    let mut seen = HashMap::new();
+    let value = parse(\"1\");
+    seen.insert(value, show(value));
+}
+";
+
+const SERVICE_PY: &str = "import os.path
+from app.util import load, save as store
+
+
+def run(path):
+    data = load(os.path.join(path, \"in\"))
+    store(data)
+";
+
+/// `SERVICE_PY` after an edit: one import and one call fewer.
+const SERVICE_PY_EDITED: &str = "from app.util import load, save as store
+
+
+def run(path):
+    data = load(path)
+    store(data)
+";
+
+const CART_TS: &str = "import { formatPrice } from \"./format\";
+import * as money from \"./money\";
+
+export function label(cents: number): string {
+  return formatPrice(money.round(cents));
+}
+";
+
+const FORMAT_JS: &str = "const money = require(\"./money\");
+
+function formatPrice(cents) {
+  return money.symbol() + cents.toFixed(2);
+}
+
+module.exports = { formatPrice };
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn imports_and_calls_of_a_multi_language_tree() {
+    let _one_at_a_time = RECOCO.lock().await;
+    let (tmp, _) = fixture_repo();
+    let root = tmp.path().join("shop");
+    write(&root, "src/main.rs", MAIN_RS);
+    write(&root, "app/service.py", SERVICE_PY);
+    write(&root, "web/cart.ts", CART_TS);
+    write(&root, "web/format.js", FORMAT_JS);
+
+    let first = index(&root).await;
+    assert_eq!(first.imports, changes(7, 0, 0, 7), "{first}");
+    assert_eq!(first.calls, changes(11, 0, 0, 11), "{first}");
+    let db = index_db(&root);
+    let stored_imports = || async { db.table::<ImportRow>().all().await.expect("imports") };
+    let stored_calls = || async { db.table::<CallRow>().all().await.expect("calls") };
+    let imports = [
+        import("app/service.py", 1, "os.path", &[]),
+        import("app/service.py", 2, "app.util", &["load", "save"]),
+        import("src/main.rs", 1, "std::collections", &["HashMap"]),
+        import("src/main.rs", 2, "crate::util", &["parse", "render"]),
+        import("web/cart.ts", 1, "./format", &["formatPrice"]),
+        import("web/cart.ts", 2, "./money", &[]),
+        import("web/format.js", 1, "./money", &[]),
+    ];
+    assert_eq!(stored_imports().await, imports);
+    let calls = [
+        call("app/service.py", 6, "join", Some("run")),
+        call("app/service.py", 6, "load", Some("run")),
+        call("app/service.py", 7, "store", Some("run")),
+        call("src/main.rs", 5, "new", Some("main")),
+        call("src/main.rs", 6, "parse", Some("main")),
+        call("src/main.rs", 7, "insert", Some("main")),
+        call("src/main.rs", 7, "show", Some("main")),
+        call("web/cart.ts", 5, "formatPrice", Some("label")),
+        call("web/cart.ts", 5, "round", Some("label")),
+        call("web/format.js", 4, "symbol", Some("formatPrice")),
+        call("web/format.js", 4, "toFixed", Some("formatPrice")),
+    ];
+    assert_eq!(stored_calls().await, calls);
+
+    // The questions over it, as code-index asks them.
+    assert_eq!(
+        query::callers(&db, "formatPrice")
+            .await
+            .expect("callers")
+            .to_string(),
+        "1 call of `formatPrice`:\n  web/cart.ts:5  in label"
+    );
+    assert_eq!(
+        query::callees(&db, "main")
+            .await
+            .expect("callees")
+            .to_string(),
+        "`main` makes 4 calls:\n  src/main.rs:5  new\n  src/main.rs:6  parse\n  \
+         src/main.rs:7  insert\n  src/main.rs:7  show"
+    );
+    assert_eq!(
+        query::imports(&db, "web/cart.ts")
+            .await
+            .expect("imports")
+            .to_string(),
+        "web/cart.ts: 2 imports\n  1  ./format  {formatPrice}\n  2  ./money"
+    );
+    let importers = query::importers(&db, "./money").await.expect("importers");
+    assert_eq!(
+        importers.to_string(),
+        "2 imports of `./money`:\n  web/cart.ts:2\n  web/format.js:1"
+    );
+    let json: serde_json::Value = serde_json::from_str(&importers.to_json()).expect("JSON");
+    let files: Vec<&str> = json["imports"]
+        .as_array()
+        .expect("imports")
+        .iter()
+        .filter_map(|i| i["file"].as_str())
+        .collect();
+    assert_eq!(files, ["web/cart.ts", "web/format.js"]);
+
+    // An edit: only that file's imports and calls change.
+    write(&root, "app/service.py", SERVICE_PY_EDITED);
+    touch_later(&root.join("app/service.py"));
+    let second = index(&root).await;
+    assert_eq!(
+        (second.sources.updated, second.sources.unchanged),
+        (1, 3),
+        "{second}"
+    );
+    // `from app.util ...` moved to line 1, `os.path` is gone; `join` is gone and the other
+    // calls moved one line up.
+    assert_eq!(second.imports, changes(1, 0, 2, 6), "{second}");
+    assert_eq!(second.calls, changes(2, 0, 3, 10), "{second}");
+    let mut edited_imports = imports[2..].to_vec();
+    edited_imports.insert(
+        0,
+        import("app/service.py", 1, "app.util", &["load", "save"]),
+    );
+    assert_eq!(stored_imports().await, edited_imports);
+    let mut edited_calls = calls[3..].to_vec();
+    edited_calls.insert(0, call("app/service.py", 5, "load", Some("run")));
+    edited_calls.insert(1, call("app/service.py", 6, "store", Some("run")));
+    assert_eq!(stored_calls().await, edited_calls);
 }
