@@ -1940,4 +1940,31 @@ async fn imports_and_calls_of_a_multi_language_tree() {
     edited_calls.insert(0, call("app/service.py", 5, "load", Some("run")));
     edited_calls.insert(1, call("app/service.py", 6, "store", Some("run")));
     assert_eq!(stored_calls().await, edited_calls);
+
+    // A function added at the end: the rows of the file that did not change are not written
+    // again, so nothing counts as updated (the counts come from the tables' row counts and the
+    // rows written) ...
+    let appended = format!("{SERVICE_PY_EDITED}\n\ndef audit(path):\n    return load(path)\n");
+    write(&root, "app/service.py", &appended);
+    touch_later(&root.join("app/service.py"));
+    let third = index(&root).await;
+    assert_eq!(third.symbols, changes(1, 0, 0, 6), "{third}");
+    assert_eq!(third.calls, changes(1, 0, 0, 11), "{third}");
+    assert_eq!(third.imports, changes(0, 0, 0, 6), "{third}");
+    assert!(
+        stored_calls()
+            .await
+            .contains(&call("app/service.py", 10, "load", Some("audit"))),
+        "{third}"
+    );
+
+    // ... and comparing every row says the same.
+    let changed = appended.replace("return load(path)", "return store(load(path))");
+    write(&root, "app/service.py", &changed);
+    touch_later(&root.join("app/service.py"));
+    let fourth = run(CodeIndex::new(&root).exact_changes(true)).await;
+    assert_eq!(fourth.symbols, changes(0, 0, 0, 6), "{fourth}");
+    assert_eq!(fourth.calls, changes(1, 0, 0, 12), "{fourth}");
+    let fifth = run(CodeIndex::new(&root).exact_changes(true)).await;
+    assert_eq!(fifth.calls, changes(0, 0, 0, 12), "{fifth}");
 }

@@ -370,6 +370,7 @@ pub struct CodeIndex {
     database_url: Option<String>,
     state_dir: Option<PathBuf>,
     adopt: bool,
+    exact_changes: bool,
     max_file_bytes: u64,
     progress: Option<ProgressFn>,
 }
@@ -387,6 +388,7 @@ impl fmt::Debug for CodeIndex {
             .field("database_url", &self.database_url.as_ref().map(|_| "<set>"))
             .field("state_dir", &self.state_dir)
             .field("adopt", &self.adopt)
+            .field("exact_changes", &self.exact_changes)
             .field("max_file_bytes", &self.max_file_bytes)
             .finish_non_exhaustive()
     }
@@ -407,6 +409,7 @@ impl CodeIndex {
             database_url: None,
             state_dir: None,
             adopt: false,
+            exact_changes: false,
             max_file_bytes: flow::MAX_FILE_BYTES,
             progress: None,
         }
@@ -478,6 +481,17 @@ impl CodeIndex {
     /// their schema is exactly the index's; their rows are replaced by this run's.
     pub fn adopt(mut self, adopt: bool) -> CodeIndex {
         self.adopt = adopt;
+        self
+    }
+
+    /// How the report's inserted / updated / deleted rows are found. Default (`false`): from
+    /// the tables' row counts before and after and the rows the run upserted and deleted (cheap:
+    /// one count per table; exact as long as nothing else writes into the tables meanwhile,
+    /// since ReCoco writes only new or changed rows and deletes only rows it wrote). `true`:
+    /// by comparing every row before and after (reads each table twice; always used when
+    /// adopting tables, whose rows no run of this index wrote).
+    pub fn exact_changes(mut self, exact: bool) -> CodeIndex {
+        self.exact_changes = exact;
         self
     }
 
@@ -686,8 +700,17 @@ impl CodeIndex {
             .map_err(flow_error("creating or migrating the D1 tables"))?;
 
         let present = tables_present(db, &schemas, &mut reads).await?;
-        let before = Snapshots::read(db, &schemas, &present, &mut reads).await?;
-        let totals_before = target_totals(&places.connection.identity(), &schemas);
+        let exact = self.exact_changes || ownership.adopted;
+        let before = if exact {
+            Rows::Snapshots(Box::new(
+                Snapshots::read(db, &schemas, &present, &mut reads).await?,
+            ))
+        } else {
+            Rows::Counts(row_counts(db, &schemas, &present, &mut reads).await?)
+        };
+        let identity = places.connection.identity();
+        let stats_before = table_totals(&identity, &schemas);
+        let totals_before = target_totals(&identity, &schemas);
         let mut adopt_requests = 0;
         if ownership.adopted {
             // Adopted tables hold rows no run of this index wrote (stale ones among them):
@@ -708,7 +731,6 @@ impl CodeIndex {
             adopt_requests = 1;
         }
         let counters = flow::counters(&config.flow_name);
-        let identity = places.connection.identity();
         let progress = &mut self.progress;
         let sources = flow::update(&flow, Duration::from_millis(250), |sources| {
             if let Some(progress) = progress.as_mut() {
@@ -734,8 +756,19 @@ impl CodeIndex {
             );
         }
         let present = tables_present(db, &schemas, &mut reads).await?;
-        let after = Snapshots::read(db, &schemas, &present, &mut reads).await?;
-        let changes = before.changes(&after);
+        let stats_after = table_totals(&identity, &schemas);
+        let changes = match before {
+            Rows::Snapshots(before) => {
+                let after = Snapshots::read(db, &schemas, &present, &mut reads).await?;
+                before.changes(&after)
+            }
+            Rows::Counts(before) => {
+                let after = row_counts(db, &schemas, &present, &mut reads).await?;
+                std::array::from_fn(|i| {
+                    counted(before[i], after[i], &stats_before[i], &stats_after[i])
+                })
+            }
+        };
         Ok(FlowRun {
             setup,
             sources,
@@ -1247,6 +1280,74 @@ async fn tables_present(
 
 /// Every row of a table by key, for before/after diffs.
 type Snapshot<T> = BTreeMap<<T as D1Target>::Key, T>;
+
+/// The tables' state before a run, to tell what the run changed.
+enum Rows {
+    /// Every row (see [`CodeIndex::exact_changes`]).
+    Snapshots(Box<Snapshots>),
+    /// Row counts.
+    Counts([u64; 4]),
+}
+
+/// Rows in each of the four tables (0 for a table that is not there).
+async fn row_counts(
+    db: &D1Database,
+    schemas: &[(String, TableSchema); 4],
+    present: &[String],
+    reads: &mut u64,
+) -> Result<[u64; 4], IndexError> {
+    let mut counts = [0u64; 4];
+    for (count, (name, _)) in counts.iter_mut().zip(schemas) {
+        if present.iter().any(|p| p.eq_ignore_ascii_case(name)) {
+            *count = db
+                .count_rows(name)
+                .await
+                .map_err(d1_error(format!("counting the rows of table {name}")))?;
+            *reads += 1;
+        }
+    }
+    Ok(counts)
+}
+
+/// The changes of one table from its row counts and the rows the run wrote: ReCoco upserts
+/// only rows that are new or changed and deletes only keys it wrote, so the keys that are new
+/// number `after - before + deleted`, and the other upserts are updates.
+fn counted(
+    before: u64,
+    after: u64,
+    stats_before: &TableStatsSnapshot,
+    stats_after: &TableStatsSnapshot,
+) -> TableChanges {
+    let upserted = stats_after.upserted.saturating_sub(stats_before.upserted);
+    let deleted = stats_after.deleted.saturating_sub(stats_before.deleted);
+    let inserted = (after + deleted).saturating_sub(before);
+    TableChanges {
+        inserted,
+        updated: upserted.saturating_sub(inserted),
+        deleted,
+        rows: after,
+    }
+}
+
+/// The D1 target's write counters of each of the four tables (process lifetime).
+fn table_totals(
+    database: &DatabaseId,
+    schemas: &[(String, TableSchema); 4],
+) -> [TableStatsSnapshot; 4] {
+    let stats = crate::target::table_stats();
+    std::array::from_fn(|i| {
+        stats
+            .iter()
+            .filter(|(id, _)| {
+                &id.database == database && id.table.eq_ignore_ascii_case(&schemas[i].0)
+            })
+            .fold(TableStatsSnapshot::default(), |mut sum, (_, s)| {
+                sum.upserted += s.upserted;
+                sum.deleted += s.deleted;
+                sum
+            })
+    })
+}
 
 /// Every row of the four tables, by key.
 struct Snapshots {
