@@ -319,8 +319,8 @@ impl<T: D1Target> D1Table<T> {
         for key in keys {
             let values = bind_key::<T>(key)?;
             let repr = key_repr(&values);
-            if !position.contains_key(&repr) {
-                position.insert(repr, bound.len());
+            if let std::collections::hash_map::Entry::Vacant(slot) = position.entry(repr) {
+                slot.insert(bound.len());
                 bound.push(values);
             }
         }
