@@ -55,7 +55,9 @@ use syn::{DeriveInput, parse_macro_input};
 /// and `scan_where`; values are encoded like the field itself (renames, enums, `json`,
 /// `sql_type`). The functions have the struct's visibility. For
 /// `primary_key(file, line, name)` and `index(kind, name)`: `by_file`, `by_file_line`,
-/// `by_file_line_name`, `by_kind`, `by_kind_name`.
+/// `by_file_line_name`, `by_kind`, `by_kind_name`. A lookup compares columns for equality
+/// (NULL matches NULL); on a partial index (`where = ".."`) it still matches every row with
+/// those values, not only the rows the index holds.
 ///
 /// Name rule: every generated name starts with `by_`, and the derive generates nothing else
 /// on the struct itself (the rest is the `D1Target` impl), so only your own inherent items
