@@ -245,6 +245,25 @@ async fn pages_and_scans_visit_every_row_once(db: &D1Database) {
         .unwrap();
     assert_eq!(second.rows, want[10..]);
     assert_eq!(second.next, None);
+    // A cursor from outside the lookup still means "after this key".
+    let before = expected(&all, |r| r.file == "src/f1.rs")[0].key();
+    let page = table.page_where(&lookup, Some(&before), 5000).await.unwrap();
+    assert_eq!(page.rows, want);
+    let beyond = expected(&all, |r| r.file == "src/f6.rs")[0].key();
+    let page = table.page_where(&lookup, Some(&beyond), 5000).await.unwrap();
+    assert_eq!(page.rows, []);
+    assert_eq!(page.next, None);
+    // Within a longer key prefix, and on the whole key.
+    let line = want[4].start_line;
+    let prefix = SymbolRow::by_file_start_line("src/f4.rs", line);
+    let page = table.page_where(&prefix, Some(&want[3].key()), 1).await.unwrap();
+    assert_eq!(page.rows, want[4..5]);
+    assert_eq!(page.next, None);
+    let whole = SymbolRow::by_file_start_line_name("src/f4.rs", line, want[4].name.clone());
+    let page = table.page_where(&whole, None, 1).await.unwrap();
+    assert_eq!((page.rows, page.next), (want[4..5].to_vec(), None));
+    let page = table.page_where(&whole, Some(&want[4].key()), 1).await.unwrap();
+    assert_eq!(page.rows, []);
 
     // Scans: row by row and page by page, in pages of a bounded size.
     let mut scan = table.scan().page_rows(300);

@@ -341,6 +341,65 @@ fn keyset_pages_and_filtered_counts() {
     );
     assert_eq!(page.params, after);
 
+    // A filter on a key prefix equal to the cursor's: the keyset condition covers the rest of
+    // the key only (an index seek), and nothing follows a fully fixed key.
+    let mut symbols = thread_flow::TableSchema::new("s");
+    symbols.columns = vec![
+        Column::new("file", SqlType::Text),
+        Column::new("line", SqlType::Integer),
+        Column::new("name", SqlType::Text),
+    ];
+    symbols.primary_key = vec!["file".into(), "line".into(), "name".into()];
+    let file = Value::Text("a.rs".into());
+    let after = [file.clone(), Value::Integer(3), Value::Text("f".into())];
+    let page = select::select_page(
+        &symbols,
+        &[("file", &file)],
+        Some(&after),
+        5,
+        Encoding::Native,
+    );
+    assert_eq!(
+        page.sql,
+        "SELECT \"file\", \"line\", \"name\" FROM \"s\" WHERE \"s\".\"file\" = ? \
+         AND (\"s\".\"line\", \"s\".\"name\") > (?,?) ORDER BY \"s\".\"file\", \
+         \"s\".\"line\", \"s\".\"name\" LIMIT 5"
+    );
+    assert_eq!(
+        page.params,
+        [file.clone(), after[1].clone(), after[2].clone()]
+    );
+    // A cursor outside the filter's prefix keeps the whole key in the comparison.
+    let other = [
+        Value::Text("0.rs".into()),
+        Value::Integer(3),
+        Value::Text("f".into()),
+    ];
+    let page = select::select_page(
+        &symbols,
+        &[("file", &file)],
+        Some(&other),
+        5,
+        Encoding::Native,
+    );
+    assert!(
+        page.sql
+            .contains("AND (\"s\".\"file\", \"s\".\"line\", \"s\".\"name\") > (?,?,?) ORDER BY"),
+        "{}",
+        page.sql
+    );
+    let full = [
+        ("file", &after[0]),
+        ("line", &after[1]),
+        ("name", &after[2]),
+    ];
+    let page = select::select_page(&symbols, &full, Some(&after), 5, Encoding::Native);
+    assert!(
+        page.sql.contains("\"s\".\"name\" = ? AND 0 ORDER BY"),
+        "{}",
+        page.sql
+    );
+
     let count = select::count_filtered(&t, &[("name", &name)], Encoding::Native);
     assert_eq!(
         count.sql,

@@ -131,6 +131,11 @@ fn push_column(sql: &mut String, schema: &TableSchema, column: &str) {
 /// Appends `WHERE` conditions: `"c" = ?` per filter column (`"c" IS NULL` for a NULL value),
 /// then, with `after`, the keyset condition `("k1", "k2") > (?, ?)` (`"k" > ?` for one key
 /// column). Nothing is appended when there is no condition.
+///
+/// Leading key columns that the filter fixes to the cursor's own values are left out of the
+/// keyset condition (`"file" = ? AND ("line", "name") > (?, ?)`): the same rows, but SQLite
+/// then seeks in the key index to the cursor instead of reading every row of the prefix up to
+/// it on each page. When the filter fixes the whole key, no row follows the cursor.
 fn push_conditions(
     sql: &mut String,
     params: &mut Vec<Value>,
@@ -155,17 +160,35 @@ fn push_conditions(
             params.push(encode_param((*value).clone(), encoding));
         }
     }
-    if let Some(after) = after {
-        and(sql);
-        let one = schema.primary_key.len() == 1;
-        if !one {
-            sql.push('(');
-        }
-        push_key_columns(sql, schema);
-        sql.push_str(if one { " > " } else { ") > " });
-        push_group(sql, after, encoding, !one);
-        params.extend(after.iter().map(|v| encode_param(v.clone(), encoding)));
+    let Some(after) = after else {
+        return;
+    };
+    let key = &schema.primary_key;
+    let fixed = key
+        .iter()
+        .zip(after)
+        .take_while(|(k, v)| filter.iter().any(|(c, f)| *c == k.as_str() && *f == *v))
+        .count();
+    and(sql);
+    let (rest, after) = (&key[fixed..], &after[fixed.min(after.len())..]);
+    if rest.is_empty() {
+        // The filter is the cursor's whole key: nothing comes after it.
+        sql.push('0');
+        return;
     }
+    let one = rest.len() == 1;
+    if !one {
+        sql.push('(');
+    }
+    for (i, k) in rest.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        push_column(sql, schema, k);
+    }
+    sql.push_str(if one { " > " } else { ") > " });
+    push_group(sql, after, encoding, !one);
+    params.extend(after.iter().map(|v| encode_param(v.clone(), encoding)));
 }
 
 /// `SELECT <columns> FROM "t" [WHERE <filter> AND <key> > <after>] ORDER BY <key> LIMIT n`:
