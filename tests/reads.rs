@@ -247,22 +247,34 @@ async fn pages_and_scans_visit_every_row_once(db: &D1Database) {
     assert_eq!(second.next, None);
     // A cursor from outside the lookup still means "after this key".
     let before = expected(&all, |r| r.file == "src/f1.rs")[0].key();
-    let page = table.page_where(&lookup, Some(&before), 5000).await.unwrap();
+    let page = table
+        .page_where(&lookup, Some(&before), 5000)
+        .await
+        .unwrap();
     assert_eq!(page.rows, want);
     let beyond = expected(&all, |r| r.file == "src/f6.rs")[0].key();
-    let page = table.page_where(&lookup, Some(&beyond), 5000).await.unwrap();
+    let page = table
+        .page_where(&lookup, Some(&beyond), 5000)
+        .await
+        .unwrap();
     assert_eq!(page.rows, []);
     assert_eq!(page.next, None);
     // Within a longer key prefix, and on the whole key.
     let line = want[4].start_line;
     let prefix = SymbolRow::by_file_start_line("src/f4.rs", line);
-    let page = table.page_where(&prefix, Some(&want[3].key()), 1).await.unwrap();
+    let page = table
+        .page_where(&prefix, Some(&want[3].key()), 1)
+        .await
+        .unwrap();
     assert_eq!(page.rows, want[4..5]);
     assert_eq!(page.next, None);
     let whole = SymbolRow::by_file_start_line_name("src/f4.rs", line, want[4].name.clone());
     let page = table.page_where(&whole, None, 1).await.unwrap();
     assert_eq!((page.rows, page.next), (want[4..5].to_vec(), None));
-    let page = table.page_where(&whole, Some(&want[4].key()), 1).await.unwrap();
+    let page = table
+        .page_where(&whole, Some(&want[4].key()), 1)
+        .await
+        .unwrap();
     assert_eq!(page.rows, []);
 
     // Scans: row by row and page by page, in pages of a bounded size.
@@ -627,4 +639,65 @@ async fn d1_engine_refuses_101_parameters() {
         matches!(&refused, Error::Api { message, .. } if message.contains("too many SQL variables")),
         "{refused:?}"
     );
+}
+
+/// A page deep inside a key-prefix lookup reads about one page of rows (D1's `rows_read`),
+/// not every row of the prefix before the cursor: the statement lets SQLite seek.
+#[tokio::test]
+async fn d1_a_key_prefix_page_reads_only_its_rows() {
+    use thread_flow::sql::{Encoding, select};
+    let server = start();
+    let db = server.database().unwrap();
+    let table = db.table::<SymbolRow>();
+    table.migrate().await.unwrap();
+    let rows: Vec<SymbolRow> = (0..3000)
+        .map(|i| SymbolRow {
+            file: "src/big.rs".into(),
+            start_line: i,
+            name: format!("n{i}"),
+            kind: Kind::Function,
+            doc: None,
+            tags: vec![],
+            cached: 0,
+        })
+        .collect();
+    table.upsert(&rows).await.unwrap();
+    let cursor = rows[2900].key();
+    let page = table
+        .page_where(&SymbolRow::by_file("src/big.rs"), Some(&cursor), 10)
+        .await
+        .unwrap();
+    assert_eq!(page.rows, rows[2901..2911]);
+
+    let schema = SymbolRow::schema();
+    let file = Value::Text("src/big.rs".into());
+    let after = [
+        file.clone(),
+        Value::Integer(2900),
+        Value::Text("n2900".into()),
+    ];
+    let rows_read = |statement: Statement| {
+        let db = db.clone();
+        async move {
+            let outcome = db.request(vec![statement]).await.unwrap();
+            assert_eq!(outcome.results[0].rows.len(), 11);
+            outcome.results[0].rows_read.expect("D1 reports rows_read")
+        }
+    };
+    let seek = select::select_page(schema, &[("file", &file)], Some(&after), 11, Encoding::Json);
+    let seek_read = rows_read(seek).await;
+    assert!(seek_read <= 20, "the seeking page read {seek_read} rows");
+    // The same page with the whole key in the comparison reads the prefix up to the cursor.
+    let mut scan = select::select_page(schema, &[("file", &file)], None, 11, Encoding::Json);
+    scan.sql = scan.sql.replace(
+        " ORDER BY",
+        r#" AND ("symbols"."file", "symbols"."start_line", "symbols"."name") > (?, ?, ?) ORDER BY"#,
+    );
+    scan.params.extend(after.iter().cloned());
+    let scan_read = rows_read(scan).await;
+    assert!(
+        scan_read > 2900,
+        "the full comparison read {scan_read} rows"
+    );
+    eprintln!("rows_read for one 10-row page at row 2900: seek {seek_read}, full key {scan_read}");
 }
