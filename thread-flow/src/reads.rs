@@ -10,6 +10,13 @@
 //! Results are ordered by the primary key, and pages continue after the last key read
 //! (keyset paging), so a page costs the same wherever it starts.
 //!
+//! What a page costs (D1 bills rows read): a page of the whole table, or of a lookup on a
+//! prefix of the primary key (`by_file`, `by_file_start_line`), seeks in the key's index to
+//! the cursor and reads about one page of rows. A lookup on another index (`by_name`) finds
+//! its rows through that index, but SQLite must sort them by key, so each page reads every
+//! match: a result of `m` rows read in pages of `p` costs about `m * m / p` rows read. Such
+//! lookups are meant for selective columns; for a large result use larger pages.
+//!
 //! Step in struct -> schema -> SQL -> transport -> D1: this module turns typed arguments into
 //! values (through the derive's codecs), asks [`crate::sql::select`] for the statements and
 //! decodes the rows it gets back; it builds no SQL itself.
