@@ -24,6 +24,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::marker::PhantomData;
 
+use tokio::task::JoinSet;
+
+use crate::client::RequestOutcome;
 use crate::sql::{MAX_PARAMS_PER_STATEMENT, render_key, render_row_key, select};
 use crate::{ColumnError, D1Database, D1Table, D1Target, Error, Result, TableSchema, Value};
 
@@ -316,7 +319,8 @@ impl<T: D1Target> D1Table<T> {
     /// at its first place; missing keys are left out).
     ///
     /// Keys are sent `floor(100 / key columns)` per statement (D1's 100 bound parameters) and
-    /// at most [`READ_ROWS`] per request.
+    /// at most [`READ_ROWS`] per request, up to [`crate::sql::WriteOptions::concurrency`]
+    /// requests at once.
     pub async fn get_many(&self, keys: &[T::Key]) -> Result<Vec<T>> {
         let schema = T::schema();
         let encoding = self.database().encoding();
@@ -332,21 +336,48 @@ impl<T: D1Target> D1Table<T> {
             }
         }
         let mut found: Vec<Option<T>> = std::iter::repeat_with(|| None).take(bound.len()).collect();
-        let mut units: VecDeque<&[Vec<Value>]> = bound.chunks(READ_ROWS).collect();
-        while let Some(unit) = units.pop_front() {
-            let statements = unit
-                .chunks(per_statement)
-                .map(|c| select::get_by_keys(schema, c.to_vec(), encoding))
-                .collect();
-            let outcome = match self.database().request(statements).await {
+        // Requests as ranges of `bound`, up to `concurrency` in flight; a response over the
+        // byte cap is asked for again in two halves.
+        let mut pending: VecDeque<std::ops::Range<usize>> = (0..bound.len())
+            .step_by(READ_ROWS)
+            .map(|start| start..(start + READ_ROWS).min(bound.len()))
+            .collect();
+        let concurrency = self.database().write_options().concurrency.max(1);
+        let mut in_flight: JoinSet<(std::ops::Range<usize>, Result<RequestOutcome>)> =
+            JoinSet::new();
+        loop {
+            while in_flight.len() < concurrency {
+                let Some(range) = pending.pop_front() else {
+                    break;
+                };
+                let statements: Vec<_> = bound[range.clone()]
+                    .chunks(per_statement)
+                    .map(|c| select::get_by_keys(schema, c.to_vec(), encoding))
+                    .collect();
+                let db = self.database().clone();
+                in_flight.spawn(async move { (range, db.request(statements).await) });
+            }
+            let Some(joined) = in_flight.join_next().await else {
+                break;
+            };
+            let (range, outcome) = joined.map_err(|e| Error::Transport {
+                message: format!("a read task failed: {e}"),
+                table: Some(schema.name.clone()),
+                first_key: None,
+                attempts: 1,
+                stopped: None,
+            })?;
+            let outcome = match outcome {
                 Ok(outcome) => outcome,
-                Err(Error::ResponseTooLarge { .. }) if unit.len() > 1 => {
-                    let (a, b) = unit.split_at(unit.len() / 2);
-                    units.push_front(b);
-                    units.push_front(a);
+                Err(Error::ResponseTooLarge { .. }) if range.len() > 1 => {
+                    let middle = range.start + range.len() / 2;
+                    pending.push_front(middle..range.end);
+                    pending.push_front(range.start..middle);
                     continue;
                 }
-                Err(e) => return Err(e.in_table(&schema.name, Some(render_key(&unit[0])))),
+                Err(e) => {
+                    return Err(e.in_table(&schema.name, Some(render_key(&bound[range.start]))));
+                }
             };
             for result in outcome.results {
                 for row in decode_rows::<T>(result.rows, encoding)? {
