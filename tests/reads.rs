@@ -701,3 +701,44 @@ async fn d1_a_key_prefix_page_reads_only_its_rows() {
     );
     eprintln!("rows_read for one 10-row page at row 2900: seek {seek_read}, full key {scan_read}");
 }
+
+/// The read futures and `Scan` can move across threads (`tokio::spawn`).
+#[tokio::test]
+async fn reads_can_be_spawned() {
+    let db = D1Database::in_memory().unwrap();
+    let all = with_symbols(&db, 30).await;
+    let table = db.table::<SymbolRow>();
+    let mut scan = table
+        .scan_where(SymbolRow::by_file("src/f3.rs"))
+        .page_rows(2);
+    let from_task = tokio::spawn(async move {
+        let mut rows = Vec::new();
+        while let Some(row) = scan.next().await? {
+            rows.push(row);
+        }
+        Ok::<_, Error>(rows)
+    });
+    let t = table.clone();
+    let found = tokio::spawn(async move { t.find(SymbolRow::by_name("name2")).await });
+    let t = table.clone();
+    let keys: Vec<_> = all.iter().map(D1Target::key).collect();
+    let many = tokio::spawn(async move { t.get_many(&keys).await });
+    let d = db.clone();
+    let queried = tokio::spawn(async move {
+        d.query_as::<SymbolRow>(
+            "SELECT * FROM symbols ORDER BY file, start_line, name",
+            vec![],
+        )
+        .await
+    });
+    assert_eq!(
+        from_task.await.unwrap().unwrap(),
+        expected(&all, |r| r.file == "src/f3.rs")
+    );
+    assert_eq!(
+        found.await.unwrap().unwrap(),
+        expected(&all, |r| r.name == "name2")
+    );
+    assert_eq!(many.await.unwrap().unwrap(), all);
+    assert_eq!(queried.await.unwrap().unwrap(), expected(&all, |_| true));
+}
