@@ -458,6 +458,16 @@ async fn query_as_decodes_by_column_name(db: &D1Database) {
         }
         other => panic!("expected ColumnMismatch, got {other:?}"),
     }
+    // Checked even when no row comes back.
+    match db
+        .query_as::<SymbolSummary>("SELECT name, file FROM symbols WHERE 0", vec![])
+        .await
+    {
+        Err(Error::ColumnMismatch { missing, .. }) => {
+            assert_eq!(missing, ["symbol_kind", "start_line"]);
+        }
+        other => panic!("expected ColumnMismatch, got {other:?}"),
+    }
 }
 
 async fn a_row_that_does_not_decode_names_its_key(db: &D1Database) {
