@@ -752,3 +752,62 @@ async fn reads_can_be_spawned() {
     assert_eq!(many.await.unwrap().unwrap(), all);
     assert_eq!(queried.await.unwrap().unwrap(), expected(&all, |_| true));
 }
+
+/// Requests a read sends (counted by the in-process fake D1): a page of 1000 rows and the peek
+/// at the next one travel in one request, no request ever binds more than 100 parameters, and
+/// `get_many` sends 1000 keys per request.
+#[tokio::test]
+async fn reads_send_one_request_per_page() {
+    use thread_flow_suite::fake_d1::FakeD1;
+    let fake = FakeD1::start();
+    let db = fake.database();
+    let table = db.table::<Note>();
+    table.migrate().await.unwrap();
+    let rows: Vec<Note> = (0..2500)
+        .map(|id| Note {
+            id,
+            group: id % 3,
+            body: String::new(),
+        })
+        .collect();
+    table.upsert(&rows).await.unwrap();
+    let requests = || fake.stats().requests;
+
+    let before = requests();
+    assert_eq!(table.all().await.unwrap(), rows);
+    assert_eq!(requests() - before, 3, "1000 + 1000 + 500 rows");
+
+    let before = requests();
+    let page = table.page(None, 2500).await.unwrap();
+    assert_eq!((page.rows.len(), page.next), (2500, None));
+    assert_eq!(requests() - before, 3);
+
+    let before = requests();
+    let page = table.page(Some(&999), 1000).await.unwrap();
+    assert_eq!(page.rows, rows[1000..2000]);
+    assert_eq!(page.next, Some(1999));
+    assert_eq!(
+        requests() - before,
+        1,
+        "the page and the peek in one request"
+    );
+
+    let before = requests();
+    let found = table.find(Note::by_group(1)).await.unwrap();
+    assert_eq!(found.len(), 833);
+    assert_eq!(requests() - before, 1);
+
+    let before = fake.requests().len();
+    let keys: Vec<i64> = (0..2500).rev().collect();
+    let got = table.get_many(&keys).await.unwrap();
+    assert_eq!(got.len(), 2500);
+    let sent = &fake.requests()[before..];
+    assert_eq!(sent.len(), 3, "1000 + 1000 + 500 keys");
+    for request in sent {
+        let batch = request.body["batch"].as_array().expect("a batch body");
+        for statement in batch {
+            let params = statement["params"].as_array().map_or(0, Vec::len);
+            assert!(params <= 100, "{params} parameters in one statement");
+        }
+    }
+}

@@ -4,8 +4,9 @@
 //! [`D1Database::query_as`], which decodes any query's rows by column name.
 //!
 //! Every read stays within D1's limits over HTTP: statements bind at most 100 parameters,
-//! a request asks for at most [`READ_ROWS`] rows, and a response larger than the transport's
-//! cap ([`crate::client::http::HttpConfig::max_response_bytes`]) is asked for again in halves,
+//! a request asks for at most [`READ_ROWS`] rows (and the first row of the next page), and a
+//! response larger than the transport's cap
+//! ([`crate::client::http::HttpConfig::max_response_bytes`]) is asked for again in halves,
 //! down to one row (a single row larger than the cap is [`Error::ResponseTooLarge`]).
 //! Results are ordered by the primary key, and pages continue after the last key read
 //! (keyset paging), so a page costs the same wherever it starts.
@@ -31,8 +32,9 @@ use crate::sql::{MAX_PARAMS_PER_STATEMENT, render_key, render_row_key, select};
 use crate::{ColumnError, D1Database, D1Table, D1Target, Error, Result, TableSchema, Value};
 
 /// Rows asked for in one request by the reads of this module (pages, scans, `get_many`,
-/// `find`): at most this many rows travel in one response. A response over the transport's
-/// byte cap is asked for again in halves.
+/// `find`): at most this many rows travel in one response, plus the first row of the next
+/// page, which tells whether there is one. A response over the transport's byte cap is asked
+/// for again in halves.
 pub const READ_ROWS: usize = 1000;
 
 /// An equality lookup on some columns of `T`'s table: the rows whose columns hold these
@@ -262,7 +264,7 @@ impl<T: D1Target> std::fmt::Debug for Scan<T> {
 
 impl<T: D1Target> Scan<T> {
     /// Rows per page (default [`READ_ROWS`]; at least 1). A page larger than [`READ_ROWS`]
-    /// is still read [`READ_ROWS`] rows per request.
+    /// is still read at most [`READ_ROWS`] + 1 rows per request.
     pub fn page_rows(mut self, rows: usize) -> Scan<T> {
         self.page_rows = rows.max(1);
         self
@@ -505,7 +507,7 @@ impl<T: D1Target> D1Table<T> {
     }
 
     /// Up to `limit` rows matching `filter` after the key `after`, in key order, and whether
-    /// more follow. Asks at most [`READ_ROWS`] rows per request, and half as many after a
+    /// more follow. Asks at most [`READ_ROWS`] + 1 rows per request, and half as many after a
     /// response over the transport's byte cap, down to one row.
     async fn fetch(
         &self,
@@ -517,7 +519,8 @@ impl<T: D1Target> D1Table<T> {
         let encoding = self.database().encoding();
         let mut rows: Vec<T> = Vec::new();
         let mut cursor: Option<Vec<Value>> = after.map(<[Value]>::to_vec);
-        let mut chunk = READ_ROWS;
+        // A page of READ_ROWS and the row after it fit in one request.
+        let mut chunk = READ_ROWS + 1;
         loop {
             let remaining = limit - rows.len();
             // One more row than needed tells whether more follow.
