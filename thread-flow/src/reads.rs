@@ -238,7 +238,8 @@ impl<T: D1Target> Page<T> {
 /// ```
 ///
 /// Rows written while a scan runs appear in it when their key comes after the scan's
-/// position; rows deleted before the scan reaches them do not. Each page is a separate read.
+/// position; rows deleted before the scan reaches them do not. Each page is a separate read;
+/// after an error, calling [`Scan::next`] again asks for the same page again.
 pub struct Scan<T: D1Target> {
     table: D1Table<T>,
     lookup: Option<Lookup<T>>,
