@@ -299,14 +299,11 @@ impl fmt::Display for IndexReport {
             },
         )?;
         if self.files_parsed > 0 {
-            let seconds = self.elapsed.as_secs_f64().max(1e-3);
             writeln!(
                 f,
-                "parsed: {} files, {:.2} MB ({:.0} files/s, {:.2} MB/s over the whole run)",
+                "parsed: {} files, {:.2} MB",
                 self.files_parsed,
                 self.bytes_parsed as f64 / 1e6,
-                self.files_parsed as f64 / seconds,
-                self.bytes_parsed as f64 / 1e6 / seconds,
             )?;
         }
         if !self.skipped.is_empty() {
