@@ -4,11 +4,18 @@
 //!
 //! - [`D1Target`] (derive it): the table's schema, key and row binders from one struct.
 //! - [`D1Database`]: embedded local D1 (SQLite) or Cloudflare D1 over HTTP.
-//! - [`D1Table`]: `migrate`, `upsert`, `delete`, `get`, `count` with batched, retried requests.
+//! - [`D1Table`]: `migrate`, `upsert`, `delete`, `get`, `count` with batched, retried requests,
+//!   and typed reads ([`reads`]): `get_many`, `find` / `find_one` / `count_where` with a
+//!   [`Lookup`] the derive generates per index and key prefix (`Row::by_name(..)`), keyset
+//!   pages (`page`, [`Page`]), a streaming [`Scan`], and [`D1Database::query_as`], which
+//!   decodes any query's rows by column name.
 //! - `target` (feature `recoco`): the ReCoco target kind `"D1"` on the same runtime.
 //! - `postgres` (feature `recoco`, Unix): the embedded default for ReCoco's state, a private
 //!   PostgreSQL cluster only this program can use (Unix socket, password, stopped on exit).
+//! - `code` (feature `code`, one feature per language): what a source file defines, imports
+//!   and calls, read with tree-sitter.
 //! - [`local_state`]: state directories `0700` and state files `0600`.
+//! - `code` (feature `code`): index a source tree's definitions, imports and calls into D1.
 //!
 //! Data flows one way: [`schema`] -> [`sql`] (statements and batch plans, no I/O) ->
 //! [`client`] (transports) -> D1.
@@ -17,10 +24,13 @@
 extern crate self as thread_flow;
 
 pub mod client;
+#[cfg(feature = "code-core")]
+pub mod code;
 mod error;
 pub mod local_state;
 #[cfg(all(feature = "recoco", unix))]
 pub mod postgres;
+pub mod reads;
 pub mod schema;
 mod secret;
 pub mod sql;
@@ -31,6 +41,7 @@ pub mod value;
 
 pub use client::D1Database;
 pub use error::{Error, Result};
+pub use reads::{Lookup, Page, Scan};
 pub use schema::{Column, ColumnDefault, Index, SqlType, TableSchema};
 pub use secret::Secret;
 pub use table::{D1Table, MigrationReport, WriteReport};

@@ -1,4 +1,5 @@
-//! [`D1Table`]: typed migrate / upsert / delete / get / count for a [`D1Target`], and the
+//! [`D1Table`]: typed migrate / upsert / delete / get / count for a [`D1Target`] (the other
+//! reads are in [`crate::reads`]), and the
 //! schema-level operations of [`D1Database`] it is built on (shared with the ReCoco target):
 //! [`D1Database::write_rows`], [`D1Database::live_schema`], [`D1Database::live_table`],
 //! [`D1Database::migrate_table`].
@@ -259,26 +260,7 @@ impl D1Database {
     /// Rows in `table`.
     pub async fn count_rows(&self, table: &str) -> Result<u64> {
         let outcome = self.request(vec![select::count_table(table)]).await?;
-        let value = outcome
-            .results
-            .into_iter()
-            .next()
-            .and_then(|r| r.rows.into_iter().next())
-            .and_then(|r| r.into_iter().next());
-        match value {
-            Some(Value::Integer(n)) => Ok(n.max(0) as u64),
-            Some(Value::Real(n)) => Ok(n.max(0.0) as u64),
-            Some(Value::Text(s)) => s.trim().parse().map_err(|_| Error::Decode {
-                table: table.into(),
-                column: "COUNT(*)".into(),
-                message: format!("expected a count, found {s:?}"),
-            }),
-            other => Err(Error::Decode {
-                table: table.into(),
-                column: "COUNT(*)".into(),
-                message: format!("expected a count, found {other:?}"),
-            }),
-        }
+        count_of(table, outcome)
     }
 
     /// Writes rows to the table of `schema`: `upserts` (values in schema column order) and
@@ -469,6 +451,32 @@ async fn stream_requests(
     }
 }
 
+/// The count a `SELECT COUNT(*)` request returned.
+pub(crate) fn count_of(table: &str, outcome: RequestOutcome) -> Result<u64> {
+    let value = outcome
+        .results
+        .into_iter()
+        .next()
+        .and_then(|r| r.rows.into_iter().next())
+        .and_then(|r| r.into_iter().next());
+    match value {
+        Some(Value::Integer(n)) => Ok(n.max(0) as u64),
+        Some(Value::Real(n)) => Ok(n.max(0.0) as u64),
+        Some(Value::Text(s)) => s.trim().parse().map_err(|_| Error::Decode {
+            table: table.into(),
+            column: "COUNT(*)".into(),
+            key: None,
+            message: format!("expected a count, found {s:?}"),
+        }),
+        other => Err(Error::Decode {
+            table: table.into(),
+            column: "COUNT(*)".into(),
+            key: None,
+            message: format!("expected a count, found {other:?}"),
+        }),
+    }
+}
+
 /// The message of an API or transport error.
 fn error_message(e: &Error) -> Option<&str> {
     match e {
@@ -594,7 +602,8 @@ impl<T: D1Target> D1Table<T> {
         let outcome = self
             .db
             .request(vec![select::get_by_key(schema, key_values, encoding)])
-            .await?;
+            .await
+            .map_err(|e| e.in_table(&schema.name, Some(rendered.clone())))?;
         let Some(row) = outcome
             .results
             .into_iter()
@@ -603,38 +612,26 @@ impl<T: D1Target> D1Table<T> {
         else {
             return Ok(None);
         };
-        let values = select::decode_row(schema, row, encoding)?;
-        T::from_row(values).map(Some).map_err(|e| Error::Decode {
-            table: schema.name.clone(),
-            column: e.column.into(),
-            message: format!("{} (key {rendered})", e.error),
-        })
-    }
-
-    /// Every row, ordered by key. Reads the whole table in one request: for small tables and tests.
-    pub async fn all(&self) -> Result<Vec<T>> {
-        let schema = T::schema();
-        let encoding = self.db.encoding();
-        let outcome = self
-            .db
-            .request(vec![select::select_all(schema, encoding)])
-            .await?;
-        let rows = outcome
-            .results
-            .into_iter()
-            .next()
-            .map(|r| r.rows)
-            .unwrap_or_default();
-        rows.into_iter()
-            .map(|row| {
-                let values = select::decode_row(schema, row, encoding)?;
-                T::from_row(values).map_err(|e| Error::Decode {
-                    table: schema.name.clone(),
-                    column: e.column.into(),
-                    message: e.error.to_string(),
-                })
-            })
-            .collect()
+        let values = select::decode_row(schema, row, encoding).map_err(|e| match e {
+            Error::Decode {
+                table,
+                column,
+                message,
+                ..
+            } => Error::Decode {
+                table,
+                column,
+                key: Some(rendered.clone()),
+                message,
+            },
+            other => other,
+        })?;
+        let key_indices: Vec<usize> = schema
+            .primary_key
+            .iter()
+            .filter_map(|k| schema.columns.iter().position(|c| c.name == *k))
+            .collect();
+        crate::reads::from_row::<T>(values, &key_indices).map(Some)
     }
 
     /// Rows in the table.
@@ -684,7 +681,7 @@ fn bind_nested<T: D1Target>(rows: &[T]) -> Result<Vec<Vec<Value>>> {
     Ok(bound)
 }
 
-fn bind_key<T: D1Target>(key: &T::Key) -> Result<Vec<Value>> {
+pub(crate) fn bind_key<T: D1Target>(key: &T::Key) -> Result<Vec<Value>> {
     let mut values = Vec::with_capacity(T::schema().primary_key.len());
     T::bind_key(key, &mut values).map_err(|e| Error::Bind {
         table: T::schema().name.clone(),

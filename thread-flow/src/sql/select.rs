@@ -1,4 +1,5 @@
-//! Reads: get-by-keys, count, select-all, and [`decode_row`] for what they return.
+//! Reads: get-by-keys, count, select-all, keyset pages with an optional equality filter
+//! ([`select_page`], [`count_filtered`]), and [`decode_row`] for what they return.
 //!
 //! Under [`Encoding::Json`] INTEGER columns are read as `CAST(c AS TEXT)` and BLOB columns as
 //! hex text, because JSON numbers lose integers beyond 2^53 and D1 returns BLOBs as arrays.
@@ -107,6 +108,82 @@ pub fn select_all(schema: &TableSchema, encoding: Encoding) -> Statement {
     Statement::raw(sql)
 }
 
+/// Appends `WHERE` conditions: `"c" = ?` per filter column (`"c" IS NULL` for a NULL value),
+/// then, with `after`, the keyset condition `("k1", "k2") > (?, ?)` (`"k" > ?` for one key
+/// column). Nothing is appended when there is no condition.
+fn push_conditions(
+    sql: &mut String,
+    params: &mut Vec<Value>,
+    schema: &TableSchema,
+    filter: &[(&str, &Value)],
+    after: Option<&[Value]>,
+    encoding: Encoding,
+) {
+    let mut first = true;
+    let mut and = |sql: &mut String| {
+        sql.push_str(if first { " WHERE " } else { " AND " });
+        first = false;
+    };
+    for (column, value) in filter {
+        and(sql);
+        push_ident(sql, column);
+        if value.is_null() {
+            sql.push_str(" IS NULL");
+        } else {
+            sql.push_str(" = ");
+            sql.push_str(super::placeholder(value, encoding));
+            params.push(encode_param((*value).clone(), encoding));
+        }
+    }
+    if let Some(after) = after {
+        and(sql);
+        let one = schema.primary_key.len() == 1;
+        if !one {
+            sql.push('(');
+        }
+        push_ident_list(sql, schema.primary_key.iter().map(String::as_str));
+        sql.push_str(if one { " > " } else { ") > " });
+        push_group(sql, after, encoding, !one);
+        params.extend(after.iter().map(|v| encode_param(v.clone(), encoding)));
+    }
+}
+
+/// `SELECT <columns> FROM "t" [WHERE <filter> AND <key> > <after>] ORDER BY <key> LIMIT n`:
+/// one keyset page. `filter` pairs column names with column values (already encoded for their
+/// column, see [`crate::D1Target::bind_row`]); `after` is a key in key order.
+pub fn select_page(
+    schema: &TableSchema,
+    filter: &[(&str, &Value)],
+    after: Option<&[Value]>,
+    limit: usize,
+    encoding: Encoding,
+) -> Statement {
+    let mut sql = String::from("SELECT ");
+    sql.push_str(&column_list(schema, encoding));
+    sql.push_str(" FROM ");
+    push_ident(&mut sql, &schema.name);
+    let mut params = Vec::new();
+    push_conditions(&mut sql, &mut params, schema, filter, after, encoding);
+    sql.push_str(" ORDER BY ");
+    push_ident_list(&mut sql, schema.primary_key.iter().map(String::as_str));
+    sql.push_str(" LIMIT ");
+    sql.push_str(&limit.to_string());
+    Statement { sql, params }
+}
+
+/// `SELECT COUNT(*) FROM "t" WHERE <filter>` (see [`select_page`] for `filter`).
+pub fn count_filtered(
+    schema: &TableSchema,
+    filter: &[(&str, &Value)],
+    encoding: Encoding,
+) -> Statement {
+    let mut sql = String::from("SELECT COUNT(*) FROM ");
+    push_ident(&mut sql, &schema.name);
+    let mut params = Vec::new();
+    push_conditions(&mut sql, &mut params, schema, filter, None, encoding);
+    Statement { sql, params }
+}
+
 /// Turns a row read with one of these selects back into typed values, in schema column order.
 ///
 /// Accepts what each transport returns: INTEGER columns as integers or decimal text, REAL
@@ -116,6 +193,7 @@ pub fn decode_row(schema: &TableSchema, row: Vec<Value>, encoding: Encoding) -> 
         return Err(Error::Decode {
             table: schema.name.clone(),
             column: String::new(),
+            key: None,
             message: format!(
                 "the result row has {} values but the table has {} columns",
                 row.len(),
@@ -130,6 +208,7 @@ pub fn decode_row(schema: &TableSchema, row: Vec<Value>, encoding: Encoding) -> 
             decode_value(c.sql_type, v).map_err(|message| Error::Decode {
                 table: schema.name.clone(),
                 column: c.name.clone(),
+                key: None,
                 message,
             })
         })
