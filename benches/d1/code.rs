@@ -28,10 +28,6 @@ use crate::common::{bench_dir, median, per_second, scratch};
 use crate::memory::{RESULT_MARKER, run_child};
 use crate::report::{Target, figure, heading, ratio};
 
-#[allow(dead_code, clippy::all)]
-#[path = "../../examples/code-index/extract.rs"]
-mod extract;
-
 /// Largest file taken into the corpus (the job skips files over 2 MiB; minified bundles and
 /// generated tables are not what an index is for).
 const MAX_FILE_BYTES: u64 = 256 * 1024;
@@ -367,7 +363,9 @@ pub(crate) fn child(args: &[String]) -> anyhow::Result<()> {
                 &files,
                 || (),
                 |_, path, content| {
-                    extract::extract(path, content).map_or(0, |f| f.symbols.len() as u64)
+                    thread_flow::code::extract(path, content).map_or(0, |f| {
+                        (f.symbols.len() + f.imports.len() + f.calls.len()) as u64
+                    })
                 },
             ),
             other => bail!("unknown --child-code mode {other}"),

@@ -169,7 +169,8 @@ impl TableNames {
 pub struct TableChanges {
     /// Rows whose key was not there before.
     pub inserted: u64,
-    /// Rows whose key was there with different values.
+    /// Rows whose key was there, written with different values (the index writes a row only
+    /// when its values changed).
     pub updated: u64,
     /// Keys that are gone.
     pub deleted: u64,
@@ -686,7 +687,18 @@ impl CodeIndex {
             .map_err(flow_error("creating or migrating the D1 tables"))?;
 
         let present = tables_present(db, &schemas, &mut reads).await?;
-        let before = Snapshots::read(db, &schemas, &present, &mut reads).await?;
+        // What changed is counted from row counts and the target's write counters, not from
+        // before/after copies of the tables: reading every row twice cost more than the
+        // update itself (4 s of a 5 s re-run on a 14 MB tree with 120,000 rows). Adopted
+        // tables hold rows no run of this index wrote, so only then are their rows compared.
+        let before = if ownership.adopted {
+            Before::Rows(Box::new(
+                Snapshots::read(db, &schemas, &present, &mut reads).await?,
+            ))
+        } else {
+            Before::Counts(row_counts(db, &schemas, &present, &mut reads).await?)
+        };
+        let tables_before = table_totals(&places.connection.identity(), &schemas);
         let totals_before = target_totals(&places.connection.identity(), &schemas);
         let mut adopt_requests = 0;
         if ownership.adopted {
@@ -734,8 +746,18 @@ impl CodeIndex {
             );
         }
         let present = tables_present(db, &schemas, &mut reads).await?;
-        let after = Snapshots::read(db, &schemas, &present, &mut reads).await?;
-        let changes = before.changes(&after);
+        let changes = match before {
+            Before::Rows(before) => {
+                before.changes(&Snapshots::read(db, &schemas, &present, &mut reads).await?)
+            }
+            Before::Counts(before) => {
+                let after = row_counts(db, &schemas, &present, &mut reads).await?;
+                let tables_after = table_totals(&identity, &schemas);
+                std::array::from_fn(|i| {
+                    counted_changes(before[i], after[i], &tables_before[i], &tables_after[i])
+                })
+            }
+        };
         Ok(FlowRun {
             setup,
             sources,
@@ -1243,6 +1265,93 @@ async fn tables_present(
             _ => None,
         })
         .collect())
+}
+
+/// The tables before the update: row counts (normally) or every row (adopted tables).
+enum Before {
+    /// Rows per table, in the order of [`TableNames::schemas`].
+    Counts([u64; 4]),
+    /// Every row of every table.
+    Rows(Box<Snapshots>),
+}
+
+/// Rows in each of the index's tables (0 for a table not there), in one request.
+async fn row_counts(
+    db: &D1Database,
+    schemas: &[(String, TableSchema); 4],
+    present: &[String],
+    reads: &mut u64,
+) -> Result<[u64; 4], IndexError> {
+    let is_present = |name: &str| present.iter().any(|p| p.eq_ignore_ascii_case(name));
+    let columns: Vec<String> = schemas
+        .iter()
+        .map(|(name, _)| {
+            if is_present(name) {
+                format!("(SELECT COUNT(*) FROM {})", crate::sql::quote_ident(name))
+            } else {
+                "0".to_owned()
+            }
+        })
+        .collect();
+    let sql = format!("SELECT {}", columns.join(", "));
+    let result = db
+        .execute_idempotent(&sql, Vec::new())
+        .await
+        .map_err(d1_error("counting the index's rows"))?;
+    *reads += 1;
+    let row = result.rows.first();
+    let count = |i: usize| -> u64 {
+        match row.and_then(|r| r.get(i)) {
+            Some(crate::Value::Integer(n)) => u64::try_from(*n).unwrap_or(0),
+            // Over HTTP an integer may come back as a JSON number read as REAL, or as text.
+            Some(crate::Value::Real(x)) if x.fract() == 0.0 && *x >= 0.0 => *x as u64,
+            Some(crate::Value::Text(t)) => t.parse().unwrap_or(0),
+            _ => 0,
+        }
+    };
+    Ok(std::array::from_fn(count))
+}
+
+/// One table's changes from its row counts before and after and the rows the D1 target wrote
+/// meanwhile. ReCoco sends a row only when it is new or its values changed (it keeps each
+/// row's fingerprint) and deletes only keys it wrote before, and every key holds its file's
+/// path, so the rows written over existing keys are `written - (after - before + deleted)`.
+fn counted_changes(
+    before: u64,
+    after: u64,
+    writes_before: &TableStatsSnapshot,
+    writes_after: &TableStatsSnapshot,
+) -> TableChanges {
+    let written = writes_after.upserted.saturating_sub(writes_before.upserted);
+    let deleted = writes_after.deleted.saturating_sub(writes_before.deleted);
+    let inserted = (after + deleted).saturating_sub(before).min(written);
+    TableChanges {
+        inserted,
+        updated: written - inserted,
+        deleted,
+        rows: after,
+    }
+}
+
+/// The D1 target's write counters for each of this index's tables (process lifetime), in
+/// the order of [`TableNames::schemas`].
+fn table_totals(
+    database: &DatabaseId,
+    schemas: &[(String, TableSchema); 4],
+) -> [TableStatsSnapshot; 4] {
+    let stats = crate::target::table_stats();
+    std::array::from_fn(|i| {
+        stats
+            .iter()
+            .filter(|(id, _)| {
+                &id.database == database && id.table.eq_ignore_ascii_case(&schemas[i].0)
+            })
+            .fold(TableStatsSnapshot::default(), |mut sum, (_, s)| {
+                sum.upserted += s.upserted;
+                sum.deleted += s.deleted;
+                sum
+            })
+    })
 }
 
 /// Every row of a table by key, for before/after diffs.
