@@ -1650,6 +1650,27 @@ async fn the_builder_indexes_chosen_files_into_tables_of_the_users_names() {
         ]
     );
 
+    // Bad table names stop the run before anything is opened.
+    for (bad, expected) in [
+        ("sqlite_files", "reserved by SQLite"),
+        ("my_symbols", "given to two of the index's tables"),
+    ] {
+        let error = CodeIndex::new(&root)
+            .destination(Connection::local(tmp.path().join("dbs").join("bad.d1")))
+            .table_names(TableNames {
+                files: bad.into(),
+                ..names.clone()
+            })
+            .run()
+            .await
+            .expect_err("a bad table name");
+        assert!(
+            matches!(error, index::IndexError::Config(_)) && error.to_string().contains(expected),
+            "{error}"
+        );
+    }
+    assert!(!tmp.path().join("dbs").join("bad.d1").exists());
+
     // A glob that is not one stops the run before anything is read or written.
     let error = CodeIndex::new(&root)
         .include(["src/["])
@@ -1661,6 +1682,7 @@ async fn the_builder_indexes_chosen_files_into_tables_of_the_users_names() {
         format!("{error:#}").contains("invalid glob `src/[`"),
         "{error:#}"
     );
+    assert!(!tmp.path().join("dbs").join("bad.d1").exists());
 }
 
 /// A row of the user's own table, filled by the registered `ExtractSymbols` function.

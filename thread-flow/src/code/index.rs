@@ -140,6 +140,26 @@ impl Default for TableNames {
 }
 
 impl TableNames {
+    /// Checks the names before anything is opened: valid table names (not reserved by D1 or
+    /// SQLite), four different ones (compared as SQLite does, ignoring ASCII case).
+    pub fn check(&self) -> Result<(), IndexError> {
+        let schemas = self.schemas();
+        for (i, (name, schema)) in schemas.iter().enumerate() {
+            schema
+                .validate()
+                .map_err(|e| IndexError::Config(format!("table name `{name}`: {e}")))?;
+            if schemas[..i]
+                .iter()
+                .any(|(other, _)| other.eq_ignore_ascii_case(name))
+            {
+                return Err(IndexError::Config(format!(
+                    "table name `{name}` is given to two of the index's tables; give each its own"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// `(name, schema under that name)` of each table, in the order files, symbols, imports,
     /// calls.
     pub fn schemas(&self) -> [(String, TableSchema); 4] {
@@ -515,6 +535,9 @@ impl CodeIndex {
     /// run, and reports the row changes per table.
     pub async fn run(mut self) -> Result<IndexReport, IndexError> {
         let started = Instant::now();
+        self.tables.check()?;
+        crate::code::walk::Selection::new(self.languages.clone(), &self.include, &self.exclude)
+            .map_err(|e| IndexError::Config(e.to_string()))?;
         let places = self.places()?;
         let (database, pg) = postgres_spec(self.database_url.as_deref(), &places.state_dir).await?;
         if let Some(pg) = &pg {
