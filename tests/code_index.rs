@@ -1673,6 +1673,26 @@ struct Definition {
     kind: String,
 }
 
+/// A row of the user's own table, filled by the registered `ExtractImports` function.
+#[derive(Debug, Clone, PartialEq, Eq, thread_flow::D1Target)]
+#[d1(table = "imported", primary_key(file, line, module))]
+struct Imported {
+    file: String,
+    line: i64,
+    module: String,
+    #[d1(json)]
+    names: Vec<String>,
+}
+
+/// A row of the user's own table, filled by the registered `ExtractCalls` function.
+#[derive(Debug, Clone, PartialEq, Eq, thread_flow::D1Target)]
+#[d1(table = "called", primary_key(file, line, callee))]
+struct Called {
+    file: String,
+    line: i64,
+    callee: String,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_users_own_flow_uses_the_registered_functions() {
     use recoco_core::builder::FlowBuilder;
@@ -1727,9 +1747,9 @@ async fn a_users_own_flow_uses_the_registered_functions() {
             serde_json::Map::new(),
             vec![
                 (path.clone(), Some("path".to_owned())),
-                (content, Some("content".to_owned())),
+                (content.clone(), Some("content".to_owned())),
             ],
-            Some(file_scope),
+            Some(file_scope.clone()),
             "symbols".to_owned(),
         )
         .await
@@ -1739,7 +1759,7 @@ async fn a_users_own_flow_uses_the_registered_functions() {
         .collect(
             &collector,
             vec![
-                ("file".to_owned(), path),
+                ("file".to_owned(), path.clone()),
                 (
                     "start_line".to_owned(),
                     field(&builder, symbol_scope.clone(), "start_line"),
@@ -1761,6 +1781,62 @@ async fn a_users_own_flow_uses_the_registered_functions() {
         Connection::local(&d1),
     )
     .expect("export");
+
+    // ExtractImports and ExtractCalls, each into a table of the user's.
+    let root_scope = builder.root_scope();
+    for (function, table) in [
+        (flow::EXTRACT_IMPORTS, "imported"),
+        (flow::EXTRACT_CALLS, "called"),
+    ] {
+        let rows = builder
+            .transform(
+                function.to_owned(),
+                serde_json::Map::new(),
+                vec![
+                    (path.clone(), Some("path".to_owned())),
+                    (content.clone(), Some("content".to_owned())),
+                ],
+                Some(file_scope.clone()),
+                table.to_owned(),
+            )
+            .await
+            .expect(function);
+        let scope = builder.for_each(rows, None).expect("for each row");
+        let columns: &[&str] = if table == "imported" {
+            &["line", "module", "names"]
+        } else {
+            &["line", "callee"]
+        };
+        let mut fields = vec![("file".to_owned(), path.clone())];
+        for column in columns {
+            fields.push(((*column).to_owned(), field(&builder, scope.clone(), column)));
+        }
+        let collector = root_scope
+            .clone()
+            .add_collector(table.to_owned())
+            .expect("collector");
+        builder
+            .collect(&collector, fields, None)
+            .await
+            .expect("collect");
+        let connection = Connection::local(&d1);
+        if table == "imported" {
+            thread_flow::target::export_collector::<Imported>(
+                &mut builder,
+                table,
+                &collector,
+                connection,
+            )
+        } else {
+            thread_flow::target::export_collector::<Called>(
+                &mut builder,
+                table,
+                &collector,
+                connection,
+            )
+        }
+        .expect("export");
+    }
     let user_flow = builder.build_flow().await.expect("build");
     flow::setup(&user_flow).await.expect("setup");
     flow::update(&user_flow, Duration::from_secs(60), |_| {})
@@ -1787,6 +1863,24 @@ async fn a_users_own_flow_uses_the_registered_functions() {
             definition(8, "mean", "method"),
             definition(12, "summarize", "function"),
         ]
+    );
+    assert_eq!(
+        db.table::<Imported>().all().await.expect("read"),
+        [Imported {
+            file: "stats.py".to_owned(),
+            line: 1,
+            module: "statistics".to_owned(),
+            names: Vec::new(),
+        }]
+    );
+    let called = |line: i64, callee: &str| Called {
+        file: "stats.py".to_owned(),
+        line,
+        callee: callee.to_owned(),
+    };
+    assert_eq!(
+        db.table::<Called>().all().await.expect("read"),
+        [called(9, "mean"), called(13, "Summary"), called(13, "mean")]
     );
     drop(pg);
 }
@@ -1940,4 +2034,31 @@ async fn imports_and_calls_of_a_multi_language_tree() {
     edited_calls.insert(0, call("app/service.py", 5, "load", Some("run")));
     edited_calls.insert(1, call("app/service.py", 6, "store", Some("run")));
     assert_eq!(stored_calls().await, edited_calls);
+
+    // A function added at the end: the rows of the file that did not change are not written
+    // again, so nothing counts as updated (the counts come from the tables' row counts and the
+    // rows written) ...
+    let appended = format!("{SERVICE_PY_EDITED}\n\ndef audit(path):\n    return load(path)\n");
+    write(&root, "app/service.py", &appended);
+    touch_later(&root.join("app/service.py"));
+    let third = index(&root).await;
+    assert_eq!(third.symbols, changes(1, 0, 0, 6), "{third}");
+    assert_eq!(third.calls, changes(1, 0, 0, 11), "{third}");
+    assert_eq!(third.imports, changes(0, 0, 0, 6), "{third}");
+    assert!(
+        stored_calls()
+            .await
+            .contains(&call("app/service.py", 10, "load", Some("audit"))),
+        "{third}"
+    );
+
+    // ... and comparing every row says the same.
+    let changed = appended.replace("return load(path)", "return store(load(path))");
+    write(&root, "app/service.py", &changed);
+    touch_later(&root.join("app/service.py"));
+    let fourth = run(CodeIndex::new(&root).exact_changes(true)).await;
+    assert_eq!(fourth.symbols, changes(0, 0, 0, 6), "{fourth}");
+    assert_eq!(fourth.calls, changes(1, 0, 0, 12), "{fourth}");
+    let fifth = run(CodeIndex::new(&root).exact_changes(true)).await;
+    assert_eq!(fifth.calls, changes(0, 0, 0, 12), "{fifth}");
 }

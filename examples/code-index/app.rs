@@ -65,11 +65,12 @@ fn progress_bar(quiet: bool) -> ProgressBar {
     };
     let bar = ProgressBar::with_draw_target(None, target);
     let style = ProgressStyle::with_template(
-        "{spinner} [{bar:30}] {pos}/{len} files · {msg} · {per_sec} · ETA {eta}",
+        "{spinner} [{bar:30}] {pos}/{len} files parsed · {msg} · {per_sec} · ETA {eta}",
     )
     .unwrap_or_else(|_| ProgressStyle::default_bar())
     .progress_chars("=> ");
     bar.set_style(style);
+    bar.set_message("starting ReCoco's state store");
     bar.enable_steady_tick(Duration::from_millis(120));
     bar
 }
@@ -111,11 +112,10 @@ async fn index(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Stri
         if p.files_total > 0 {
             ticker.set_length(p.files_total);
         }
-        ticker.set_position(p.files_done);
-        ticker.set_message(format!(
-            "{} parsed · {} rows written",
-            p.files_parsed, p.rows_written
-        ));
+        // ReCoco publishes its per-file counts when the source is done; files parsed are
+        // counted live (unchanged files are not parsed again, so a re-run ends early).
+        ticker.set_position(p.files_parsed.max(p.files_done));
+        ticker.set_message(format!("{} rows written", p.rows_written));
     });
     let result = builder.run().await;
     bar.finish_and_clear();

@@ -416,7 +416,8 @@ fn resolve_lookups(
                 cx.error_spanned_by(
                     table.fields[fields[len - 1]].ident,
                     format!(
-                        "the lookup on fields {} and the lookup on fields {} would both be named                          `{name}`; rename one of these fields",
+                        "the lookup on fields {} and the lookup on fields {} would both be named \
+                         `{name}`; rename one of these fields",
                         names
                             .iter()
                             .map(|n| format!("`{n}`"))

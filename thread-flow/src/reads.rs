@@ -4,11 +4,19 @@
 //! [`D1Database::query_as`], which decodes any query's rows by column name.
 //!
 //! Every read stays within D1's limits over HTTP: statements bind at most 100 parameters,
-//! a request asks for at most [`READ_ROWS`] rows, and a response larger than the transport's
-//! cap ([`crate::client::http::HttpConfig::max_response_bytes`]) is asked for again in halves,
+//! a request asks for at most [`READ_ROWS`] rows (and the first row of the next page), and a
+//! response larger than the transport's cap
+//! ([`crate::client::http::HttpConfig::max_response_bytes`]) is asked for again in halves,
 //! down to one row (a single row larger than the cap is [`Error::ResponseTooLarge`]).
 //! Results are ordered by the primary key, and pages continue after the last key read
 //! (keyset paging), so a page costs the same wherever it starts.
+//!
+//! What a page costs (D1 bills rows read): a page of the whole table, or of a lookup on a
+//! prefix of the primary key (`by_file`, `by_file_start_line`), seeks in the key's index to
+//! the cursor and reads about one page of rows. A lookup on another index (`by_name`) finds
+//! its rows through that index, but SQLite must sort them by key, so each page reads every
+//! match: a result of `m` rows read in pages of `p` costs about `m * m / p` rows read. Such
+//! lookups are meant for selective columns; for a large result use larger pages.
 //!
 //! Step in struct -> schema -> SQL -> transport -> D1: this module turns typed arguments into
 //! values (through the derive's codecs), asks [`crate::sql::select`] for the statements and
@@ -17,12 +25,16 @@
 use std::collections::{HashMap, VecDeque};
 use std::marker::PhantomData;
 
+use tokio::task::JoinSet;
+
+use crate::client::RequestOutcome;
 use crate::sql::{MAX_PARAMS_PER_STATEMENT, render_key, render_row_key, select};
 use crate::{ColumnError, D1Database, D1Table, D1Target, Error, Result, TableSchema, Value};
 
 /// Rows asked for in one request by the reads of this module (pages, scans, `get_many`,
-/// `find`): at most this many rows travel in one response. A response over the transport's
-/// byte cap is asked for again in halves.
+/// `find`): at most this many rows travel in one response, plus the first row of the next
+/// page, which tells whether there is one. A response over the transport's byte cap is asked
+/// for again in halves.
 pub const READ_ROWS: usize = 1000;
 
 /// An equality lookup on some columns of `T`'s table: the rows whose columns hold these
@@ -226,7 +238,8 @@ impl<T: D1Target> Page<T> {
 /// ```
 ///
 /// Rows written while a scan runs appear in it when their key comes after the scan's
-/// position; rows deleted before the scan reaches them do not. Each page is a separate read.
+/// position; rows deleted before the scan reaches them do not. Each page is a separate read;
+/// after an error, calling [`Scan::next`] again asks for the same page again.
 pub struct Scan<T: D1Target> {
     table: D1Table<T>,
     lookup: Option<Lookup<T>>,
@@ -252,7 +265,7 @@ impl<T: D1Target> std::fmt::Debug for Scan<T> {
 
 impl<T: D1Target> Scan<T> {
     /// Rows per page (default [`READ_ROWS`]; at least 1). A page larger than [`READ_ROWS`]
-    /// is still read [`READ_ROWS`] rows per request.
+    /// is still read at most [`READ_ROWS`] + 1 rows per request.
     pub fn page_rows(mut self, rows: usize) -> Scan<T> {
         self.page_rows = rows.max(1);
         self
@@ -309,7 +322,8 @@ impl<T: D1Target> D1Table<T> {
     /// at its first place; missing keys are left out).
     ///
     /// Keys are sent `floor(100 / key columns)` per statement (D1's 100 bound parameters) and
-    /// at most [`READ_ROWS`] per request.
+    /// at most [`READ_ROWS`] per request, up to [`crate::sql::WriteOptions::concurrency`]
+    /// requests at once.
     pub async fn get_many(&self, keys: &[T::Key]) -> Result<Vec<T>> {
         let schema = T::schema();
         let encoding = self.database().encoding();
@@ -319,27 +333,54 @@ impl<T: D1Target> D1Table<T> {
         for key in keys {
             let values = bind_key::<T>(key)?;
             let repr = key_repr(&values);
-            if !position.contains_key(&repr) {
-                position.insert(repr, bound.len());
+            if let std::collections::hash_map::Entry::Vacant(slot) = position.entry(repr) {
+                slot.insert(bound.len());
                 bound.push(values);
             }
         }
         let mut found: Vec<Option<T>> = std::iter::repeat_with(|| None).take(bound.len()).collect();
-        let mut units: VecDeque<&[Vec<Value>]> = bound.chunks(READ_ROWS).collect();
-        while let Some(unit) = units.pop_front() {
-            let statements = unit
-                .chunks(per_statement)
-                .map(|c| select::get_by_keys(schema, c.to_vec(), encoding))
-                .collect();
-            let outcome = match self.database().request(statements).await {
+        // Requests as ranges of `bound`, up to `concurrency` in flight; a response over the
+        // byte cap is asked for again in two halves.
+        let mut pending: VecDeque<std::ops::Range<usize>> = (0..bound.len())
+            .step_by(READ_ROWS)
+            .map(|start| start..(start + READ_ROWS).min(bound.len()))
+            .collect();
+        let concurrency = self.database().write_options().concurrency.max(1);
+        let mut in_flight: JoinSet<(std::ops::Range<usize>, Result<RequestOutcome>)> =
+            JoinSet::new();
+        loop {
+            while in_flight.len() < concurrency {
+                let Some(range) = pending.pop_front() else {
+                    break;
+                };
+                let statements: Vec<_> = bound[range.clone()]
+                    .chunks(per_statement)
+                    .map(|c| select::get_by_keys(schema, c.to_vec(), encoding))
+                    .collect();
+                let db = self.database().clone();
+                in_flight.spawn(async move { (range, db.request(statements).await) });
+            }
+            let Some(joined) = in_flight.join_next().await else {
+                break;
+            };
+            let (range, outcome) = joined.map_err(|e| Error::Transport {
+                message: format!("a read task failed: {e}"),
+                table: Some(schema.name.clone()),
+                first_key: None,
+                attempts: 1,
+                stopped: None,
+            })?;
+            let outcome = match outcome {
                 Ok(outcome) => outcome,
-                Err(Error::ResponseTooLarge { .. }) if unit.len() > 1 => {
-                    let (a, b) = unit.split_at(unit.len() / 2);
-                    units.push_front(b);
-                    units.push_front(a);
+                Err(Error::ResponseTooLarge { .. }) if range.len() > 1 => {
+                    let middle = range.start + range.len() / 2;
+                    pending.push_front(middle..range.end);
+                    pending.push_front(range.start..middle);
                     continue;
                 }
-                Err(e) => return Err(e.in_table(&schema.name, Some(render_key(&unit[0])))),
+                Err(e) => {
+                    return Err(e.in_table(&schema.name, Some(render_key(&bound[range.start]))));
+                }
             };
             for result in outcome.results {
                 for row in decode_rows::<T>(result.rows, encoding)? {
@@ -467,7 +508,7 @@ impl<T: D1Target> D1Table<T> {
     }
 
     /// Up to `limit` rows matching `filter` after the key `after`, in key order, and whether
-    /// more follow. Asks at most [`READ_ROWS`] rows per request, and half as many after a
+    /// more follow. Asks at most [`READ_ROWS`] + 1 rows per request, and half as many after a
     /// response over the transport's byte cap, down to one row.
     async fn fetch(
         &self,
@@ -479,7 +520,8 @@ impl<T: D1Target> D1Table<T> {
         let encoding = self.database().encoding();
         let mut rows: Vec<T> = Vec::new();
         let mut cursor: Option<Vec<Value>> = after.map(<[Value]>::to_vec);
-        let mut chunk = READ_ROWS;
+        // A page of READ_ROWS and the row after it fit in one request.
+        let mut chunk = READ_ROWS + 1;
         loop {
             let remaining = limit - rows.len();
             // One more row than needed tells whether more follow.
