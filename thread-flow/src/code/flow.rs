@@ -616,6 +616,15 @@ fn part_value(part: Part, facts: &FileFacts) -> Value {
     }
 }
 
+/// One permit per core for the parser tasks of this process.
+fn parse_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        tokio::sync::Semaphore::new(cores)
+    })
+}
+
 #[async_trait]
 impl SimpleFunctionExecutor for ParseExecutor {
     async fn evaluate(&self, input: Vec<Value>) -> recoco_core::prelude::Result<Value> {
@@ -623,7 +632,13 @@ impl SimpleFunctionExecutor for ParseExecutor {
         let content = self.args.content.value(&input)?.as_str()?.clone();
         let part = self.part;
         let bytes = content.len() as u64;
-        // Parsing is CPU work: keep it off the async worker threads.
+        // Parsing is CPU work: keep it off the async worker threads, and run at most one
+        // parse per core. ReCoco evaluates every listed file at once; without the limit each
+        // got its own blocking thread (up to 512), all parsing at the same time.
+        let _permit = parse_permits()
+            .acquire()
+            .await
+            .map_err(|e| recoco_core::prelude::Error::internal_msg(e.to_string()))?;
         let value = tokio::task::spawn_blocking(move || {
             crate::code::extract(&path, &content)
                 .map(|facts| (part_value(part, &facts), facts.has_errors))
