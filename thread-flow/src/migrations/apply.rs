@@ -359,10 +359,12 @@ impl D1Database {
             .await
             .map_err(|e| e.in_table(table, None))?;
         Ok(infos.results.iter().any(|info| {
-            let col = info.columns.iter().position(|c| c.eq_ignore_ascii_case("name"));
+            let col = info
+                .columns
+                .iter()
+                .position(|c| c.eq_ignore_ascii_case("name"));
             info.rows.len() == 1
-                && col.and_then(|i| info.rows[0].get(i))
-                    == Some(&Value::Text("name".to_string()))
+                && col.and_then(|i| info.rows[0].get(i)) == Some(&Value::Text("name".to_string()))
         }))
     }
 }

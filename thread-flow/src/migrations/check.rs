@@ -6,7 +6,8 @@ use std::path::Path;
 
 use super::config::Migrations;
 use super::generate::{self, NextMigration};
-use crate::sql::{MigrationOptions, Statement, plan_migration_with};
+use crate::schema::Column;
+use crate::sql::{MigrationOptions, Statement};
 use crate::{D1Database, Error, Result, TableSchema, Value};
 
 /// The environment variable that makes [`assert_up_to_date`] write the missing migration
@@ -147,7 +148,10 @@ impl MigrationCheck {
     pub fn is_consistent(&self) -> bool {
         self.pending.is_empty()
             && self.unknown.is_empty()
-            && self.structs_ahead.as_ref().is_ok_and(NextMigration::is_empty)
+            && self
+                .structs_ahead
+                .as_ref()
+                .is_ok_and(NextMigration::is_empty)
             && self.live_differs.is_empty()
     }
 
@@ -228,26 +232,21 @@ impl D1Database {
             .filter(|n| !files.iter().any(|f| &f.name == *n))
             .cloned()
             .collect();
-        let structs_ahead = match generate::plan(migrations, tables, &MigrationOptions::default()).await {
-            Ok(next) => Ok(next),
-            Err(e @ Error::MigrationRefused { .. }) => Err(e.to_string()),
-            Err(e) => return Err(e),
-        };
+        let structs_ahead =
+            match generate::plan(migrations, tables, &MigrationOptions::default()).await {
+                Ok(next) => Ok(next),
+                Err(e @ Error::MigrationRefused { .. }) => Err(e.to_string()),
+                Err(e) => return Err(e),
+            };
         let replayed = generate::replay(migrations).await?;
-        let all = MigrationOptions {
-            allow_data_loss: true,
-            rebuild_referenced: true,
-        };
         let mut live_differs = Vec::new();
         for table in user_tables(&replayed, migrations.table()).await? {
-            let Some((built, _)) = replayed.live_table(&table).await? else {
+            let Some(built) = replayed.live_schema(&table).await? else {
                 continue;
             };
-            let differences = match self.live_table(&table).await? {
+            let differences = match self.live_schema(&table).await? {
                 None => vec!["the table is missing".to_string()],
-                Some((live, dependents)) => {
-                    plan_migration_with(Some(&live), &dependents, &built, &all)?.descriptions()
-                }
+                Some(live) => differences(&live, &built),
             };
             if !differences.is_empty() {
                 live_differs.push(TableDifference { table, differences });
@@ -284,4 +283,93 @@ async fn user_tables(db: &D1Database, tracking: &str) -> Result<Vec<String>> {
             _ => None,
         })
         .collect())
+}
+
+/// How the live table differs from the one the files build, in plain words. Compared
+/// structurally (not with the planner): tables written by hand may have no primary key or a
+/// nullable one, which the planner refuses as a target.
+fn differences(live: &TableSchema, built: &TableSchema) -> Vec<String> {
+    let mut out = Vec::new();
+    let find = |s: &'_ TableSchema, name: &str| -> Option<Column> {
+        s.columns
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name))
+            .cloned()
+    };
+    for c in &built.columns {
+        match find(live, &c.name) {
+            None => out.push(format!("column `{}` is missing", c.name)),
+            Some(l) => {
+                if l.sql_type != c.sql_type {
+                    out.push(format!(
+                        "column `{}` is {} live, {} in the files",
+                        c.name, l.sql_type, c.sql_type
+                    ));
+                }
+                if l.nullable != c.nullable {
+                    out.push(format!(
+                        "column `{}` is {} live, {} in the files",
+                        c.name,
+                        nullability(l.nullable),
+                        nullability(c.nullable)
+                    ));
+                }
+                if l.default != c.default {
+                    out.push(format!("column `{}` has another default live", c.name));
+                }
+            }
+        }
+    }
+    for l in &live.columns {
+        if find(built, &l.name).is_none() {
+            out.push(format!("column `{}` exists only live", l.name));
+        }
+    }
+    let lower = |v: &[String]| v.iter().map(|s| s.to_ascii_lowercase()).collect::<Vec<_>>();
+    if lower(&live.primary_key) != lower(&built.primary_key) {
+        out.push(format!(
+            "the primary key is ({}) live, ({}) in the files",
+            live.primary_key.join(", "),
+            built.primary_key.join(", ")
+        ));
+    }
+    if live.strict != built.strict {
+        out.push(format!(
+            "STRICT is {} live, {} in the files",
+            live.strict, built.strict
+        ));
+    }
+    if live.without_rowid != built.without_rowid {
+        out.push(format!(
+            "WITHOUT ROWID is {} live, {} in the files",
+            live.without_rowid, built.without_rowid
+        ));
+    }
+    for ix in &built.indexes {
+        match live
+            .indexes
+            .iter()
+            .find(|l| l.name.eq_ignore_ascii_case(&ix.name))
+        {
+            None => out.push(format!("index `{}` is missing", ix.name)),
+            Some(l) if l != ix => {
+                out.push(format!("index `{}` is defined differently live", ix.name))
+            }
+            Some(_) => {}
+        }
+    }
+    for l in &live.indexes {
+        if !built
+            .indexes
+            .iter()
+            .any(|ix| ix.name.eq_ignore_ascii_case(&l.name))
+        {
+            out.push(format!("index `{}` exists only live", l.name));
+        }
+    }
+    out
+}
+
+fn nullability(nullable: bool) -> &'static str {
+    if nullable { "nullable" } else { "NOT NULL" }
 }

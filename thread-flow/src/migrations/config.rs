@@ -58,8 +58,9 @@ impl Migrations {
     /// - a wrangler configuration file: its D1 database's settings (see
     ///   [`Migrations::from_wrangler_config`]);
     /// - a folder holding a wrangler configuration file (the project folder): that file;
-    /// - a folder whose parent holds a wrangler configuration file naming it as a D1
-    ///   database's `migrations_dir`: that database's settings (its `migrations_table`);
+    /// - a folder inside a project whose wrangler configuration file (the nearest one above
+    ///   it) names it as a D1 database's `migrations_dir`: that database's settings (its
+    ///   `migrations_table`);
     /// - any other folder: the migrations folder itself, recorded in `d1_migrations`.
     ///
     /// A configuration file with several D1 databases is an [`Error::Config`] unless the
@@ -72,22 +73,21 @@ impl Migrations {
         if let Some(config) = find_config(path) {
             return Migrations::from_wrangler_config(config, None);
         }
-        if let Some(parent_config) = path
-            .canonicalize()
-            .ok()
-            .and_then(|p| p.parent().map(Path::to_path_buf))
-            .and_then(|p| find_config(&p))
-        {
-            let databases = read_config(&parent_config)?;
-            let base = parent_config.parent().unwrap_or(Path::new("."));
-            let here = path.canonicalize().ok();
+        // A folder inside a project: the nearest configuration above it, when one of its
+        // databases names this folder (wrangler looks for its configuration upwards too).
+        let here = path.canonicalize().ok();
+        let above = here
+            .as_deref()
+            .and_then(|p| p.ancestors().skip(1).find_map(find_config));
+        if let Some(config) = above {
+            let databases = read_config(&config)?;
+            let base = config.parent().unwrap_or(Path::new("."));
             for db in &databases {
-                let folder = base.join(db.folder());
-                if folder.canonicalize().ok() == here {
+                if base.join(db.folder()).canonicalize().ok() == here {
                     return Ok(Migrations {
                         folder: path.to_path_buf(),
                         table: db.table().to_string(),
-                        config_file: Some(parent_config),
+                        config_file: Some(config),
                     });
                 }
             }
@@ -113,7 +113,9 @@ impl Migrations {
         let chosen = match database {
             Some(name) => databases
                 .iter()
-                .find(|d| d.binding.as_deref() == Some(name) || d.database_name.as_deref() == Some(name))
+                .find(|d| {
+                    d.binding.as_deref() == Some(name) || d.database_name.as_deref() == Some(name)
+                })
                 .ok_or_else(|| {
                     Error::Config(format!(
                         "{} has no D1 database with the binding or name `{name}` (it has: {})",
@@ -233,14 +235,20 @@ fn find_config(folder: &Path) -> Option<PathBuf> {
 fn read_config(file: &Path) -> Result<Vec<D1DatabaseConfig>> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| Error::Config(format!("cannot read {}: {e}", file.display())))?;
-    let bad = |e: String| Error::Config(format!("{} is not a valid wrangler configuration: {e}", file.display()));
+    let bad = |e: String| {
+        Error::Config(format!(
+            "{} is not a valid wrangler configuration: {e}",
+            file.display()
+        ))
+    };
     let config: WranglerConfig = if file.extension().is_some_and(|e| e == "toml") {
         toml::from_str(&text).map_err(|e| bad(e.to_string()))?
     } else {
         // wrangler.json and wrangler.jsonc: JSON with comments and trailing commas.
-        let value = jsonc_parser::parse_to_serde_value(&text, &jsonc_parser::ParseOptions::default())
-            .map_err(|e| bad(e.to_string()))?
-            .unwrap_or(serde_json::Value::Null);
+        let value =
+            jsonc_parser::parse_to_serde_value(&text, &jsonc_parser::ParseOptions::default())
+                .map_err(|e| bad(e.to_string()))?
+                .unwrap_or(serde_json::Value::Null);
         if value.is_null() {
             WranglerConfig::default()
         } else {
@@ -269,12 +277,21 @@ mod tests {
         let m = Migrations::open(dir.path()).unwrap();
         assert_eq!(m.folder(), dir.path().join("sql/migrations"));
         assert_eq!(m.table(), "schema_log");
-        assert_eq!(m.config_file(), Some(dir.path().join("wrangler.toml").as_path()));
+        assert_eq!(
+            m.config_file(),
+            Some(dir.path().join("wrangler.toml").as_path())
+        );
         // The file itself, and by binding or by name.
         let file = dir.path().join("wrangler.toml");
         assert_eq!(Migrations::open(&file).unwrap(), m);
-        assert_eq!(Migrations::from_wrangler_config(&file, Some("DB")).unwrap(), m);
-        assert_eq!(Migrations::from_wrangler_config(&file, Some("app")).unwrap(), m);
+        assert_eq!(
+            Migrations::from_wrangler_config(&file, Some("DB")).unwrap(),
+            m
+        );
+        assert_eq!(
+            Migrations::from_wrangler_config(&file, Some("app")).unwrap(),
+            m
+        );
         assert!(matches!(
             Migrations::from_wrangler_config(&file, Some("other")),
             Err(Error::Config(msg)) if msg.contains("`other`") && msg.contains("binding `DB`")
@@ -295,7 +312,10 @@ mod tests {
 }"#,
         );
         let err = Migrations::open(dir.path()).unwrap_err();
-        assert!(matches!(&err, Error::Config(m) if m.contains("several D1 databases")), "{err}");
+        assert!(
+            matches!(&err, Error::Config(m) if m.contains("several D1 databases")),
+            "{err}"
+        );
         let file = dir.path().join("wrangler.jsonc");
         let db = Migrations::from_wrangler_config(&file, Some("DB")).unwrap();
         assert_eq!(db.folder(), dir.path().join("migrations"));
@@ -311,15 +331,25 @@ mod tests {
 
     #[test]
     fn json_wins_over_toml_and_defaults_apply() {
-        let dir = project("wrangler.toml", "[[d1_databases]]\nbinding = \"DB\"\nmigrations_table = \"from_toml\"\n");
-        std::fs::write(dir.path().join("wrangler.json"), r#"{"d1_databases": [{"binding": "DB"}]}"#).unwrap();
+        let dir = project(
+            "wrangler.toml",
+            "[[d1_databases]]\nbinding = \"DB\"\nmigrations_table = \"from_toml\"\n",
+        );
+        std::fs::write(
+            dir.path().join("wrangler.json"),
+            r#"{"d1_databases": [{"binding": "DB"}]}"#,
+        )
+        .unwrap();
         let m = Migrations::open(dir.path()).unwrap();
         assert_eq!(m.table(), "d1_migrations");
         assert_eq!(m.folder(), dir.path().join("migrations"));
         // No d1_databases at all: the defaults.
         let bare = project("wrangler.toml", "name = \"w\"\n");
         let m = Migrations::open(bare.path()).unwrap();
-        assert_eq!((m.folder(), m.table()), (bare.path().join("migrations").as_path(), "d1_migrations"));
+        assert_eq!(
+            (m.folder(), m.table()),
+            (bare.path().join("migrations").as_path(), "d1_migrations")
+        );
     }
 
     #[test]
@@ -333,7 +363,13 @@ mod tests {
             Migrations::open(broken.path()),
             Err(Error::Config(msg)) if msg.contains("not a valid wrangler configuration")
         ));
-        let broken = project("wrangler.jsonc", "{ \"d1_databases\": [ { \"binding\": 1 } ] }");
-        assert!(matches!(Migrations::open(broken.path()), Err(Error::Config(_))));
+        let broken = project(
+            "wrangler.jsonc",
+            "{ \"d1_databases\": [ { \"binding\": 1 } ] }",
+        );
+        assert!(matches!(
+            Migrations::open(broken.path()),
+            Err(Error::Config(_))
+        ));
     }
 }

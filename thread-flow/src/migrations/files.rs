@@ -196,10 +196,16 @@ mod tests {
 
     #[test]
     fn names_follow_wrangler() {
-        assert_eq!(file_name(1, "create files").unwrap(), "0001_create_files.sql");
+        assert_eq!(
+            file_name(1, "create files").unwrap(),
+            "0001_create_files.sql"
+        );
         assert_eq!(file_name(12_345, "x").unwrap(), "12345_x.sql");
         for bad in ["", "  ", "a/b", "a\\b", "it's", "a\nb"] {
-            assert!(matches!(file_name(1, bad), Err(Error::Config(_))), "{bad:?}");
+            assert!(
+                matches!(file_name(1, bad), Err(Error::Config(_))),
+                "{bad:?}"
+            );
         }
     }
 
@@ -236,7 +242,13 @@ mod tests {
         let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(
             names,
-            ["0002_a.sql", "0002_b.sql", "9_a.sql", "10_c.sql", "seed.sql"]
+            [
+                "0002_a.sql",
+                "0002_b.sql",
+                "9_a.sql",
+                "10_c.sql",
+                "seed.sql"
+            ]
         );
         assert_eq!(next_number(&files), 11);
         assert_eq!(next_number(&[]), 1);

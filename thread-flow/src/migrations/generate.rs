@@ -53,7 +53,9 @@ impl NextMigration {
              -- transaction (`wrangler d1 migrations apply`, or D1Database::apply_migrations).\n",
         );
         if self.tables.iter().any(|t| t.plan.rebuild) {
-            out.push_str("\n-- Foreign keys are checked when the migration commits (table rebuilds).\n");
+            out.push_str(
+                "\n-- Foreign keys are checked when the migration commits (table rebuilds).\n",
+            );
             out.push_str(DEFER_FOREIGN_KEYS);
             out.push_str(";\n");
         }
@@ -85,16 +87,24 @@ impl NextMigration {
     /// A file message naming what changes: `create_a_b` when every table is new, else
     /// `update_a_b` (at most 60 characters).
     pub fn default_message(&self) -> String {
-        let all_new = self
-            .tables
-            .iter()
-            .all(|t| t.plan.steps.first().is_some_and(|s| s.description.starts_with("create table")));
+        let all_new = self.tables.iter().all(|t| {
+            t.plan
+                .steps
+                .first()
+                .is_some_and(|s| s.description.starts_with("create table"))
+        });
         let mut message = String::from(if all_new { "create" } else { "update" });
         for t in &self.tables {
             let name: String = t
                 .table
                 .chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '_'
+                    }
+                })
                 .collect();
             if message.len() + 1 + name.len() > 60 {
                 message.push_str("_etc");
@@ -164,7 +174,9 @@ pub async fn plan(
     for schema in tables {
         let live = db.live_table(&schema.name).await?;
         let plan = match &live {
-            Some((from, dependents)) => plan_migration_with(Some(from), dependents, schema, options)?,
+            Some((from, dependents)) => {
+                plan_migration_with(Some(from), dependents, schema, options)?
+            }
             None => plan_migration_with(None, &Default::default(), schema, options)?,
         };
         if !plan.is_empty() {
@@ -240,7 +252,10 @@ fn check_tables(migrations: &Migrations, tables: &[&TableSchema]) -> Result<()> 
                 t.name
             )));
         }
-        if tables[..i].iter().any(|o| o.name.eq_ignore_ascii_case(&t.name)) {
+        if tables[..i]
+            .iter()
+            .any(|o| o.name.eq_ignore_ascii_case(&t.name))
+        {
             return Err(Error::Config(format!(
                 "table `{}` is given twice; list each row struct once",
                 t.name

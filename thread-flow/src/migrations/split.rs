@@ -121,7 +121,9 @@ impl<'a> Lexer<'a> {
                 Token::Space
             }
             b'-' if bytes.get(at + 1) == Some(&b'-') => {
-                self.pos = self.sql[at..].find('\n').map_or(bytes.len(), |i| at + i + 1);
+                self.pos = self.sql[at..]
+                    .find('\n')
+                    .map_or(bytes.len(), |i| at + i + 1);
                 Token::Space
             }
             b'/' if bytes.get(at + 1) == Some(&b'*') => {
@@ -224,7 +226,9 @@ mod tests {
         let sql = "create trigger t1 after delete on t begin delete from u; end -- done\n;";
         assert_eq!(
             split_statements(sql),
-            vec!["create trigger t1 after delete on t begin delete from u; end -- done".to_string()]
+            vec![
+                "create trigger t1 after delete on t begin delete from u; end -- done".to_string()
+            ]
         );
         let sql = "CREATE TRIGGER t2 AFTER DELETE ON t BEGIN DELETE FROM u; END";
         assert_eq!(split_statements(sql), vec![sql.to_string()]);
