@@ -173,12 +173,21 @@ pub async fn plan(
     let mut changes = Vec::new();
     for schema in tables {
         let live = db.live_table(&schema.name).await?;
-        let plan = match &live {
+        let planned = match &live {
             Some((from, dependents)) => {
-                plan_migration_with(Some(from), dependents, schema, options)?
+                plan_migration_with(Some(from), dependents, schema, options)
             }
-            None => plan_migration_with(None, &Default::default(), schema, options)?,
+            None => plan_migration_with(None, &Default::default(), schema, options),
         };
+        let plan = planned.map_err(|e| match e {
+            Error::MigrationRefused { table, reason } => Error::MigrationRefused {
+                table,
+                reason: format!(
+                    "{reason} For a migration file, pass those MigrationOptions to migrations::generate (or migrations::assert_up_to_date_with), then review the file."
+                ),
+            },
+            other => other,
+        })?;
         if !plan.is_empty() {
             changes.push(TableChange {
                 table: schema.name.clone(),
