@@ -3,8 +3,8 @@
 //! - Generation: numbering after existing files (wrangler's rule), wrangler's header, nothing
 //!   to do -> no file, data loss refused unless allowed, D1-safe SQL.
 //! - Apply: each file with its tracking row in one request (a failing file leaves neither its
-//!   changes nor its row), on the embedded D1 and on the real D1 engine (Miniflare); a foreign
-//!   tracking table is refused; `migrations_dir` / `migrations_table` from wrangler.toml.
+//!   changes nor its row), on the embedded D1 and on the real D1 engine (Miniflare); a file
+//!   whose answer was lost is applied once (fake D1 server); a foreign tracking table is refused; `migrations_dir` / `migrations_table` from wrangler.toml.
 //! - Drift check: `assert_up_to_date` fails with the missing SQL, writes it with
 //!   `THREAD_FLOW_MIGRATIONS=write`; `check_migrations` against a live database.
 //! - Interop with the real `wrangler` (npm, `tests/d1-server`), offline, `--local`: files we
@@ -20,6 +20,7 @@ use std::process::Command;
 use thread_flow::migrations::{self, Migrations};
 use thread_flow::sql::{MigrationOptions, Statement, plan_migration};
 use thread_flow::{D1Database, D1Target, Error, TableSchema, Value};
+use thread_flow_suite::fake_d1::{FakeD1, Fault, FaultPlan};
 use thread_flow_suite::miniflare::{LocalD1Server, server_dir};
 
 /// The first version of the app's tables.
@@ -363,6 +364,40 @@ async fn a_failing_file_leaves_neither_its_changes_nor_its_row_on_miniflare() {
         .unwrap()
         .ensure()
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_file_whose_answer_was_lost_is_applied_once() {
+    let project = tempfile::tempdir().unwrap();
+    let folder = project.path().join("migrations");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(
+        folder.join("0001_log.sql"),
+        "CREATE TABLE log (n INTEGER NOT NULL);\nINSERT INTO log (n) VALUES (1);\n",
+    )
+    .unwrap();
+    let fake = FakeD1::start();
+    let db = fake.database();
+    // Every request runs and commits, then its answer is lost once; the retry is answered.
+    // The file's retry finds its tracking row (the first attempt committed) and fails as a
+    // whole, and the file is reported applied: applied once, not twice, no error.
+    fake.set_faults(FaultPlan::script(
+        (0..40).map(|i| (i % 2 == 0).then_some(Fault::ResetAfterCommit)),
+    ));
+    let report = db.apply_migrations(&folder).await.unwrap();
+    assert_eq!(report.applied_names(), ["0001_log.sql"]);
+    assert_eq!(
+        fake.query("SELECT n FROM log"),
+        vec![vec![Value::Integer(1)]]
+    );
+    assert_eq!(
+        fake.query("SELECT name FROM d1_migrations"),
+        vec![vec![text("0001_log.sql")]]
+    );
+    // The file's second attempt was refused (its tracking row was there): the only SQL error.
+    let stats = fake.stats();
+    assert_eq!(stats.sql_errors, 1, "{stats:?}");
+    assert!(stats.faults.values().sum::<u64>() >= 5, "{stats:?}");
 }
 
 #[tokio::test]
