@@ -286,14 +286,14 @@ async fn assert_atomic_apply(db: &D1Database, folder: &Path) {
         Error::MigrationFile {
             file,
             message,
-            source,
+            error,
         } => {
             assert_eq!(file, "0002_broken.sql");
             assert!(message.contains("nothing of it was applied"), "{message}");
             assert!(message.contains("NOT NULL constraint failed"), "{message}");
             assert!(
-                matches!(source.as_deref(), Some(Error::Api { .. })),
-                "{source:?}"
+                matches!(error.as_deref(), Some(Error::Api { .. })),
+                "{error:?}"
             );
         }
         other => panic!("expected MigrationFile, got {other:?}"),
@@ -364,6 +364,40 @@ async fn a_failing_file_leaves_neither_its_changes_nor_its_row_on_miniflare() {
         .unwrap()
         .ensure()
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_recorded_file_missing_from_the_folder_is_reported_not_acted_on() {
+    let project = tempfile::tempdir().unwrap();
+    let m = Migrations::in_folder(project.path().join("migrations"));
+    // An empty message names the file after its tables.
+    let first = migrations::generate(&m, "", &v1_tables(), &MigrationOptions::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.name, "0001_create_files_symbols.sql");
+    let db = D1Database::in_memory().unwrap();
+    db.apply_migrations(m.folder()).await.unwrap();
+    std::fs::remove_file(&first.path).unwrap();
+    std::fs::write(
+        m.folder().join("0002_more.sql"),
+        "CREATE TABLE more (id INTEGER PRIMARY KEY);",
+    )
+    .unwrap();
+    let report = db.apply_migrations(m.folder()).await.unwrap();
+    assert_eq!(report.applied_names(), ["0002_more.sql"]);
+    assert_eq!(report.unknown, ["0001_create_files_symbols.sql"]);
+    assert!(report.already_applied.is_empty());
+    // The tables that file made are still there, untouched.
+    assert_schema_is(&db, v1::FileRow::schema()).await;
+    let check = db.check_migrations(&m, &[]).await.unwrap();
+    assert_eq!(check.unknown, ["0001_create_files_symbols.sql"]);
+    assert!(
+        check
+            .to_string()
+            .contains("missing from the folder: 0001_create_files_symbols.sql"),
+        "{check}"
+    );
 }
 
 #[tokio::test]

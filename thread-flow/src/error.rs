@@ -158,9 +158,8 @@ pub enum Error {
         file: String,
         /// What happened and what to do.
         message: String,
-        /// The database's error, when the file failed to apply.
-        #[source]
-        source: Option<Box<Error>>,
+        /// The database's error, when the file failed to apply (its text is in `message`).
+        error: Option<Box<Error>>,
     },
 
     /// The row structs, the migration files and a live database disagree

@@ -84,7 +84,7 @@ pub(crate) fn prepare(file: MigrationFile) -> Result<PreparedFile> {
                 message: format!(
                     "it holds a `{word}` statement, which D1 refuses (each migration file already runs as one transaction, together with its tracking row); remove it. Nothing was applied"
                 ),
-                source: None,
+                error: None,
             });
         }
     }
@@ -211,7 +211,7 @@ impl D1Database {
             message: format!(
                 "it failed and nothing of it was applied (the file and its `{table}` row run as one request): {failed}"
             ),
-            source: Some(Box::new(failed)),
+            error: Some(Box::new(failed)),
         })
     }
 
@@ -375,14 +375,14 @@ fn with_earlier(e: Error, report: &AppliedMigrations) -> Error {
         Error::MigrationFile {
             file,
             message,
-            source,
+            error,
         } if !report.applied.is_empty() => Error::MigrationFile {
             file,
             message: format!(
                 "{message}. Applied before it, and kept: {}",
                 report.applied_names().join(", ")
             ),
-            source,
+            error,
         },
         other => other,
     }

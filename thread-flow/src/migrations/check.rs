@@ -75,10 +75,7 @@ pub fn assert_up_to_date_with(
         return;
     }
     if write {
-        let message = std::env::var(MESSAGE_VAR)
-            .ok()
-            .filter(|m| !m.trim().is_empty())
-            .unwrap_or_else(|| next.default_message());
+        let message = std::env::var(MESSAGE_VAR).unwrap_or_default();
         match block_on(generate::write(migrations, &message, next)) {
             Ok(written) => {
                 eprintln!(

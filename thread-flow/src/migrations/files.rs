@@ -32,7 +32,7 @@ impl MigrationFile {
         std::fs::read_to_string(&self.path).map_err(|e| Error::MigrationFile {
             file: self.name.clone(),
             message: format!("cannot read {}: {e}", self.path.display()),
-            source: None,
+            error: None,
         })
     }
 

@@ -205,7 +205,9 @@ pub async fn plan(
 /// headed as `wrangler d1 migrations create` names and heads it:
 /// `NNNN_<message with spaces as _>.sql` starting with
 /// `-- Migration number: NNNN \t <ISO date>`. Creates the folder if it is missing.
-/// `Ok(None)` (no file) when the folder already matches the structs.
+/// `Ok(None)` (no file) when the folder already matches the structs. An empty `message`
+/// names the file after its tables ([`NextMigration::default_message`]: `create_files_symbols`,
+/// `update_symbols`).
 pub async fn generate(
     migrations: &Migrations,
     message: &str,
@@ -225,13 +227,18 @@ pub(crate) async fn write(
     message: &str,
     next: NextMigration,
 ) -> Result<WrittenMigration> {
-    let name = files::file_name(next.number, message)?;
+    let message = if message.trim().is_empty() {
+        next.default_message()
+    } else {
+        message.to_string()
+    };
+    let name = files::file_name(next.number, &message)?;
     let text = next.file_text(SystemTime::now());
     let folder = migrations.folder();
     let io = |what: &str, e: std::io::Error| Error::MigrationFile {
         file: name.clone(),
         message: format!("cannot {what} {}: {e}", folder.display()),
-        source: None,
+        error: None,
     };
     std::fs::create_dir_all(folder).map_err(|e| io("create the migrations folder", e))?;
     let path = folder.join(&name);
