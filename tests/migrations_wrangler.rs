@@ -678,8 +678,11 @@ impl WranglerProject {
         let out = Command::new(&bin)
             .args(args)
             .current_dir(self.path())
-            // Offline and non-interactive: no metrics, no login, no prompts, no user config.
+            // Offline and non-interactive: no metrics, no login, no prompts, no user config,
+            // and no fetch of the request `cf` data (Miniflare would resolve
+            // workers.cloudflare.com for it, then fall back to built-in values).
             .env("WRANGLER_SEND_METRICS", "false")
+            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
             .env("CI", "1")
             .env("NO_COLOR", "1")
             .env("HOME", self.path().join("home"))
