@@ -233,6 +233,16 @@ fn find_config(folder: &Path) -> Option<PathBuf> {
 
 /// The `d1_databases` of a wrangler configuration file.
 fn read_config(file: &Path) -> Result<Vec<D1DatabaseConfig>> {
+    let known = file
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e, "toml" | "json" | "jsonc"));
+    if !known {
+        return Err(Error::Config(format!(
+            "{} is not a wrangler configuration file (wrangler.toml, wrangler.jsonc or wrangler.json); point at the migrations folder or the project folder instead",
+            file.display()
+        )));
+    }
     let text = std::fs::read_to_string(file)
         .map_err(|e| Error::Config(format!("cannot read {}: {e}", file.display())))?;
     let bad = |e: String| {
@@ -370,6 +380,11 @@ mod tests {
         assert!(matches!(
             Migrations::open(broken.path()),
             Err(Error::Config(_))
+        ));
+        let sql = project("0001_init.sql", "CREATE TABLE t (x INTEGER);");
+        assert!(matches!(
+            Migrations::open(sql.path().join("0001_init.sql")),
+            Err(Error::Config(msg)) if msg.contains("not a wrangler configuration file")
         ));
     }
 }
