@@ -8,6 +8,7 @@
 //! - `target` (feature `recoco`): the ReCoco target kind `"D1"` on the same runtime.
 //! - `postgres` (feature `recoco`, Unix): the embedded default for ReCoco's state, a private
 //!   PostgreSQL cluster only this program can use (Unix socket, password, stopped on exit).
+//! - [`migrations`]: reviewed, wrangler-compatible migration files from the structs.
 //! - [`local_state`]: state directories `0700` and state files `0600`.
 //!
 //! Data flows one way: [`schema`] -> [`sql`] (statements and batch plans, no I/O) ->
@@ -19,6 +20,7 @@ extern crate self as thread_flow;
 pub mod client;
 mod error;
 pub mod local_state;
+pub mod migrations;
 #[cfg(all(feature = "recoco", unix))]
 pub mod postgres;
 pub mod schema;
