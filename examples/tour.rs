@@ -75,5 +75,46 @@ async fn main() -> thread_flow::Result<()> {
     assert_eq!(back.as_ref(), Some(&rows[3]));
     symbols.delete(&[key]).await?;
     println!("rows now: {}", symbols.count().await?);
+
+    // Typed reads. The derive generates a lookup per index and key prefix: by_file,
+    // by_file_name, by_file_name_line, by_kind, by_file_qualified.
+    let in_m4 = symbols.find(Symbol::by_file("src/m4.rs")).await?; // in key order
+    println!("src/m4.rs defines {} symbols", in_m4.len());
+    let structs = symbols
+        .count_where(Symbol::by_kind(SymbolKind::Struct))
+        .await?;
+    println!("{structs} structs");
+    let one = symbols
+        .find_one(Symbol::by_file_qualified("src/m5.rs", "m5::f15"))
+        .await?;
+    assert_eq!(one.as_ref(), Some(&rows[15]));
+    let keys = [rows[9].key(), rows[2].key(), rows[9].key()];
+    let many = symbols.get_many(&keys).await?; // in the order asked, each once
+    assert_eq!(many, [rows[9].clone(), rows[2].clone()]);
+    // Keyset pages and a streaming scan: never the whole table in one response.
+    let first = symbols.page(None, 100).await?;
+    let second = symbols.page(first.next.as_ref(), 100).await?;
+    println!(
+        "pages of {} and {} rows",
+        first.rows.len(),
+        second.rows.len()
+    );
+    let mut scan = symbols.scan().page_rows(250);
+    let mut documented = 0;
+    while let Some(symbol) = scan.next().await? {
+        documented += usize::from(symbol.doc.is_some());
+    }
+    println!("{documented} documented symbols");
+    // Any SQL, decoded by column name (renames included).
+    let last: Vec<Symbol> = db
+        .query_as(
+            "SELECT * FROM symbols WHERE kind = ? ORDER BY line DESC LIMIT 3",
+            vec![thread_flow::Value::Text("function".into())],
+        )
+        .await?;
+    assert_eq!(
+        last,
+        [rows[998].clone(), rows[996].clone(), rows[994].clone()]
+    );
     Ok(())
 }

@@ -1,7 +1,10 @@
 //! The derive input as a model: a table struct with its fields, or a D1Value enum/newtype,
 //! each carrying its parsed attributes and names resolved (column names after renames).
 
-use syn::{Data, DeriveInput, Fields, GenericArgument, Ident, Member, Path, PathArguments, Type};
+use syn::{
+    Data, DeriveInput, Fields, GenericArgument, Ident, Member, Path, PathArguments, Type,
+    Visibility,
+};
 
 use crate::attr::{FieldAttrs, Spanned, TableAttrs, ValueAttrs, VariantAttrs};
 use crate::case::snake_case;
@@ -10,6 +13,8 @@ use crate::ctxt::Ctxt;
 /// A `#[derive(D1Target)]` struct.
 pub(crate) struct Table<'a> {
     pub(crate) ident: &'a Ident,
+    /// The struct's visibility, given to the generated lookup functions.
+    pub(crate) vis: &'a Visibility,
     pub(crate) attrs: TableAttrs,
     /// Table name: `table = ".."` or the struct name in snake_case. Tokens point at the
     /// literal, or at the struct name when derived.
@@ -139,6 +144,7 @@ impl<'a> Table<'a> {
         let crate_path = attrs.crate_path.clone().unwrap_or_else(default_crate_path);
         Some(Table {
             ident: &input.ident,
+            vis: &input.vis,
             attrs,
             name,
             fields,

@@ -18,16 +18,27 @@ pub(crate) const MAX_COLUMNS: usize = 100;
 pub(crate) struct IndexDef {
     /// Explicit name; `None` uses the runtime's `Index::default_name`.
     pub(crate) name: Option<String>,
+    /// The indexed fields (indices into `Table::fields`), in index order.
+    pub(crate) fields: Vec<usize>,
     pub(crate) columns: Vec<String>,
     pub(crate) unique: bool,
     pub(crate) where_clause: Option<String>,
 }
 
-/// What codegen needs beyond the model: key fields (indices into `Table::fields`, in key order)
-/// and every index.
+/// A generated lookup function: `by_<field>_<field>..` over these fields (indices into
+/// `Table::fields`), one per distinct prefix of the key and of every index.
+pub(crate) struct LookupDef {
+    /// The function name.
+    pub(crate) name: String,
+    pub(crate) fields: Vec<usize>,
+}
+
+/// What codegen needs beyond the model: key fields (indices into `Table::fields`, in key order),
+/// every index and the lookups.
 pub(crate) struct Checked {
     pub(crate) key: Vec<usize>,
     pub(crate) indexes: Vec<IndexDef>,
+    pub(crate) lookups: Vec<LookupDef>,
 }
 
 /// Pairs of field attributes that cannot be combined, with the reason.
@@ -49,7 +60,12 @@ pub(crate) fn check_table(cx: &Ctxt, table: &Table<'_>) -> Checked {
     check_columns(cx, table);
     let key = resolve_key(cx, table);
     let indexes = resolve_indexes(cx, table);
-    Checked { key, indexes }
+    let lookups = resolve_lookups(cx, table, &key, &indexes);
+    Checked {
+        key,
+        indexes,
+        lookups,
+    }
 }
 
 fn check_table_name(cx: &Ctxt, table: &Table<'_>) {
@@ -286,6 +302,7 @@ fn resolve_indexes(cx: &Ctxt, table: &Table<'_>) -> Vec<IndexDef> {
     for ix in &table.attrs.indexes {
         let what = if ix.unique { "unique" } else { "index" };
         let mut columns = Vec::new();
+        let mut fields = Vec::new();
         let mut seen = Vec::new();
         for id in &ix.fields {
             if seen.contains(id) {
@@ -295,6 +312,7 @@ fn resolve_indexes(cx: &Ctxt, table: &Table<'_>) -> Vec<IndexDef> {
             seen.push(id.clone());
             if let Some(i) = lookup(cx, table, id, what) {
                 columns.push(table.fields[i].column.clone());
+                fields.push(i);
             }
         }
         if let Some(name) = &ix.name {
@@ -315,6 +333,7 @@ fn resolve_indexes(cx: &Ctxt, table: &Table<'_>) -> Vec<IndexDef> {
         out.push((
             IndexDef {
                 name: ix.name.as_ref().map(syn::LitStr::value),
+                fields,
                 columns,
                 unique: ix.unique,
                 where_clause: ix.where_clause.as_ref().map(syn::LitStr::value),
@@ -322,12 +341,18 @@ fn resolve_indexes(cx: &Ctxt, table: &Table<'_>) -> Vec<IndexDef> {
             tokens,
         ));
     }
-    for f in table.fields.iter().filter(|f| f.is_column()) {
+    for (i, f) in table
+        .fields
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.is_column())
+    {
         for (flag, unique) in [(&f.attrs.unique, true), (&f.attrs.index, false)] {
             if let Some(flag) = flag {
                 out.push((
                     IndexDef {
                         name: None,
+                        fields: vec![i],
                         columns: vec![f.column.clone()],
                         unique,
                         where_clause: None,
@@ -355,6 +380,61 @@ fn resolve_indexes(cx: &Ctxt, table: &Table<'_>) -> Vec<IndexDef> {
         }
     }
     out.into_iter().map(|(ix, _)| ix).collect()
+}
+
+/// The lookup functions: every prefix of the key, then of each index in declaration order,
+/// each field list once. The name is `by_` and the field names (without `r#`) joined by `_`;
+/// two different field lists that would share a name (`a_b, c` and `a, b_c`) are an error.
+fn resolve_lookups(
+    cx: &Ctxt,
+    table: &Table<'_>,
+    key: &[usize],
+    indexes: &[IndexDef],
+) -> Vec<LookupDef> {
+    let mut out: Vec<LookupDef> = Vec::new();
+    let lists = std::iter::once(key).chain(indexes.iter().map(|ix| ix.fields.as_slice()));
+    for list in lists {
+        for len in 1..=list.len() {
+            let fields = &list[..len];
+            if out.iter().any(|l| l.fields == fields) {
+                continue;
+            }
+            let names: Vec<String> = fields
+                .iter()
+                .map(|&i| {
+                    let raw = table.fields[i].ident.to_string();
+                    raw.strip_prefix("r#").unwrap_or(&raw).to_string()
+                })
+                .collect();
+            let name = format!("by_{}", names.join("_"));
+            if let Some(other) = out.iter().find(|l| l.name == name) {
+                let other_names: Vec<String> = other
+                    .fields
+                    .iter()
+                    .map(|&i| format!("`{}`", table.fields[i].ident))
+                    .collect();
+                cx.error_spanned_by(
+                    table.fields[fields[len - 1]].ident,
+                    format!(
+                        "the lookup on fields {} and the lookup on fields {} would both be named \
+                         `{name}`; rename one of these fields",
+                        names
+                            .iter()
+                            .map(|n| format!("`{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        other_names.join(", ")
+                    ),
+                );
+                continue;
+            }
+            out.push(LookupDef {
+                name,
+                fields: fields.to_vec(),
+            });
+        }
+    }
+    out
 }
 
 /// Rules for `#[derive(D1Value)]`; returns the storage class of an enum.

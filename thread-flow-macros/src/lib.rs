@@ -46,6 +46,25 @@ use syn::{DeriveInput, parse_macro_input};
 /// `sql_type = "INTEGER|REAL|TEXT|BLOB"`, `default = <literal>`, `default_sql = ".."`,
 /// `skip` (not stored; filled with `Default::default()` when read).
 ///
+/// **Lookups**: the derive also gives the struct one associated function per distinct prefix
+/// of the primary key and of every index (struct-level `index(..)` / `unique(..)` and
+/// field-level `index` / `unique`, in that order, key first), named `by_` followed by the
+/// field names joined with `_` (a raw identifier `r#type` gives `by_type`). Each takes one
+/// `impl Into<FieldType>` argument per field (so a `String` field takes `&str`) and returns a
+/// `thread_flow::Lookup<Self>` for `D1Table::find`, `find_one`, `count_where`, `page_where`
+/// and `scan_where`; values are encoded like the field itself (renames, enums, `json`,
+/// `sql_type`). The functions have the struct's visibility. For
+/// `primary_key(file, line, name)` and `index(kind, name)`: `by_file`, `by_file_line`,
+/// `by_file_line_name`, `by_kind`, `by_kind_name`. A lookup compares columns for equality
+/// (NULL matches NULL); on a partial index (`where = ".."`) it still matches every row with
+/// those values, not only the rows the index holds.
+///
+/// Name rule: every generated name starts with `by_`, and the derive generates nothing else
+/// on the struct itself (the rest is the `D1Target` impl), so only your own inherent items
+/// named `by_<fields>` can clash (rustc reports E0592 "duplicate definitions"; rename yours).
+/// Two different field lists that would give one name (`primary_key(a_b, c)` and
+/// `index(a, b_c)` both give `by_a_b_c`) are a compile error asking to rename a field.
+///
 /// ```text
 /// #[derive(D1Target)]
 /// #[d1(table = "symbols", primary_key(file, name, line), index(kind))]
@@ -59,6 +78,7 @@ use syn::{DeriveInput, parse_macro_input};
 ///     doc: Option<String>,
 /// }
 /// // Symbol::Key == (String, String, i64)
+/// // Lookups: Symbol::by_file(..), by_file_name(..), by_file_name_line(..), by_kind(..)
 /// ```
 #[proc_macro_derive(D1Target, attributes(d1))]
 pub fn derive_d1_target(input: TokenStream) -> TokenStream {

@@ -216,3 +216,88 @@ fn a_valid_struct_has_no_error() {
     };
     assert!(crate::target::expand(&input).is_ok());
 }
+
+/// The names of the `fn by_..` items in an expansion, in order.
+fn lookup_names(tokens: &TokenStream) -> Vec<String> {
+    let file: syn::File = syn::parse2(tokens.clone()).expect("expansion parses");
+    let mut names = Vec::new();
+    for item in file.items {
+        if let syn::Item::Impl(i) = item
+            && i.trait_.is_none()
+        {
+            for it in i.items {
+                if let syn::ImplItem::Fn(f) = it {
+                    names.push(f.sig.ident.to_string());
+                }
+            }
+        }
+    }
+    names
+}
+
+#[test]
+fn lookups_cover_every_key_and_index_prefix_once() {
+    let input: DeriveInput = syn::parse_quote! {
+        #[d1(table = "symbols", primary_key(file, start_line, name), index(kind, name),
+             unique(file, kind), index(file, start_line, r#type))]
+        struct SymbolRow {
+            file: String,
+            start_line: i64,
+            #[d1(index)]
+            name: String,
+            #[d1(rename = "symbol_kind")]
+            kind: String,
+            r#type: String,
+            #[d1(unique)]
+            qualified: String,
+            doc: Option<String>,
+        }
+    };
+    let tokens = crate::target::expand(&input).expect("expands");
+    assert_eq!(
+        lookup_names(&tokens),
+        [
+            "by_file",
+            "by_file_start_line",
+            "by_file_start_line_name",
+            "by_kind",
+            "by_kind_name",
+            "by_file_kind",
+            "by_file_start_line_type",
+            "by_name",
+            "by_qualified",
+        ]
+    );
+    // Renamed columns are looked up under their column name.
+    assert!(tokens.to_string().contains("\"symbol_kind\""));
+}
+
+#[test]
+fn a_table_without_indexes_gets_key_lookups_only() {
+    let input: DeriveInput = syn::parse_quote! {
+        struct Note { #[d1(primary_key)] id: i64, text: String }
+    };
+    let tokens = crate::target::expand(&input).expect("expands");
+    assert_eq!(lookup_names(&tokens), ["by_id"]);
+}
+
+#[test]
+fn lookups_whose_names_collide_are_an_error() {
+    let input: DeriveInput = syn::parse_quote! {
+        #[d1(primary_key(a_b, c), index(a, b_c))]
+        struct Clash { a_b: i64, c: i64, a: i64, b_c: i64 }
+    };
+    let errors = match crate::target::expand(&input) {
+        Ok(_) => panic!("colliding lookups expanded"),
+        Err(e) => error_messages(&e),
+    };
+    assert_eq!(errors.len(), 1, "errors:\n{}", errors.join("\n"));
+    assert!(
+        errors[0].contains(
+            "the lookup on fields `a`, `b_c` and the lookup on fields `a_b`, `c` would both be \
+             named `by_a_b_c`"
+        ),
+        "{}",
+        errors[0]
+    );
+}

@@ -164,3 +164,12 @@ pub fn unknown_variant(type_name: &str, found: &str, expected: &[&str]) -> Value
 pub fn unknown_discriminant(type_name: &str, found: i64) -> ValueError {
     ValueError::new(format!("{found} is not a discriminant of {type_name}"))
 }
+
+/// A lookup built by a derived `by_..` function: `columns` checked at compile time, one
+/// encoded value (or its encoding error) per column.
+pub fn lookup<T: crate::D1Target>(
+    columns: &[&'static str],
+    values: Vec<Result<Value, ColumnError>>,
+) -> crate::Lookup<T> {
+    crate::Lookup::derived(columns, values)
+}

@@ -36,14 +36,44 @@ pub enum Error {
     },
 
     /// A value read back from D1 does not fit the field's type.
-    #[error("cannot decode column `{column}` of table `{table}`: {message}")]
+    #[error(
+        "cannot decode column `{column}` of table `{table}`{}: {message}",
+        .key.as_ref().map(|k| format!(" for key {k}")).unwrap_or_default()
+    )]
     Decode {
         /// Table name.
         table: String,
         /// Column name.
         column: String,
+        /// The key of the row that failed, rendered (`(a, 1)`), when the row's key columns
+        /// could be read.
+        key: Option<String>,
         /// What is wrong.
         message: String,
+    },
+
+    /// The columns of a read do not match the row type: a [`crate::D1Database::query_as`]
+    /// result lacks some of the row type's columns or returns columns it does not have, or a
+    /// [`crate::Lookup`] names a column the table lacks. Nothing was decoded.
+    #[error(
+        "the columns do not match table `{table}`{}{}",
+        if .missing.is_empty() { String::new() } else {
+            format!("; missing: {} (select every column of the row type, \
+                     under its column name: `AS \"name\"`)", join_names(.missing))
+        },
+        if .unknown.is_empty() { String::new() } else {
+            format!("; unknown: {} (not a column of the row type; remove it or rename it \
+                     with `AS`)", join_names(.unknown))
+        }
+    )]
+    ColumnMismatch {
+        /// Table of the row type.
+        table: String,
+        /// Columns of the row type the result lacks, in schema order.
+        missing: Vec<String>,
+        /// Result (or lookup) columns the row type does not have, or that appear twice, in
+        /// the order they came.
+        unknown: Vec<String>,
     },
 
     /// A D1 limit would be exceeded; nothing was sent.
@@ -176,6 +206,14 @@ fn stop_note(stopped: &Option<RetryStop>) -> String {
         None | Some(RetryStop::NotRetryable) => String::new(),
         Some(stop) => format!("; {stop}"),
     }
+}
+
+fn join_names(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn join_problems(problems: &[SchemaProblem]) -> String {

@@ -4,7 +4,11 @@
 //!
 //! - [`D1Target`] (derive it): the table's schema, key and row binders from one struct.
 //! - [`D1Database`]: embedded local D1 (SQLite) or Cloudflare D1 over HTTP.
-//! - [`D1Table`]: `migrate`, `upsert`, `delete`, `get`, `count` with batched, retried requests.
+//! - [`D1Table`]: `migrate`, `upsert`, `delete`, `get`, `count` with batched, retried requests,
+//!   and typed reads ([`reads`]): `get_many`, `find` / `find_one` / `count_where` with a
+//!   [`Lookup`] the derive generates per index and key prefix (`Row::by_name(..)`), keyset
+//!   pages (`page`, [`Page`]), a streaming [`Scan`], and [`D1Database::query_as`], which
+//!   decodes any query's rows by column name.
 //! - `target` (feature `recoco`): the ReCoco target kind `"D1"` on the same runtime.
 //! - `postgres` (feature `recoco`, Unix): the embedded default for ReCoco's state, a private
 //!   PostgreSQL cluster only this program can use (Unix socket, password, stopped on exit).
@@ -23,6 +27,7 @@ pub mod local_state;
 pub mod migrations;
 #[cfg(all(feature = "recoco", unix))]
 pub mod postgres;
+pub mod reads;
 pub mod schema;
 mod secret;
 pub mod sql;
@@ -33,6 +38,7 @@ pub mod value;
 
 pub use client::D1Database;
 pub use error::{Error, Result};
+pub use reads::{Lookup, Page, Scan};
 pub use schema::{Column, ColumnDefault, Index, SqlType, TableSchema};
 pub use secret::Secret;
 pub use table::{D1Table, MigrationReport, WriteReport};

@@ -282,7 +282,7 @@ fn selects() {
     assert_eq!(
         all.sql,
         "SELECT \"select\", \"a\"\"b\", \"naïve col\", \"x.y\" FROM \"order \"\"items\"\".v2\" \
-         ORDER BY \"select\", \"a\"\"b\""
+         ORDER BY \"order \"\"items\"\".v2\".\"select\", \"order \"\"items\"\".v2\".\"a\"\"b\""
     );
     let many = select::get_by_keys(
         &t,
@@ -293,6 +293,119 @@ fn selects() {
         many.sql,
         "SELECT \"id\", \"name\", \"score\", \"avatar\" FROM \"users\" WHERE \"id\" IN (?,?)"
     );
+}
+
+/// Keyset pages: equality filter (`IS NULL` for NULL), then the key after the cursor, ordered
+/// by the table-qualified key (a bare name would order by the CAST-as-text output column).
+#[test]
+fn keyset_pages_and_filtered_counts() {
+    let t = users();
+    let name = Value::Text("ann".into());
+    let page = select::select_page(
+        &t,
+        &[("name", &name), ("avatar", &Value::Null)],
+        Some(&[Value::Integer(1 << 60)]),
+        25,
+        Encoding::Json,
+    );
+    assert_eq!(
+        page.sql,
+        "SELECT CAST(\"id\" AS TEXT) AS \"id\", \"name\", \"score\", \
+         CASE WHEN \"avatar\" IS NULL THEN NULL ELSE hex(\"avatar\") END AS \"avatar\" \
+         FROM \"users\" WHERE \"users\".\"name\" = ? AND \"users\".\"avatar\" IS NULL \
+         AND \"users\".\"id\" > CAST(? AS INTEGER) ORDER BY \"users\".\"id\" LIMIT 25"
+    );
+    assert_eq!(
+        page.params,
+        [name.clone(), Value::Text((1i64 << 60).to_string())]
+    );
+    let first = select::select_page(&t, &[], None, 3, Encoding::Native);
+    assert_eq!(
+        first.sql,
+        "SELECT \"id\", \"name\", \"score\", \"avatar\" FROM \"users\" \
+         ORDER BY \"users\".\"id\" LIMIT 3"
+    );
+    assert!(first.params.is_empty());
+
+    // A composite key compares as a row value.
+    let after = [Value::Text("a".into()), Value::Text("b\"".into())];
+    let page = select::select_page(&hostile(), &[], Some(&after), 2, Encoding::Native);
+    assert!(
+        page.sql.ends_with(
+            " WHERE (\"order \"\"items\"\".v2\".\"select\", \"order \"\"items\"\".v2\".\"a\"\"b\") \
+             > (?,?) ORDER BY \"order \"\"items\"\".v2\".\"select\", \
+             \"order \"\"items\"\".v2\".\"a\"\"b\" LIMIT 2"
+        ),
+        "{}",
+        page.sql
+    );
+    assert_eq!(page.params, after);
+
+    // A filter on a key prefix equal to the cursor's: the keyset condition covers the rest of
+    // the key only (an index seek), and nothing follows a fully fixed key.
+    let mut symbols = thread_flow::TableSchema::new("s");
+    symbols.columns = vec![
+        Column::new("file", SqlType::Text),
+        Column::new("line", SqlType::Integer),
+        Column::new("name", SqlType::Text),
+    ];
+    symbols.primary_key = vec!["file".into(), "line".into(), "name".into()];
+    let file = Value::Text("a.rs".into());
+    let after = [file.clone(), Value::Integer(3), Value::Text("f".into())];
+    let page = select::select_page(
+        &symbols,
+        &[("file", &file)],
+        Some(&after),
+        5,
+        Encoding::Native,
+    );
+    assert_eq!(
+        page.sql,
+        "SELECT \"file\", \"line\", \"name\" FROM \"s\" WHERE \"s\".\"file\" = ? \
+         AND (\"s\".\"line\", \"s\".\"name\") > (?,?) ORDER BY \"s\".\"file\", \
+         \"s\".\"line\", \"s\".\"name\" LIMIT 5"
+    );
+    assert_eq!(
+        page.params,
+        [file.clone(), after[1].clone(), after[2].clone()]
+    );
+    // A cursor outside the filter's prefix keeps the whole key in the comparison.
+    let other = [
+        Value::Text("0.rs".into()),
+        Value::Integer(3),
+        Value::Text("f".into()),
+    ];
+    let page = select::select_page(
+        &symbols,
+        &[("file", &file)],
+        Some(&other),
+        5,
+        Encoding::Native,
+    );
+    assert!(
+        page.sql
+            .contains("AND (\"s\".\"file\", \"s\".\"line\", \"s\".\"name\") > (?,?,?) ORDER BY"),
+        "{}",
+        page.sql
+    );
+    let full = [
+        ("file", &after[0]),
+        ("line", &after[1]),
+        ("name", &after[2]),
+    ];
+    let page = select::select_page(&symbols, &full, Some(&after), 5, Encoding::Native);
+    assert!(
+        page.sql.contains("\"s\".\"name\" = ? AND 0 ORDER BY"),
+        "{}",
+        page.sql
+    );
+
+    let count = select::count_filtered(&t, &[("name", &name)], Encoding::Native);
+    assert_eq!(
+        count.sql,
+        "SELECT COUNT(*) FROM \"users\" WHERE \"users\".\"name\" = ?"
+    );
+    assert_eq!(count.params, [name]);
 }
 
 #[test]
