@@ -179,6 +179,26 @@ pub enum Error {
     /// Bad configuration (missing environment variable, bad URL, ...).
     #[error("configuration error: {0}")]
     Config(String),
+
+    /// A migration file could not be read, or failed when applied (see
+    /// [`crate::D1Database::apply_migrations`]: nothing of a failed file is applied).
+    #[error("migration file `{file}`: {message}")]
+    MigrationFile {
+        /// The file name (`0003_add_kind.sql`).
+        file: String,
+        /// What happened and what to do.
+        message: String,
+        /// The database's error, when the file failed to apply (its text is in `message`).
+        error: Option<Box<Error>>,
+    },
+
+    /// The row structs, the migration files and a live database disagree
+    /// ([`crate::migrations::MigrationCheck::ensure`]).
+    #[error("schema drift: {details}")]
+    SchemaDrift {
+        /// How they differ, and what to do.
+        details: String,
+    },
 }
 
 fn stop_note(stopped: &Option<RetryStop>) -> String {

@@ -12,10 +12,10 @@
 //! - `target` (feature `recoco`): the ReCoco target kind `"D1"` on the same runtime.
 //! - `postgres` (feature `recoco`, Unix): the embedded default for ReCoco's state, a private
 //!   PostgreSQL cluster only this program can use (Unix socket, password, stopped on exit).
-//! - `code` (feature `code`, one feature per language): what a source file defines, imports
-//!   and calls, read with tree-sitter.
+//! - [`migrations`]: reviewed, wrangler-compatible migration files from the structs.
 //! - [`local_state`]: state directories `0700` and state files `0600`.
-//! - `code` (feature `code`): index a source tree's definitions, imports and calls into D1.
+//! - `code` (feature `code`, one feature per language): what a source file defines, imports
+//!   and calls, read with tree-sitter; index a source tree into D1 tables and ask them.
 //!
 //! Data flows one way: [`schema`] -> [`sql`] (statements and batch plans, no I/O) ->
 //! [`client`] (transports) -> D1.
@@ -28,6 +28,7 @@ pub mod client;
 pub mod code;
 mod error;
 pub mod local_state;
+pub mod migrations;
 #[cfg(all(feature = "recoco", unix))]
 pub mod postgres;
 pub mod reads;
