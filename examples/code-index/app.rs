@@ -7,8 +7,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use thread_flow::D1Target;
 use thread_flow::code::index::{self, CodeIndex, Progress};
+use thread_flow::code::{CallRow, FileRow, ImportRow, SymbolRow};
 use thread_flow::code::{printable, printable_json, printable_text, query};
+use thread_flow::migrations::{self, Migrations};
 use thread_flow::target::Connection;
 
 use crate::cli::{Args, Mode};
@@ -19,12 +22,46 @@ pub async fn run(args: &Args) -> Result<String, String> {
     let env = |name: &str| std::env::var(name).ok();
     match args.mode() {
         Mode::Index => index(args, &env).await,
-        Mode::EmitMigrations(dir) => Err(format!(
-            "--emit-migrations {}: not available yet (issue 13)",
-            dir.display()
-        )),
+        Mode::EmitMigrations(dir) => emit_migrations(&dir).await,
         mode => ask(args, &env, mode).await,
     }
+}
+
+/// The tree argument (clap requires it in every mode but --emit-migrations).
+fn tree(args: &Args) -> Result<&Path, String> {
+    args.dir
+        .as_deref()
+        .ok_or_else(|| "missing <DIR>: the directory to index".to_owned())
+}
+
+/// `--emit-migrations DIR`: the next wrangler migration file for the four tables (nothing
+/// when the folder already creates them as they are).
+pub async fn emit_migrations(dir: &Path) -> Result<String, String> {
+    let folder = Migrations::open(dir).map_err(|e| e.to_string())?;
+    let tables = [
+        FileRow::schema(),
+        SymbolRow::schema(),
+        ImportRow::schema(),
+        CallRow::schema(),
+    ];
+    let written = migrations::generate(
+        &folder,
+        "",
+        &tables,
+        &thread_flow::sql::MigrationOptions::default(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(match written {
+        Some(file) => format!(
+            "wrote {} (apply with `wrangler d1 migrations apply`)",
+            printable(&file.path.to_string_lossy())
+        ),
+        None => format!(
+            "{}: the migrations already create the code index's tables as they are; nothing written",
+            printable(&folder.folder().to_string_lossy())
+        ),
+    })
 }
 
 /// The destination given the environment: Cloudflare D1 when its variables are set (unless
@@ -81,7 +118,8 @@ async fn index(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Stri
         .database_url
         .clone()
         .or_else(|| env("DATABASE_URL").filter(|u| !u.trim().is_empty()));
-    let mut builder = CodeIndex::new(&args.dir)
+    let dir = tree(args)?;
+    let mut builder = CodeIndex::new(dir)
         .include(args.include.iter().cloned())
         .exclude(args.exclude.iter().cloned())
         .adopt(args.adopt);
@@ -104,7 +142,7 @@ async fn index(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Stri
         }
         None => {}
     }
-    eprintln!("indexing {}", printable(&args.dir.to_string_lossy()));
+    eprintln!("indexing {}", printable(&dir.to_string_lossy()));
 
     let bar = progress_bar(args.quiet);
     let ticker = bar.clone();
@@ -149,8 +187,9 @@ async fn ask(
     let connection = match destination(args, env)? {
         Some(connection) => connection,
         None => {
-            let dir = std::fs::canonicalize(&args.dir)
-                .map_err(|e| format!("cannot open the directory {}: {e}", args.dir.display()))?;
+            let tree = tree(args)?;
+            let dir = std::fs::canonicalize(tree)
+                .map_err(|e| format!("cannot open the directory {}: {e}", tree.display()))?;
             Connection::local(CodeIndex::default_database_path(&dir))
         }
     };
@@ -176,4 +215,36 @@ fn unreachable_mode() -> Result<query::Answer, query::QueryError> {
     Err(query::QueryError::D1(thread_flow::Error::Config(
         "internal: not a question".into(),
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn emit_migrations_writes_the_tables_once() {
+        let project = tempfile::tempdir().expect("tempdir");
+        let folder = project.path().join("migrations");
+        let first = emit_migrations(&folder).await.expect("first file");
+        let file = folder.join("0001_create_files_symbols_imports_calls.sql");
+        assert!(
+            first.starts_with(&format!("wrote {}", file.display())),
+            "{first}"
+        );
+        let text = std::fs::read_to_string(&file).expect("the file");
+        for table in ["files", "symbols", "imports", "calls"] {
+            assert!(
+                text.contains(&format!("CREATE TABLE IF NOT EXISTS \"{table}\"")),
+                "{table} in {text}"
+            );
+        }
+        assert!(text.contains("\"calls_callee_idx\""), "{text}");
+        let again = emit_migrations(&folder).await.expect("second call");
+        assert!(again.ends_with("nothing written"), "{again}");
+        assert_eq!(
+            std::fs::read_dir(&folder).expect("folder").count(),
+            1,
+            "no second file"
+        );
+    }
 }

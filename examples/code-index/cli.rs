@@ -15,6 +15,7 @@ Examples:
   code-index examples/code-index/sample --imports web/cart.ts
   code-index examples/code-index/sample --importers ./format --json
   code-index ~/src/app --include 'src/**' --exclude '**/generated/**' --language rust
+  code-index --emit-migrations ~/src/worker/migrations    the tables as a wrangler migration
 
 An index is one tree written to one D1 database: its ReCoco state is kept under a name derived
 from both (the D1 file's real path, or account + database + API URL; never the token), so any
@@ -42,8 +43,9 @@ fn language(name: &str) -> Result<Language, String> {
 #[command(name = "code-index", version, after_help = AFTER_HELP)]
 #[command(group(ArgGroup::new("question").multiple(false)))]
 pub struct Args {
-    /// The directory to index.
-    pub dir: PathBuf,
+    /// The directory to index (not needed with --emit-migrations).
+    #[arg(required_unless_present = "emit_migrations")]
+    pub dir: Option<PathBuf>,
 
     /// Local D1 file [default: DIR/.thread-flow/code-index.d1].
     #[arg(long, value_name = "PATH")]
@@ -90,9 +92,10 @@ pub struct Args {
     #[arg(long, value_name = "MODULE", group = "question")]
     pub importers: Option<String>,
 
-    /// Write the index's tables as wrangler migration files into DIR (issue 13; not wired
-    /// yet).
-    #[arg(long, value_name = "DIR", group = "question", hide = true)]
+    /// Write the next wrangler migration file for the index's tables into DIR (a migrations
+    /// folder, or a project folder with a wrangler configuration), instead of indexing. For a
+    /// reviewed production D1: `wrangler d1 migrations apply` then creates the tables.
+    #[arg(long, value_name = "DIR", group = "question")]
     pub emit_migrations: Option<PathBuf>,
 
     /// Print answers (and the run's summary) as JSON.
@@ -192,6 +195,10 @@ mod tests {
         let a = parse(&["repo", "--language", "rust", "--language", "Python"]).expect("valid");
         assert_eq!(a.languages, [Language::Rust, Language::Python]);
         assert_eq!(parse(&["repo"]).expect("valid").mode(), Mode::Index);
+        assert_eq!(
+            parse(&["--emit-migrations", "m"]).expect("valid").mode(),
+            Mode::EmitMigrations("m".into())
+        );
         assert!(parse(&["repo", "--adopt"]).expect("valid").adopt);
 
         let error = |args: &[&str]| parse(args).expect_err("invalid").to_string();
