@@ -533,6 +533,11 @@ impl CodeIndex {
     /// Creates or updates the index: starts ReCoco (and the private PostgreSQL), checks the
     /// tables are this index's, creates or migrates them, indexes what changed since the last
     /// run, and reports the row changes per table.
+    ///
+    /// The future is not `Send`: ReCoco's flow builder keeps values that are not `Send` across
+    /// its awaits. Await it directly (in `main`, `Runtime::block_on`) or in a
+    /// `tokio::task::LocalSet`, not in `tokio::spawn`. Dropping it stops the run and the private
+    /// PostgreSQL cluster; the next run resumes where it stopped.
     pub async fn run(mut self) -> Result<IndexReport, IndexError> {
         let started = Instant::now();
         self.tables.check()?;
