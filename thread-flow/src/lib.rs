@@ -37,7 +37,7 @@ pub mod target;
 pub mod value;
 
 pub use client::D1Database;
-pub use error::{Error, Result};
+pub use error::{DatabaseErrorKind, Error, Result};
 pub use reads::{Lookup, Page, Scan};
 pub use schema::{Column, ColumnDefault, Index, SqlType, TableSchema};
 pub use secret::Secret;

@@ -27,7 +27,7 @@ pub use retry::{RateLimit, RetryPolicy};
 
 use crate::client::{Idempotency, RequestOutcome, RetryStop, retryable_message};
 use crate::sql::Statement;
-use crate::{Error, Result, Secret};
+use crate::{DatabaseErrorKind, Error, Result, Secret};
 
 /// Cloudflare's API host.
 pub const CLOUDFLARE_API_BASE: &str = "https://api.cloudflare.com";
@@ -387,6 +387,7 @@ impl Failure {
                 });
                 Error::Api {
                     status: Some(status),
+                    kind: http_kind(status, code, &message),
                     code,
                     message,
                     table: None,
@@ -394,6 +395,7 @@ impl Failure {
                     attempts,
                     hint,
                     stopped: Some(stopped),
+                    source: None,
                 }
             }
             Failure::Transport { message, .. } => Error::Transport {
@@ -834,6 +836,28 @@ fn describe_reqwest(e: &reqwest::Error, timeout: Duration, cut: bool) -> String 
 }
 
 /// Turns an HTTP answer into results or a [`Failure`].
+/// The kind of a D1 error answer: authentication (HTTP 401 / 403, code 10000) and the rate
+/// limit (HTTP 429) by status and code; SQL errors (code 7500) by the SQLite message D1 passes
+/// on; then a too-large body (413) or a server error (5xx, or a message D1 documents as
+/// transient).
+fn http_kind(status: u16, code: Option<i64>, message: &str) -> DatabaseErrorKind {
+    if matches!(status, 401 | 403) || code == Some(10000) {
+        return DatabaseErrorKind::Auth;
+    }
+    if status == 429 || message.contains("overloaded") {
+        return DatabaseErrorKind::RateLimited;
+    }
+    if let Some(kind) = DatabaseErrorKind::from_sqlite_message(message) {
+        return kind;
+    }
+    match status {
+        413 => DatabaseErrorKind::TooLarge,
+        500..=599 => DatabaseErrorKind::Unavailable,
+        _ if retryable_message(message) => DatabaseErrorKind::Unavailable,
+        _ => DatabaseErrorKind::Other,
+    }
+}
+
 fn classify(
     status: StatusCode,
     retry_after: Option<Duration>,

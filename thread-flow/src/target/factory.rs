@@ -798,6 +798,8 @@ mod tests {
             attempts: 1,
             hint: None,
             stopped: None,
+            kind: crate::DatabaseErrorKind::UniqueViolation,
+            source: None,
         };
         let refused = recreate_on_key_change(&db, &desired, collision).await;
         match refused {
