@@ -23,15 +23,38 @@ pub enum Error {
     },
 
     /// A field value cannot be sent to D1 (NaN, out-of-range integer, ...).
-    #[error("cannot bind column `{column}` of table `{table}` for key {key}: {message}")]
+    #[error(
+        "cannot bind column `{column}` of table `{table}`{}: {message}",
+        .key.as_ref().map(|k| format!(" for key {k}")).unwrap_or_default()
+    )]
     Bind {
         /// Table name.
         table: String,
         /// Column name.
         column: String,
-        /// The row's key, rendered (`(a, 1)`), or `<unknown>` when the key itself failed.
-        key: String,
+        /// The row's key, rendered (`(a, 1)`); `None` when the key itself could not be bound
+        /// (or the value is a lookup's argument, not a row's).
+        key: Option<String>,
         /// What is wrong with the value.
+        message: String,
+    },
+
+    /// A parameter of a statement cannot travel to D1 as JSON (an integer beyond ±(2^53-1),
+    /// a NaN or infinity, a BLOB); nothing was sent. Only statements written by hand
+    /// ([`crate::D1Database::request`] and friends) can hold such a value: rows are bound
+    /// in a form D1 accepts.
+    #[error(
+        "cannot send parameter ?{parameter} of statement {statement}{}: {message}",
+        .table.as_ref().map(|t| format!(" (table `{t}`)")).unwrap_or_default()
+    )]
+    Parameter {
+        /// The statement's position in the request, from 1.
+        statement: usize,
+        /// The parameter's position in the statement, from 1 (`?1` is 1).
+        parameter: usize,
+        /// Table the request was for, when known.
+        table: Option<String>,
+        /// What is wrong with the value, and what to do.
         message: String,
     },
 
@@ -428,7 +451,7 @@ impl Error {
                     *first_key = key;
                 }
             }
-            Error::ResponseTooLarge { table, .. } => {
+            Error::ResponseTooLarge { table, .. } | Error::Parameter { table, .. } => {
                 table.get_or_insert_with(|| table_name.to_owned());
             }
             _ => {}

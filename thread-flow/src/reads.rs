@@ -180,8 +180,8 @@ impl<T: D1Target> Lookup<T> {
         Error::Bind {
             table: T::schema().name.clone(),
             column: e.column.into(),
-            key: format!("(lookup on {})", self.columns.join(", ")),
-            message: e.error.to_string(),
+            key: None,
+            message: format!("in a lookup on ({}): {}", self.columns.join(", "), e.error),
         }
     }
 

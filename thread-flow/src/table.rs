@@ -696,16 +696,14 @@ pub(crate) fn bind_key<T: D1Target>(key: &T::Key) -> Result<Vec<Value>> {
     T::bind_key(key, &mut values).map_err(|e| Error::Bind {
         table: T::schema().name.clone(),
         column: e.column.into(),
-        key: "<unknown>".into(),
+        key: None,
         message: e.error.to_string(),
     })?;
     Ok(values)
 }
 
 fn bind_error<T: D1Target>(e: ColumnError, key: &T::Key) -> Error {
-    let rendered = bind_key::<T>(key)
-        .map(|k| render_key(&k))
-        .unwrap_or_else(|_| "<unknown>".into());
+    let rendered = bind_key::<T>(key).ok().map(|k| render_key(&k));
     Error::Bind {
         table: T::schema().name.clone(),
         column: e.column.into(),

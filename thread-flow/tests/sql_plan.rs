@@ -288,7 +288,7 @@ fn bind_errors_name_table_column_and_key() {
         }) => {
             assert_eq!(table, "items");
             assert_eq!(column, "a");
-            assert_eq!(key, "\"key-0000003\"");
+            assert_eq!(key.as_deref(), Some("\"key-0000003\""));
             assert!(message.contains("INTEGER"), "{message}");
         }
         other => panic!("expected Bind, got {other:?}"),

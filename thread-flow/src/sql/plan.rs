@@ -344,11 +344,8 @@ fn check_row(
         return Err(Error::Bind {
             table: schema.name.clone(),
             column,
-            key: if row.len() >= key_positions.iter().max().map_or(0, |m| m + 1) {
-                render_row_key(row, key_positions)
-            } else {
-                "<unknown>".into()
-            },
+            key: (row.len() >= key_positions.iter().max().map_or(0, |m| m + 1))
+                .then(|| render_row_key(row, key_positions)),
             message: format!(
                 "the row has {} values but {} columns were expected (values must be in schema column order)",
                 row.len(),
@@ -362,7 +359,7 @@ fn check_row(
             return Err(Error::Bind {
                 table: schema.name.clone(),
                 column: c.name.clone(),
-                key: render_row_key(row, key_positions),
+                key: Some(render_row_key(row, key_positions)),
                 message,
             });
         }
