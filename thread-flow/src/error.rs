@@ -24,14 +24,16 @@ pub enum Error {
 
     /// A field value cannot be sent to D1 (NaN, out-of-range integer, ...).
     #[error(
-        "cannot bind column `{column}` of table `{table}`{}: {message}",
+        "cannot bind {}table `{table}`{}: {message}",
+        .column.as_ref().map(|c| format!("column `{c}` of ")).unwrap_or_else(|| "a row of ".into()),
         .key.as_ref().map(|k| format!(" for key {k}")).unwrap_or_default()
     )]
     Bind {
         /// Table name.
         table: String,
-        /// Column name.
-        column: String,
+        /// Column name; `None` when the row as a whole is wrong (a hand-written
+        /// [`crate::D1Target`] that reports no column).
+        column: Option<String>,
         /// The row's key, rendered (`(a, 1)`); `None` when the key itself could not be bound
         /// (or the value is a lookup's argument, not a row's).
         key: Option<String>,
@@ -60,14 +62,16 @@ pub enum Error {
 
     /// A value read back from D1 does not fit the field's type.
     #[error(
-        "cannot decode column `{column}` of table `{table}`{}: {message}",
+        "cannot decode {}table `{table}`{}: {message}",
+        .column.as_ref().map(|c| format!("column `{c}` of ")).unwrap_or_else(|| "a row of ".into()),
         .key.as_ref().map(|k| format!(" for key {k}")).unwrap_or_default()
     )]
     Decode {
         /// Table name.
         table: String,
-        /// Column name.
-        column: String,
+        /// Column name; `None` when the row as a whole does not fit (it has more or fewer
+        /// values than the table has columns).
+        column: Option<String>,
         /// The key of the row that failed, rendered (`(a, 1)`), when the row's key columns
         /// could be read.
         key: Option<String>,

@@ -339,8 +339,7 @@ fn check_row(
     if row.len() != columns.len() {
         let column = columns
             .get(row.len().min(columns.len().saturating_sub(1)))
-            .map(|c| c.name.clone())
-            .unwrap_or_default();
+            .map(|c| c.name.clone());
         return Err(Error::Bind {
             table: schema.name.clone(),
             column,
@@ -358,7 +357,7 @@ fn check_row(
         if let Some(message) = value_problem(c, v) {
             return Err(Error::Bind {
                 table: schema.name.clone(),
-                column: c.name.clone(),
+                column: Some(c.name.clone()),
                 key: Some(render_row_key(row, key_positions)),
                 message,
             });

@@ -381,7 +381,7 @@ impl D1ExportContext {
     fn bind_error(&self, column: &str, key: Option<String>, message: &str) -> Error {
         Error::Bind {
             table: self.map.schema.name.clone(),
-            column: column.to_string(),
+            column: Some(column.to_string()),
             key,
             message: message.to_string(),
         }
