@@ -648,7 +648,8 @@ fn api_error(message: String, hint: Option<String>) -> Error {
 fn sqlite_kind(e: &rusqlite::Error) -> DatabaseErrorKind {
     use rusqlite::ffi;
     let (f, msg) = match e {
-        rusqlite::Error::SqliteFailure(f, msg) => (f, msg),
+        rusqlite::Error::SqliteFailure(f, msg) => (f, msg.as_deref()),
+        rusqlite::Error::SqlInputError { error, msg, .. } => (error, Some(msg.as_str())),
         _ => return DatabaseErrorKind::Other,
     };
     match f.extended_code {
@@ -667,7 +668,6 @@ fn sqlite_kind(e: &rusqlite::Error) -> DatabaseErrorKind {
         }
         rusqlite::ErrorCode::TooBig => DatabaseErrorKind::TooLarge,
         rusqlite::ErrorCode::Unknown => msg
-            .as_deref()
             .and_then(DatabaseErrorKind::from_sqlite_message)
             .unwrap_or(DatabaseErrorKind::Other),
         _ => DatabaseErrorKind::Other,
@@ -693,6 +693,11 @@ fn sql_error(e: rusqlite::Error) -> Error {
                 _ => "SQLITE_ERROR",
             };
             (format!("{base}: {code}"), hint)
+        }
+        // SQLite's message and where in the statement; not the statement itself, which may
+        // be long (the caller has it).
+        rusqlite::Error::SqlInputError { msg, offset, .. } => {
+            (format!("{msg} at offset {offset}: SQLITE_ERROR"), None)
         }
         rusqlite::Error::MultipleStatement => (
             "a statement with parameters must hold exactly one SQL statement".to_string(),
