@@ -1032,6 +1032,90 @@ mod tests {
     }
 
     #[test]
+    fn d1_answers_are_classified_by_status_code_and_sqlite_message() {
+        use DatabaseErrorKind as K;
+        let cases: [(u16, Option<i64>, &str, K); 14] = [
+            (401, Some(10000), "Authentication error", K::Auth),
+            (403, Some(10000), "Authentication error", K::Auth),
+            (400, Some(10000), "Authentication error", K::Auth),
+            (
+                429,
+                None,
+                "Too Many Requests (no JSON body)",
+                K::RateLimited,
+            ),
+            (
+                400,
+                Some(7500),
+                "D1 DB is overloaded. Requests queued for too long.",
+                K::RateLimited,
+            ),
+            (
+                400,
+                Some(7500),
+                "UNIQUE constraint failed: t.id: SQLITE_CONSTRAINT",
+                K::UniqueViolation,
+            ),
+            (
+                400,
+                Some(7500),
+                "FOREIGN KEY constraint failed: SQLITE_CONSTRAINT",
+                K::ForeignKeyViolation,
+            ),
+            (
+                400,
+                Some(7500),
+                "NOT NULL constraint failed: t.a: SQLITE_CONSTRAINT",
+                K::NotNullViolation,
+            ),
+            (
+                400,
+                Some(7500),
+                "CHECK constraint failed: a > 0: SQLITE_CONSTRAINT",
+                K::CheckViolation,
+            ),
+            (
+                400,
+                Some(7500),
+                "statement too long: SQLITE_TOOBIG",
+                K::TooLarge,
+            ),
+            (
+                400,
+                Some(7500),
+                "near \"SELEC\": syntax error at offset 0: SQLITE_ERROR",
+                K::Syntax,
+            ),
+            (
+                400,
+                Some(7500),
+                "no such table: missing: SQLITE_ERROR",
+                K::NoSuchObject,
+            ),
+            (
+                400,
+                Some(7500),
+                "D1_ERROR: Network connection lost.",
+                K::Unavailable,
+            ),
+            (
+                502,
+                None,
+                "Bad Gateway: <html>bad gateway</html>",
+                K::Unavailable,
+            ),
+        ];
+        for (status, code, message, kind) in cases {
+            assert_eq!(http_kind(status, code, message), kind, "{status} {message}");
+        }
+        assert_eq!(http_kind(413, None, "Payload Too Large"), K::TooLarge);
+        assert_eq!(
+            http_kind(404, Some(7404), "The database could not be found"),
+            K::Other
+        );
+    }
+
+    #[test]
     fn redirect_locations_are_shown_without_query_or_credentials() {
         let endpoint = "https://api.example.com/client/v4/accounts/a/d1/database/d/raw";
         assert_eq!(

@@ -698,8 +698,7 @@ async fn recreate_on_key_change(
 ) -> Result<crate::MigrationReport, Error> {
     // Only rows colliding under the new key are a reason to start over; a refusal (for
     // example a table other tables reference) or any other failure is the answer.
-    let collided = !matches!(failure, Error::MigrationRefused { .. })
-        && failure.to_string().contains("UNIQUE constraint failed");
+    let collided = failure.database_kind() == Some(crate::DatabaseErrorKind::UniqueViolation);
     if !collided {
         return Err(failure);
     }
