@@ -389,3 +389,44 @@ async fn errors_that_are_not_database_errors_have_no_kind() {
          store NaN or infinity"
     );
 }
+
+#[tokio::test]
+async fn a_failed_migration_file_keeps_the_database_error_as_its_source() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("0001_init.sql"),
+        "CREATE TABLE \"t\" (\"id\" INTEGER PRIMARY KEY) STRICT;\n\
+         INSERT INTO \"t\" VALUES (1);\nINSERT INTO \"t\" VALUES (1);\n",
+    )
+    .unwrap();
+    let db = D1Database::in_memory().unwrap();
+    let err = db.apply_migrations(dir.path()).await.unwrap_err();
+    let Error::MigrationFile { file, error, .. } = &err else {
+        panic!("unexpected {err:?}");
+    };
+    assert_eq!(file, "0001_init.sql");
+    let inner = error.as_deref().expect("the database's error");
+    assert_eq!(
+        inner.database_kind(),
+        Some(DatabaseErrorKind::UniqueViolation)
+    );
+    // file -> database error -> rusqlite's error
+    let chain: Vec<String> = std::iter::successors(err.source(), |e| (*e).source())
+        .map(|e| format!("{e:?}"))
+        .collect();
+    // ... -> SQLite's result code, which rusqlite gives as its own source.
+    assert_eq!(chain.len(), 3, "{chain:?}");
+    let code = format!(
+        "extended_code: {}",
+        rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    );
+    assert!(chain[2].contains(&code), "{chain:?}");
+    let sqlite = err
+        .source()
+        .and_then(|e| e.source())
+        .and_then(|e| e.downcast_ref::<rusqlite::Error>());
+    assert_eq!(
+        sqlite.and_then(rusqlite::Error::sqlite_error_code),
+        Some(rusqlite::ErrorCode::ConstraintViolation)
+    );
+}

@@ -223,7 +223,9 @@ pub enum Error {
         file: String,
         /// What happened and what to do.
         message: String,
-        /// The database's error, when the file failed to apply (its text is in `message`).
+        /// The database's error, when the file failed to apply (its text is in `message`);
+        /// also the [`std::error::Error::source`], so its kind and cause stay reachable.
+        #[source]
         error: Option<Box<Error>>,
     },
 
