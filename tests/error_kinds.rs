@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use thread_flow::client::http::RetryPolicy;
 use thread_flow::sql::Statement;
-use thread_flow::{D1Database, DatabaseErrorKind, Error, Value};
+use thread_flow::{D1Database, D1Target, DatabaseErrorKind, Error, Value};
 use thread_flow_suite::fake_d1::{FakeD1, Fault, FaultPlan};
 use thread_flow_suite::miniflare::LocalD1Server;
 
@@ -429,4 +429,47 @@ async fn a_failed_migration_file_keeps_the_database_error_as_its_source() {
         sqlite.and_then(rusqlite::Error::sqlite_error_code),
         Some(rusqlite::ErrorCode::ConstraintViolation)
     );
+}
+
+#[derive(Debug, Clone, PartialEq, D1Target)]
+#[d1(table = "people")]
+struct Person {
+    #[d1(primary_key)]
+    id: i64,
+    #[d1(unique)]
+    email: String,
+}
+
+/// A table write that breaks a constraint: the error names the table and the first key of the
+/// failed batch, and keeps its kind and source.
+#[tokio::test]
+async fn a_table_write_breaking_a_unique_index_names_the_table_and_keeps_the_kind() {
+    let db = D1Database::in_memory().unwrap();
+    let people = db.table::<Person>();
+    people.migrate().await.unwrap();
+    let person = |id: i64, email: &str| Person {
+        id,
+        email: email.to_owned(),
+    };
+    people.upsert(&[person(1, "a@example.com")]).await.unwrap();
+    let rows: Vec<Person> = (2..=9)
+        .map(|i| person(i, &format!("{i}@example.com")))
+        .chain([person(10, "a@example.com")])
+        .collect();
+    let err = people.upsert(&rows).await.unwrap_err();
+    match &err {
+        Error::Api {
+            table,
+            first_key,
+            kind: DatabaseErrorKind::UniqueViolation,
+            message,
+            ..
+        } => {
+            assert_eq!(table.as_deref(), Some("people"));
+            assert_eq!(first_key.as_deref(), Some("2"), "the batch's first key");
+            assert!(message.contains("people.email"), "{message}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(err.source().is_some_and(|s| s.is::<rusqlite::Error>()));
 }
