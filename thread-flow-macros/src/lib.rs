@@ -1,7 +1,8 @@
 //! Derive macros for thread-flow: `#[derive(D1Target)]` and `#[derive(D1Value)]`.
 //!
 //! Stages, as in serde_derive: `attr` reads every `#[d1(...)]` key, `ast` builds the input
-//! model, `check` applies the rules across fields, and `target` / `value` generate code
+//! model, `check` applies the rules across fields (with `fragment` parsing the SQL
+//! strings), and `target` / `value` generate code
 //! from the checked model only. Every error is collected in a `ctxt::Ctxt` and reported at
 //! once, each on its own span.
 
@@ -10,6 +11,7 @@ mod attr;
 mod case;
 mod check;
 mod ctxt;
+mod fragment;
 mod target;
 mod value;
 
