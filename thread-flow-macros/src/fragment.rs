@@ -95,7 +95,7 @@ pub(crate) fn where_problems(sql: &str, scope: &WhereScope<'_>) -> Vec<String> {
     }
     let _ = visit_expressions(&expr, |e| {
         match e {
-            Expr::Identifier(id) => column_problem(&[id.clone()], scope, &mut out),
+            Expr::Identifier(id) => column_problem(std::slice::from_ref(id), scope, &mut out),
             Expr::CompoundIdentifier(parts) => column_problem(parts, scope, &mut out),
             Expr::Function(f) => {
                 let name = function_name(f);
