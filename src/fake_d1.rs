@@ -80,6 +80,9 @@ pub enum Fault {
     RetryableMessage,
     /// HTTP 401, code 10000 ("Authentication error"). Nothing is executed.
     Unauthorized,
+    /// HTTP 403, code 10000 (a token without D1 permission on the account). Nothing is
+    /// executed.
+    Forbidden,
     /// An HTTP redirect (`status` 301, 302, 307 or 308) to `location`. Nothing is executed.
     Redirect {
         /// HTTP status.
@@ -117,6 +120,7 @@ impl Fault {
             Fault::SlowResponse { .. } => "slow_response",
             Fault::RetryableMessage => "retryable_message",
             Fault::Unauthorized => "unauthorized",
+            Fault::Forbidden => "forbidden",
             Fault::FailAtStatement { .. } => "fail_at_statement",
             Fault::Redirect { .. } => "redirect",
             Fault::OversizedBody { .. } => "oversized_body",
@@ -712,6 +716,7 @@ fn reason(status: u16) -> &'static str {
         308 => "Permanent Redirect",
         400 => "Bad Request",
         401 => "Unauthorized",
+        403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         429 => "Too Many Requests",
@@ -809,6 +814,7 @@ async fn handle(shared: &Shared, request: HttpRequest) -> Reply {
         Some(Fault::ResetBeforeProcessing) => return Reply::Reset,
         Some(Fault::RetryableMessage) => return error_reply(400, 7500, RETRYABLE_MESSAGE),
         Some(Fault::Unauthorized) => return error_reply(401, 10000, "Authentication error"),
+        Some(Fault::Forbidden) => return error_reply(403, 10000, "Authentication error"),
         Some(Fault::Redirect { status, location }) => {
             return Reply::Respond {
                 status: *status,

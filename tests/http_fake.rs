@@ -194,10 +194,13 @@ async fn values_json_cannot_carry_are_refused_before_sending() {
             .await
             .unwrap_err();
         match &err {
-            Error::Bind {
-                column, message, ..
+            Error::Parameter {
+                statement,
+                parameter,
+                message,
+                ..
             } => {
-                assert_eq!(column, "?1");
+                assert_eq!((*statement, *parameter), (1, 1));
                 assert!(
                     message.contains("CAST(? AS INTEGER)")
                         || message.contains("unhex(?)")

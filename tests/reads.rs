@@ -488,7 +488,7 @@ async fn a_row_that_does_not_decode_names_its_key(db: &D1Database) {
             message,
         } => {
             assert_eq!(table, "symbols");
-            assert_eq!(column, "symbol_kind");
+            assert_eq!(column.as_deref(), Some("symbol_kind"));
             assert_eq!(key.as_deref(), Some(r#"("src/bad.rs", 12, "oops")"#));
             assert!(
                 message.contains("\"closure\" is not a variant"),

@@ -1289,7 +1289,10 @@ async fn one_bad_row_among_many_callers_is_found_by_bisection() -> anyhow::Resul
             let shown = e.to_string();
             match typed(&e) {
                 Some(thread_flow::Error::Api {
-                    table, first_key, ..
+                    table,
+                    first_key,
+                    kind: thread_flow::DatabaseErrorKind::UniqueViolation,
+                    ..
                 }) => {
                     assert_eq!(table.as_deref(), Some("uniq"), "{shown}");
                     assert_eq!(first_key.as_deref(), Some("41"), "{shown}");

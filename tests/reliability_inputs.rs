@@ -88,13 +88,13 @@ fn texts(strings: &[&str]) -> Vec<Vec<Value>> {
 fn bind_error(column: &'static str) -> fn(&Error) -> bool {
     match column {
         "r" => {
-            |e| matches!(e, Error::Bind { column, message, .. } if column == "r" && message.contains("finite"))
+            |e| matches!(e, Error::Bind { column, message, .. } if column.as_deref() == Some("r") && message.contains("finite"))
         }
         "k" => {
-            |e| matches!(e, Error::Bind { column, message, .. } if column == "k" && message.contains("NULL"))
+            |e| matches!(e, Error::Bind { column, message, .. } if column.as_deref() == Some("k") && message.contains("NULL"))
         }
         "i" => {
-            |e| matches!(e, Error::Bind { column, message, .. } if column == "i" && message.contains("INTEGER"))
+            |e| matches!(e, Error::Bind { column, message, .. } if column.as_deref() == Some("i") && message.contains("INTEGER"))
         }
         _ => |e| matches!(e, Error::Bind { message, .. } if message.contains("values but")),
     }

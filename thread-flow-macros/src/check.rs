@@ -10,6 +10,7 @@ use syn::Ident;
 use crate::ast::{Field, Table, ValueBody, ValueType, is_float, option_inner, wide_integer};
 use crate::attr::{SqlType, hint};
 use crate::ctxt::Ctxt;
+use crate::fragment;
 
 /// D1's limit on columns per table.
 pub(crate) const MAX_COLUMNS: usize = 100;
@@ -58,6 +59,7 @@ pub(crate) fn check_table(cx: &Ctxt, table: &Table<'_>) -> Checked {
     check_table_name(cx, table);
     check_fields(cx, table);
     check_columns(cx, table);
+    check_fragments(cx, table);
     let key = resolve_key(cx, table);
     let indexes = resolve_indexes(cx, table);
     let lookups = resolve_lookups(cx, table, &key, &indexes);
@@ -170,6 +172,50 @@ fn check_columns(cx: &Ctxt, table: &Table<'_>) {
             ),
             None => {
                 seen.insert(f.column.to_ascii_lowercase(), f);
+            }
+        }
+    }
+}
+
+/// The SQL strings (`default_sql`, an index's `where`): each problem on the string's span.
+fn check_fragments(cx: &Ctxt, table: &Table<'_>) {
+    for f in table.fields.iter().filter(|f| f.is_column()) {
+        if let Some(sql) = &f.attrs.default_sql
+            && !sql.value.trim().is_empty()
+        {
+            for why in fragment::default_problems(&sql.value) {
+                cx.error_spanned_by(sql, format!("`default_sql`: {why}"));
+            }
+        }
+    }
+    let columns: Vec<&str> = table
+        .fields
+        .iter()
+        .filter(|f| f.is_column())
+        .map(|f| f.column.as_str())
+        .collect();
+    let renamed: Vec<(String, &str)> = table
+        .fields
+        .iter()
+        .filter(|f| f.is_column())
+        .filter_map(|f| {
+            let raw = f.ident.to_string();
+            let field = raw.strip_prefix("r#").unwrap_or(&raw).to_string();
+            (!field.eq_ignore_ascii_case(&f.column)).then_some((field, f.column.as_str()))
+        })
+        .collect();
+    let scope = fragment::WhereScope {
+        table: &table.name.value,
+        columns: &columns,
+        renamed: &renamed,
+        has_rowid: !table.attrs.without_rowid,
+    };
+    for ix in &table.attrs.indexes {
+        if let Some(sql) = &ix.where_clause
+            && !sql.value().trim().is_empty()
+        {
+            for why in fragment::where_problems(&sql.value(), &scope) {
+                cx.error_spanned_by(sql, format!("`where`: {why}"));
             }
         }
     }

@@ -1,15 +1,16 @@
 //! Derive macros for thread-flow: `#[derive(D1Target)]` and `#[derive(D1Value)]`.
 //!
 //! Stages, as in serde_derive: `attr` reads every `#[d1(...)]` key, `ast` builds the input
-//! model, `check` applies the rules across fields, and `target` / `value` generate code
-//! from the checked model only. Every error is collected in a `ctxt::Ctxt` and reported at
-//! once, each on its own span.
+//! model, `check` applies the rules across fields (with `fragment` parsing the SQL strings),
+//! and `target` / `value` generate code from the checked model only. Every error is
+//! collected in a `ctxt::Ctxt` and reported at once, each on its own span.
 
 mod ast;
 mod attr;
 mod case;
 mod check;
 mod ctxt;
+mod fragment;
 mod target;
 mod value;
 
@@ -45,6 +46,17 @@ use syn::{DeriveInput, parse_macro_input};
 /// `Serialize + DeserializeOwned` type as TEXT; `Option<T>` stores `None` as NULL),
 /// `sql_type = "INTEGER|REAL|TEXT|BLOB"`, `default = <literal>`, `default_sql = ".."`,
 /// `skip` (not stored; filled with `Default::default()` when read).
+///
+/// **SQL strings** (`where = ".."` on an index, `default_sql = ".."` on a field) are parsed at
+/// compile time as SQLite and must be exactly one expression with nothing after it (no `,`,
+/// `;`, unmatched `)` or unclosed comment). A `where` may name only this table's columns (by
+/// column name, so a renamed field by its new name; `table.column` and `rowid` work too) and
+/// may not hold a subquery, a `?` parameter, an aggregate or window function, or a
+/// non-deterministic function (`random()`, `changes()`, `CURRENT_TIMESTAMP`, a date/time
+/// function of `'now'`). A `default_sql` must be constant: no column, subquery, parameter or
+/// aggregate (`CURRENT_TIMESTAMP`, `random()`, `date('now')` are fine). Each mistake is a
+/// compile error on the string. Schemas built at run time get the same check from SQLite
+/// itself (`TableSchema::validate`).
 ///
 /// **Lookups**: the derive also gives the struct one associated function per distinct prefix
 /// of the primary key and of every index (struct-level `index(..)` / `unique(..)` and

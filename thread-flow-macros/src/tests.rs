@@ -301,3 +301,240 @@ fn lookups_whose_names_collide_are_an_error() {
         errors[0]
     );
 }
+
+mod fragments {
+    //! The rules for SQL strings (`default_sql`, an index's `where`), the same cases the
+    //! runtime's SQLite probe (`thread_flow::schema::probe`) accepts and refuses.
+
+    use crate::fragment::{WhereScope, default_problems, where_problems};
+
+    const COLUMNS: &[&str] = &["id", "name"];
+
+    fn scope(has_rowid: bool) -> WhereScope<'static> {
+        WhereScope {
+            table: "t",
+            columns: COLUMNS,
+            renamed: &[],
+            has_rowid,
+        }
+    }
+
+    /// Asserts each fragment gets exactly one problem, containing the expected text.
+    fn refused(problems: impl Fn(&str) -> Vec<String>, cases: &[(&str, &str)]) {
+        for (sql, want) in cases {
+            let got = problems(sql);
+            assert!(
+                got.len() == 1 && got[0].contains(want),
+                "{sql:?}: expected one problem containing {want:?}, got {got:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn defaults_sqlite_accepts_pass() {
+        for sql in [
+            "CURRENT_TIMESTAMP",
+            "CURRENT_DATE",
+            "'x'",
+            "X'00'",
+            "-1",
+            "+1.5",
+            "NULL",
+            "TRUE",
+            "lower('A')",
+            "(1 + 2)",
+            "'a;b'",
+            "'it''s'",
+            "'x' COLLATE NOCASE",
+            "'a' -- note\n || 'b'",
+            "random()",
+            "randomblob(4)",
+            "date('now')",
+            "strftime('%s', 'now')",
+            "max(1, 2)",
+            "1 IN (1, 2)",
+            "CAST(1 AS TEXT)",
+            "CASE WHEN 1 > 0 THEN 'a' ELSE 'b' END",
+            "abs(-1) /* block */",
+            "1 /**/",
+            "  'padded'  ",
+        ] {
+            let got = default_problems(sql);
+            assert!(got.is_empty(), "{sql:?}: {got:#?}");
+        }
+    }
+
+    #[test]
+    fn defaults_that_are_not_one_constant_expression_are_refused() {
+        refused(
+            default_problems,
+            &[
+                ("1; DROP TABLE t", "`;` follows the expression"),
+                ("1); DROP TABLE x; --", "`)` follows the expression"),
+                (
+                    r#"X'00', "pwned" TEXT DEFAULT 'x'"#,
+                    "`,` follows the expression",
+                ),
+                ("1), \"pwned\" TEXT, (\"x\"", "`)` follows the expression"),
+                ("'a' || 'b' -- trailing\n", "comment that is not closed"),
+                ("1 --", "comment that is not closed"),
+                ("1 /*", "comment that is not closed"),
+                ("1 /*/", "comment that is not closed"),
+                ("(1", "not one SQL expression"),
+                ("1)", "`)` follows the expression"),
+                ("1 +", "not one SQL expression"),
+                ("'unterminated", "not valid SQL"),
+                ("", "empty"),
+                ("name", "cannot read column `name`"),
+                ("id + 1", "cannot read column `id`"),
+                ("t.id", "cannot read column `t.id`"),
+                ("\"x\"", "write text in single quotes"),
+                ("(SELECT 1)", "a subquery is not allowed in a default"),
+                ("EXISTS (SELECT 1)", "a subquery"),
+                ("?", "the parameter `?`"),
+                ("count(1)", "the aggregate function `count`"),
+                ("max(1)", "the aggregate function `max`"),
+            ],
+        );
+    }
+
+    #[test]
+    fn conditions_sqlite_accepts_pass() {
+        for sql in [
+            "\"name\" IS NOT NULL",
+            "name > 'a'",
+            "length(\"name\") > 0 AND id > 1",
+            "name <> ')'",
+            "id /* comment */ > 0",
+            "NAME = 'a'",
+            "[name] = 'a'",
+            "`name` = 'a'",
+            "t.id > 0",
+            "T.ID > 0",
+            "main.t.id > 0",
+            "rowid > 0",
+            "date(name) > '2020-01-01'",
+            "julianday(name) > 1",
+            "abs(id) > 1",
+            "max(id, 1) > 1",
+            "name GLOB 'a*'",
+            "id << 1 > 2",
+            "id IS NOT 1",
+            "id NOTNULL",
+            "name ->> '$.a' = 1",
+            "id == 1",
+            "name LIKE 'a%'",
+            "name IS 'a'",
+            "id IN (1, 2)",
+            "id BETWEEN 1 AND 2",
+            "CASE WHEN id > 1 THEN 1 END",
+            "CAST(id AS TEXT) = '1'",
+            "iif(id > 1, 1, 0)",
+            "name COLLATE NOCASE = 'a'",
+            "typeof(id) = 'integer'",
+            "json_extract(name, '$.a') = 1",
+            "NOT id",
+            "id % 2 = 0",
+            "name || 'x' = 'ax'",
+            "TRUE",
+        ] {
+            let got = where_problems(sql, &scope(true));
+            assert!(got.is_empty(), "{sql:?}: {got:#?}");
+        }
+    }
+
+    #[test]
+    fn conditions_sqlite_refuses_are_refused() {
+        refused(
+            |sql| where_problems(sql, &scope(true)),
+            &[
+                ("1; DROP TABLE t", "`;` follows the expression"),
+                ("1); DROP TABLE x; --", "`)` follows the expression"),
+                ("id > 0) WHERE (1", "`)` follows the expression"),
+                ("id > 0 --", "comment that is not closed"),
+                ("id > 0, 1", "`,` follows the expression"),
+                (
+                    "1) FROM t; DROP TABLE t; SELECT (1",
+                    "`)` follows the expression",
+                ),
+                ("\"nope\" > 0", "unknown column `nope` (double quotes"),
+                ("nmae > 0", "unknown column `nmae`; did you mean `name`?"),
+                ("other.id > 0", "`other.id` is not a column of table `t`"),
+                ("id > (SELECT 1)", "a subquery is not allowed"),
+                ("EXISTS (SELECT 1 FROM t)", "a subquery"),
+                ("id IN (SELECT id FROM t)", "a subquery"),
+                ("random() > 0", "`random` gives another value"),
+                ("changes() > 0", "`changes` gives another value"),
+                (
+                    "CURRENT_TIMESTAMP > name",
+                    "`current_timestamp` gives another value",
+                ),
+                ("date('now') > name", "`date` of 'now'"),
+                ("count(id) > 1", "the aggregate function `count`"),
+                ("id > ?", "the parameter `?`"),
+                ("id > :key", "the parameter `:key`"),
+            ],
+        );
+    }
+
+    #[test]
+    fn rowid_only_in_a_rowid_table() {
+        let got = where_problems("rowid > 0", &scope(false));
+        assert!(
+            got.len() == 1 && got[0].contains("unknown column `rowid`"),
+            "{got:#?}"
+        );
+    }
+
+    #[test]
+    fn every_unknown_column_is_named() {
+        let got = where_problems("a > 0 AND b > 0 AND id > 0", &scope(true));
+        assert_eq!(got.len(), 2, "{got:#?}");
+        assert!(got[0].contains("`a`") && got[1].contains("`b`"), "{got:#?}");
+    }
+}
+
+/// Every bad SQL string of a struct is reported in one pass, each on its literal.
+#[test]
+fn every_bad_fragment_is_reported_in_one_pass() {
+    let input: DeriveInput = syn::parse_quote! {
+        #[d1(
+            index(name, where = "nope IS NOT NULL"),
+            index(id, name, where = "1); DROP TABLE x; --"),
+            index(score, where = "score > 0")
+        )]
+        struct Doc {
+            #[d1(primary_key)]
+            id: i64,
+            #[d1(default_sql = "id + 1")]
+            name: String,
+            #[d1(default_sql = "CURRENT_TIMESTAMP")]
+            created: String,
+            #[d1(rename = "points")]
+            score: i64,
+        }
+    };
+    let errors = match crate::target::expand(&input) {
+        Ok(_) => panic!("a struct with bad SQL strings expanded"),
+        Err(e) => error_messages(&e),
+    };
+    let expected = [
+        "`where`: unknown column `nope`",
+        "`where`: this is not one SQL expression: `)` follows the expression",
+        "`where`: unknown column `score`: field `score` is stored as column `points`",
+        "`default_sql`: a default cannot read column `id`",
+    ];
+    for want in expected {
+        assert!(
+            errors.iter().any(|e| e.contains(want)),
+            "no error containing {want:?} in:\n{}",
+            errors.join("\n")
+        );
+    }
+    assert_eq!(
+        errors.len(),
+        expected.len(),
+        "errors:\n{}",
+        errors.join("\n")
+    );
+}

@@ -144,12 +144,9 @@ pub fn missing_column(column: &'static str) -> ColumnError {
 
 /// A result row with more values than the table has columns.
 pub fn extra_values(table_columns: usize, found: usize) -> ColumnError {
-    ColumnError::new(
-        "*",
-        ValueError::new(format!(
-            "result row has {found} values, the table has {table_columns} columns"
-        )),
-    )
+    ColumnError::row(ValueError::new(format!(
+        "result row has {found} values, the table has {table_columns} columns"
+    )))
 }
 
 /// An enum value stored as text that names no variant.

@@ -23,28 +23,55 @@ pub enum Error {
     },
 
     /// A field value cannot be sent to D1 (NaN, out-of-range integer, ...).
-    #[error("cannot bind column `{column}` of table `{table}` for key {key}: {message}")]
+    #[error(
+        "cannot bind {}table `{table}`{}: {message}",
+        .column.as_ref().map(|c| format!("column `{c}` of ")).unwrap_or_else(|| "a row of ".into()),
+        .key.as_ref().map(|k| format!(" for key {k}")).unwrap_or_default()
+    )]
     Bind {
         /// Table name.
         table: String,
-        /// Column name.
-        column: String,
-        /// The row's key, rendered (`(a, 1)`), or `<unknown>` when the key itself failed.
-        key: String,
+        /// Column name; `None` when the row as a whole is wrong (a hand-written
+        /// [`crate::D1Target`] that reports no column).
+        column: Option<String>,
+        /// The row's key, rendered (`(a, 1)`); `None` when the key itself could not be bound
+        /// (or the value is a lookup's argument, not a row's).
+        key: Option<String>,
         /// What is wrong with the value.
+        message: String,
+    },
+
+    /// A parameter of a statement cannot travel to D1 as JSON (an integer beyond ±(2^53-1),
+    /// a NaN or infinity, a BLOB); nothing was sent. Only statements written by hand
+    /// ([`crate::D1Database::request`] and friends) can hold such a value: rows are bound
+    /// in a form D1 accepts.
+    #[error(
+        "cannot send parameter ?{parameter} of statement {statement}{}: {message}",
+        .table.as_ref().map(|t| format!(" (table `{t}`)")).unwrap_or_default()
+    )]
+    Parameter {
+        /// The statement's position in the request, from 1.
+        statement: usize,
+        /// The parameter's position in the statement, from 1 (`?1` is 1).
+        parameter: usize,
+        /// Table the request was for, when known.
+        table: Option<String>,
+        /// What is wrong with the value, and what to do.
         message: String,
     },
 
     /// A value read back from D1 does not fit the field's type.
     #[error(
-        "cannot decode column `{column}` of table `{table}`{}: {message}",
+        "cannot decode {}table `{table}`{}: {message}",
+        .column.as_ref().map(|c| format!("column `{c}` of ")).unwrap_or_else(|| "a row of ".into()),
         .key.as_ref().map(|k| format!(" for key {k}")).unwrap_or_default()
     )]
     Decode {
         /// Table name.
         table: String,
-        /// Column name.
-        column: String,
+        /// Column name; `None` when the row as a whole does not fit (it has more or fewer
+        /// values than the table has columns).
+        column: Option<String>,
         /// The key of the row that failed, rendered (`(a, 1)`), when the row's key columns
         /// could be read.
         key: Option<String>,
@@ -126,6 +153,14 @@ pub enum Error {
         /// (`None` for errors raised before any attempt). The error's kind, status and code are
         /// always those of the last failed attempt, whatever stopped the retries.
         stopped: Option<RetryStop>,
+        /// What kind of failure this is (a constraint, a busy database, authentication, ...):
+        /// match on this, never on `message`. Also [`Error::database_kind`].
+        kind: DatabaseErrorKind,
+        /// The engine's own error, when there is one: the [`rusqlite::Error`] (with SQLite's
+        /// extended result code) on the local transport; `None` over HTTP, where D1's code
+        /// and message are all there is.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
     },
 
     /// The request could not be completed (connection, timeout, deadline).
@@ -188,7 +223,9 @@ pub enum Error {
         file: String,
         /// What happened and what to do.
         message: String,
-        /// The database's error, when the file failed to apply (its text is in `message`).
+        /// The database's error, when the file failed to apply (its text is in `message`);
+        /// also the [`std::error::Error::source`], so its kind and cause stay reachable.
+        #[source]
         error: Option<Box<Error>>,
     },
 
@@ -199,6 +236,128 @@ pub enum Error {
         /// How they differ, and what to do.
         details: String,
     },
+}
+
+/// What kind of failure a database error ([`Error::Api`]) is, whichever transport reported it.
+///
+/// The local transport reads it from SQLite's extended result code; the HTTP transport from
+/// D1's HTTP status, its error code (10000: authentication) and, for SQL errors (code 7500),
+/// the SQLite message D1 passes on (`UNIQUE constraint failed: ...`, `...: SQLITE_BUSY`).
+/// Match on the kind, never on the message text:
+///
+/// ```
+/// use thread_flow::{DatabaseErrorKind, Error};
+///
+/// fn is_duplicate(e: &Error) -> bool {
+///     e.database_kind() == Some(DatabaseErrorKind::UniqueViolation)
+/// }
+/// # assert!(!is_duplicate(&Error::Config("x".into())));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DatabaseErrorKind {
+    /// A `UNIQUE` or `PRIMARY KEY` constraint failed (a row with that key or value exists).
+    UniqueViolation,
+    /// A `FOREIGN KEY` constraint failed (the referenced row is missing, or still referenced).
+    ForeignKeyViolation,
+    /// A `NOT NULL` constraint failed.
+    NotNullViolation,
+    /// A `CHECK` constraint failed.
+    CheckViolation,
+    /// Another constraint failed (a trigger's `RAISE(ABORT, ..)`, ...).
+    OtherConstraint,
+    /// The database is busy or locked by another connection (`SQLITE_BUSY`, `SQLITE_LOCKED`).
+    Busy,
+    /// The credentials were refused (HTTP 401 / 403, D1 code 10000).
+    Auth,
+    /// Too many requests: the account's rate limit or an overloaded database (HTTP 429).
+    RateLimited,
+    /// A value, row, statement or request is beyond a limit (`SQLITE_TOOBIG`, too many SQL
+    /// variables, HTTP 413).
+    TooLarge,
+    /// The SQL does not parse (`syntax error`, `incomplete input`, `unrecognized token`).
+    Syntax,
+    /// The SQL names a table, column or index that does not exist.
+    NoSuchObject,
+    /// D1 is temporarily unavailable (HTTP 5xx, a lost connection or reset object inside D1).
+    Unavailable,
+    /// Anything else.
+    Other,
+}
+
+impl DatabaseErrorKind {
+    /// Whether this is a constraint violation (unique, foreign key, not null, check, other).
+    pub fn is_constraint(self) -> bool {
+        matches!(
+            self,
+            DatabaseErrorKind::UniqueViolation
+                | DatabaseErrorKind::ForeignKeyViolation
+                | DatabaseErrorKind::NotNullViolation
+                | DatabaseErrorKind::CheckViolation
+                | DatabaseErrorKind::OtherConstraint
+        )
+    }
+
+    /// The kind a SQLite message names, when it names one. SQLite's messages (and D1's, which
+    /// pass them on with the result code appended: `...: SQLITE_CONSTRAINT`) start with a
+    /// fixed text per failure; the appended code decides when the text does not.
+    pub(crate) fn from_sqlite_message(message: &str) -> Option<DatabaseErrorKind> {
+        const TEXTS: [(&str, DatabaseErrorKind); 17] = [
+            (
+                "UNIQUE constraint failed",
+                DatabaseErrorKind::UniqueViolation,
+            ),
+            (
+                "PRIMARY KEY must be unique",
+                DatabaseErrorKind::UniqueViolation,
+            ),
+            (
+                "FOREIGN KEY constraint failed",
+                DatabaseErrorKind::ForeignKeyViolation,
+            ),
+            (
+                "NOT NULL constraint failed",
+                DatabaseErrorKind::NotNullViolation,
+            ),
+            ("CHECK constraint failed", DatabaseErrorKind::CheckViolation),
+            ("SQLITE_CONSTRAINT", DatabaseErrorKind::OtherConstraint),
+            ("SQLITE_TOOBIG", DatabaseErrorKind::TooLarge),
+            ("string or blob too big", DatabaseErrorKind::TooLarge),
+            ("too many SQL variables", DatabaseErrorKind::TooLarge),
+            ("SQLITE_BUSY", DatabaseErrorKind::Busy),
+            ("SQLITE_LOCKED", DatabaseErrorKind::Busy),
+            ("database is locked", DatabaseErrorKind::Busy),
+            ("syntax error", DatabaseErrorKind::Syntax),
+            ("incomplete input", DatabaseErrorKind::Syntax),
+            ("unrecognized token", DatabaseErrorKind::Syntax),
+            ("no such ", DatabaseErrorKind::NoSuchObject),
+            ("has no column named", DatabaseErrorKind::NoSuchObject),
+        ];
+        TEXTS
+            .iter()
+            .find(|(text, _)| message.contains(text))
+            .map(|(_, kind)| *kind)
+    }
+}
+
+impl std::fmt::Display for DatabaseErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DatabaseErrorKind::UniqueViolation => "unique constraint violation",
+            DatabaseErrorKind::ForeignKeyViolation => "foreign key constraint violation",
+            DatabaseErrorKind::NotNullViolation => "not null constraint violation",
+            DatabaseErrorKind::CheckViolation => "check constraint violation",
+            DatabaseErrorKind::OtherConstraint => "constraint violation",
+            DatabaseErrorKind::Busy => "database busy",
+            DatabaseErrorKind::Auth => "authentication refused",
+            DatabaseErrorKind::RateLimited => "rate limited",
+            DatabaseErrorKind::TooLarge => "too large",
+            DatabaseErrorKind::Syntax => "syntax error",
+            DatabaseErrorKind::NoSuchObject => "no such table, column or index",
+            DatabaseErrorKind::Unavailable => "temporarily unavailable",
+            DatabaseErrorKind::Other => "other",
+        })
+    }
 }
 
 fn stop_note(stopped: &Option<RetryStop>) -> String {
@@ -236,13 +395,25 @@ impl Error {
         match self {
             Error::Transport { .. } => true,
             Error::Api {
-                status, message, ..
+                status,
+                message,
+                kind,
+                ..
             } => {
                 matches!(status, Some(429) | Some(500..=599))
                     || crate::client::retryable_message(message)
-                    || (status.is_none() && crate::client::local::is_busy_message(message))
+                    || (status.is_none() && *kind == DatabaseErrorKind::Busy)
             }
             _ => false,
+        }
+    }
+
+    /// The kind of a database error ([`Error::Api`]), whichever transport reported it;
+    /// `None` for every other variant.
+    pub fn database_kind(&self) -> Option<DatabaseErrorKind> {
+        match self {
+            Error::Api { kind, .. } => Some(*kind),
+            _ => None,
         }
     }
 
@@ -286,7 +457,7 @@ impl Error {
                     *first_key = key;
                 }
             }
-            Error::ResponseTooLarge { table, .. } => {
+            Error::ResponseTooLarge { table, .. } | Error::Parameter { table, .. } => {
                 table.get_or_insert_with(|| table_name.to_owned());
             }
             _ => {}

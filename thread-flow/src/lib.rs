@@ -41,7 +41,7 @@ pub mod target;
 pub mod value;
 
 pub use client::D1Database;
-pub use error::{Error, Result};
+pub use error::{DatabaseErrorKind, Error, Result};
 pub use reads::{Lookup, Page, Scan};
 pub use schema::{Column, ColumnDefault, Index, SqlType, TableSchema};
 pub use secret::Secret;
@@ -56,8 +56,9 @@ pub use value::{D1KeyValue, D1Value, Json, Value, ValueError};
 /// The runtime turns it into [`Error::Bind`] / [`Error::Decode`] with the table and key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColumnError {
-    /// Column name (after renames).
-    pub column: &'static str,
+    /// Column name (after renames); `None` when the row as a whole is wrong (more values
+    /// than the table has columns).
+    pub column: Option<&'static str>,
     /// What went wrong.
     pub error: ValueError,
 }
@@ -65,7 +66,18 @@ pub struct ColumnError {
 impl ColumnError {
     /// Attaches the column name to a [`ValueError`].
     pub fn new(column: &'static str, error: ValueError) -> ColumnError {
-        ColumnError { column, error }
+        ColumnError {
+            column: Some(column),
+            error,
+        }
+    }
+
+    /// A [`ValueError`] about the whole row, not one column.
+    pub fn row(error: ValueError) -> ColumnError {
+        ColumnError {
+            column: None,
+            error,
+        }
     }
 }
 

@@ -179,9 +179,9 @@ impl<T: D1Target> Lookup<T> {
     fn bind_error(&self, e: &ColumnError) -> Error {
         Error::Bind {
             table: T::schema().name.clone(),
-            column: e.column.into(),
-            key: format!("(lookup on {})", self.columns.join(", ")),
-            message: e.error.to_string(),
+            column: e.column.map(str::to_owned),
+            key: None,
+            message: format!("in a lookup on ({}): {}", self.columns.join(", "), e.error),
         }
     }
 
@@ -675,7 +675,7 @@ pub(crate) fn decode_named<R: D1Target>(
         if let Some((column, message)) = failure {
             return Err(Error::Decode {
                 table: schema.name.clone(),
-                column,
+                column: Some(column),
                 key: Some(render_row_key(&ordered, &key_indices)),
                 message,
             });
@@ -728,7 +728,7 @@ pub(crate) fn from_row<T: D1Target>(values: Vec<Value>, key_indices: &[usize]) -
     let rendered = render_row_key(&values, key_indices);
     T::from_row(values).map_err(|e| Error::Decode {
         table: T::schema().name.clone(),
-        column: e.column.into(),
+        column: e.column.map(str::to_owned),
         key: Some(rendered),
         message: e.error.to_string(),
     })

@@ -464,13 +464,13 @@ pub(crate) fn count_of(table: &str, outcome: RequestOutcome) -> Result<u64> {
         Some(Value::Real(n)) => Ok(n.max(0.0) as u64),
         Some(Value::Text(s)) => s.trim().parse().map_err(|_| Error::Decode {
             table: table.into(),
-            column: "COUNT(*)".into(),
+            column: Some("COUNT(*)".into()),
             key: None,
             message: format!("expected a count, found {s:?}"),
         }),
         other => Err(Error::Decode {
             table: table.into(),
-            column: "COUNT(*)".into(),
+            column: Some("COUNT(*)".into()),
             key: None,
             message: format!("expected a count, found {other:?}"),
         }),
@@ -695,20 +695,18 @@ pub(crate) fn bind_key<T: D1Target>(key: &T::Key) -> Result<Vec<Value>> {
     let mut values = Vec::with_capacity(T::schema().primary_key.len());
     T::bind_key(key, &mut values).map_err(|e| Error::Bind {
         table: T::schema().name.clone(),
-        column: e.column.into(),
-        key: "<unknown>".into(),
+        column: e.column.map(str::to_owned),
+        key: None,
         message: e.error.to_string(),
     })?;
     Ok(values)
 }
 
 fn bind_error<T: D1Target>(e: ColumnError, key: &T::Key) -> Error {
-    let rendered = bind_key::<T>(key)
-        .map(|k| render_key(&k))
-        .unwrap_or_else(|_| "<unknown>".into());
+    let rendered = bind_key::<T>(key).ok().map(|k| render_key(&k));
     Error::Bind {
         table: T::schema().name.clone(),
-        column: e.column.into(),
+        column: e.column.map(str::to_owned),
         key: rendered,
         message: e.error.to_string(),
     }

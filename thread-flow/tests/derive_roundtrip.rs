@@ -292,7 +292,7 @@ fn non_finite_floats_are_bind_errors() {
     let mut row = sample(false);
     row.f64v = f64::NAN;
     let err = row.bind_row(&mut Vec::new()).unwrap_err();
-    assert_eq!(err.column, "f64v");
+    assert_eq!(err.column, Some("f64v"));
     assert!(err.error.message.contains("NaN"), "{}", err.error);
 }
 
@@ -303,13 +303,13 @@ fn wrong_stored_types_are_decode_errors_naming_the_column() {
     let i = AllTypes::schema().column_index("big").unwrap();
     values[i] = Value::Text("not a number".into());
     let err = AllTypes::from_row(values.clone()).unwrap_err();
-    assert_eq!(err.column, "big");
+    assert_eq!(err.column, Some("big"));
     let i = AllTypes::schema().column_index("meta").unwrap();
     values[i] = Value::Text("{".into());
     let j = AllTypes::schema().column_index("big").unwrap();
     values[j] = Value::Text("1".into());
     let err = AllTypes::from_row(values).unwrap_err();
-    assert_eq!(err.column, "meta");
+    assert_eq!(err.column, Some("meta"));
     assert!(err.error.message.contains("JSON"), "{}", err.error);
 }
 

@@ -245,7 +245,7 @@ fn single_key_is_the_field_type() {
 fn decoding_reports_the_column() {
     let err =
         HTTPRequestLog::from_row(vec![Value::Integer(1), Value::Text("x".into())]).unwrap_err();
-    assert_eq!(err.column, "status_code");
+    assert_eq!(err.column, Some("status_code"));
     assert!(
         err.error.message.contains("expected INTEGER"),
         "{}",
@@ -253,7 +253,7 @@ fn decoding_reports_the_column() {
     );
 
     let err = HTTPRequestLog::from_row(vec![Value::Integer(1)]).unwrap_err();
-    assert_eq!(err.column, "status_code");
+    assert_eq!(err.column, Some("status_code"));
     assert!(err.error.message.contains("missing"), "{}", err.error);
 
     let err = HTTPRequestLog::from_row(vec![Value::Integer(1), Value::Integer(2), Value::Null])

@@ -6,7 +6,7 @@ use thread_flow::client::RetryStop;
 use thread_flow::client::http::RetryPolicy;
 use thread_flow::client::local::LocalConfig;
 use thread_flow::sql::Statement;
-use thread_flow::{Column, D1Database, Error, SqlType, TableSchema, Value};
+use thread_flow::{Column, D1Database, DatabaseErrorKind, Error, SqlType, TableSchema, Value};
 
 async fn db_with_table() -> D1Database {
     let db = D1Database::in_memory().unwrap();
@@ -461,6 +461,7 @@ async fn a_busy_database_without_retries_is_a_retryable_typed_error_and_nothing_
             attempts: 1,
             stopped: Some(RetryStop::MaxAttempts { max: 1 }),
             hint: Some(hint),
+            kind: DatabaseErrorKind::Busy,
             ..
         } => {
             assert!(message.ends_with("SQLITE_BUSY"), "{message}");
@@ -468,6 +469,14 @@ async fn a_busy_database_without_retries_is_a_retryable_typed_error_and_nothing_
         }
         other => panic!("unexpected {other:?}"),
     }
+    assert_eq!(err.database_kind(), Some(DatabaseErrorKind::Busy));
+    // SQLite's own error stays reachable as the source.
+    let source = std::error::Error::source(&err).and_then(|s| s.downcast_ref::<rusqlite::Error>());
+    assert_eq!(
+        source.and_then(rusqlite::Error::sqlite_error_code),
+        Some(rusqlite::ErrorCode::DatabaseBusy),
+        "{source:?}"
+    );
     assert!(err.is_retryable());
     let rows = db.execute("SELECT k FROM t", vec![]).await.unwrap();
     assert_eq!(rows.rows, vec![vec![Value::Integer(100)]]);

@@ -287,8 +287,8 @@ fn bind_errors_name_table_column_and_key() {
             message,
         }) => {
             assert_eq!(table, "items");
-            assert_eq!(column, "a");
-            assert_eq!(key, "\"key-0000003\"");
+            assert_eq!(column.as_deref(), Some("a"));
+            assert_eq!(key.as_deref(), Some("\"key-0000003\""));
             assert!(message.contains("INTEGER"), "{message}");
         }
         other => panic!("expected Bind, got {other:?}"),
@@ -297,13 +297,13 @@ fn bind_errors_name_table_column_and_key() {
     r[4] = Value::Null;
     assert!(matches!(
         plan_upserts(&six(), vec![r], Encoding::Native),
-        Err(Error::Bind { column, .. }) if column == "t"
+        Err(Error::Bind { column, .. }) if column.as_deref() == Some("t")
     ));
     let mut r = row(4);
     r[3] = Value::Real(f64::NAN);
     assert!(matches!(
         plan_upserts(&six(), vec![r], Encoding::Native),
-        Err(Error::Bind { column, .. }) if column == "r"
+        Err(Error::Bind { column, .. }) if column.as_deref() == Some("r")
     ));
     let mut r = row(4);
     r.pop();
@@ -313,7 +313,7 @@ fn bind_errors_name_table_column_and_key() {
     ));
     assert!(matches!(
         plan_write(&six(), vec![], vec![vec![Value::Integer(1)]], Encoding::Native, &WriteOptions::default()),
-        Err(Error::Bind { column, .. }) if column == "key"
+        Err(Error::Bind { column, .. }) if column.as_deref() == Some("key")
     ));
     // An INTEGER is accepted in a REAL column (SQLite converts it exactly).
     let mut r = row(4);

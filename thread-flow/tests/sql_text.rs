@@ -437,7 +437,7 @@ fn decode_json_rows_exactly() {
     match select::decode_row(&t, bad, Encoding::Json) {
         Err(thread_flow::Error::Decode { table, column, .. }) => {
             assert_eq!(table, "users");
-            assert_eq!(column, "id");
+            assert_eq!(column.as_deref(), Some("id"));
         }
         other => panic!("expected a decode error, got {other:?}"),
     }

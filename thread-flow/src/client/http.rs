@@ -27,7 +27,7 @@ pub use retry::{RateLimit, RetryPolicy};
 
 use crate::client::{Idempotency, RequestOutcome, RetryStop, retryable_message};
 use crate::sql::Statement;
-use crate::{Error, Result, Secret};
+use crate::{DatabaseErrorKind, Error, Result, Secret};
 
 /// Cloudflare's API host.
 pub const CLOUDFLARE_API_BASE: &str = "https://api.cloudflare.com";
@@ -387,6 +387,7 @@ impl Failure {
                 });
                 Error::Api {
                     status: Some(status),
+                    kind: http_kind(status, code, &message),
                     code,
                     message,
                     table: None,
@@ -394,6 +395,7 @@ impl Failure {
                     attempts,
                     hint,
                     stopped: Some(stopped),
+                    source: None,
                 }
             }
             Failure::Transport { message, .. } => Error::Transport {
@@ -834,6 +836,28 @@ fn describe_reqwest(e: &reqwest::Error, timeout: Duration, cut: bool) -> String 
 }
 
 /// Turns an HTTP answer into results or a [`Failure`].
+/// The kind of a D1 error answer: authentication (HTTP 401 / 403, code 10000) and the rate
+/// limit (HTTP 429) by status and code; SQL errors (code 7500) by the SQLite message D1 passes
+/// on; then a too-large body (413) or a server error (5xx, or a message D1 documents as
+/// transient).
+fn http_kind(status: u16, code: Option<i64>, message: &str) -> DatabaseErrorKind {
+    if matches!(status, 401 | 403) || code == Some(10000) {
+        return DatabaseErrorKind::Auth;
+    }
+    if status == 429 || message.contains("overloaded") {
+        return DatabaseErrorKind::RateLimited;
+    }
+    if let Some(kind) = DatabaseErrorKind::from_sqlite_message(message) {
+        return kind;
+    }
+    match status {
+        413 => DatabaseErrorKind::TooLarge,
+        500..=599 => DatabaseErrorKind::Unavailable,
+        _ if retryable_message(message) => DatabaseErrorKind::Unavailable,
+        _ => DatabaseErrorKind::Other,
+    }
+}
+
 fn classify(
     status: StatusCode,
     retry_after: Option<Duration>,
@@ -1005,6 +1029,90 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn d1_answers_are_classified_by_status_code_and_sqlite_message() {
+        use DatabaseErrorKind as K;
+        let cases: [(u16, Option<i64>, &str, K); 14] = [
+            (401, Some(10000), "Authentication error", K::Auth),
+            (403, Some(10000), "Authentication error", K::Auth),
+            (400, Some(10000), "Authentication error", K::Auth),
+            (
+                429,
+                None,
+                "Too Many Requests (no JSON body)",
+                K::RateLimited,
+            ),
+            (
+                400,
+                Some(7500),
+                "D1 DB is overloaded. Requests queued for too long.",
+                K::RateLimited,
+            ),
+            (
+                400,
+                Some(7500),
+                "UNIQUE constraint failed: t.id: SQLITE_CONSTRAINT",
+                K::UniqueViolation,
+            ),
+            (
+                400,
+                Some(7500),
+                "FOREIGN KEY constraint failed: SQLITE_CONSTRAINT",
+                K::ForeignKeyViolation,
+            ),
+            (
+                400,
+                Some(7500),
+                "NOT NULL constraint failed: t.a: SQLITE_CONSTRAINT",
+                K::NotNullViolation,
+            ),
+            (
+                400,
+                Some(7500),
+                "CHECK constraint failed: a > 0: SQLITE_CONSTRAINT",
+                K::CheckViolation,
+            ),
+            (
+                400,
+                Some(7500),
+                "statement too long: SQLITE_TOOBIG",
+                K::TooLarge,
+            ),
+            (
+                400,
+                Some(7500),
+                "near \"SELEC\": syntax error at offset 0: SQLITE_ERROR",
+                K::Syntax,
+            ),
+            (
+                400,
+                Some(7500),
+                "no such table: missing: SQLITE_ERROR",
+                K::NoSuchObject,
+            ),
+            (
+                400,
+                Some(7500),
+                "D1_ERROR: Network connection lost.",
+                K::Unavailable,
+            ),
+            (
+                502,
+                None,
+                "Bad Gateway: <html>bad gateway</html>",
+                K::Unavailable,
+            ),
+        ];
+        for (status, code, message, kind) in cases {
+            assert_eq!(http_kind(status, code, message), kind, "{status} {message}");
+        }
+        assert_eq!(http_kind(413, None, "Payload Too Large"), K::TooLarge);
+        assert_eq!(
+            http_kind(404, Some(7404), "The database could not be found"),
+            K::Other
+        );
     }
 
     #[test]

@@ -24,7 +24,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use crate::client::http::RetryPolicy;
 use crate::client::{RequestOutcome, RetryStop, StatementResult};
 use crate::sql::{MAX_PARAMS_PER_STATEMENT, MAX_SQL_BYTES, MAX_VALUE_BYTES, Statement};
-use crate::{Error, Result, Value};
+use crate::{DatabaseErrorKind, Error, Result, Value};
 
 /// D1's error code for SQL errors.
 const SQL_ERROR_CODE: i64 = 7500;
@@ -276,13 +276,16 @@ fn worker_failed() -> Error {
     }
 }
 
-/// Whether a local error message is SQLite's "database is busy / locked" (see [`sql_error`]).
-pub(crate) fn is_busy_message(message: &str) -> bool {
-    message.ends_with(": SQLITE_BUSY") || message.ends_with(": SQLITE_LOCKED")
-}
-
+/// Whether a local error is SQLite's "database is busy / locked" (see [`sql_error`]).
 fn is_busy(e: &Error) -> bool {
-    matches!(e, Error::Api { status: None, message, .. } if is_busy_message(message))
+    matches!(
+        e,
+        Error::Api {
+            status: None,
+            kind: DatabaseErrorKind::Busy,
+            ..
+        }
+    )
 }
 
 /// Runs `attempt` until it succeeds, fails with something other than a busy / locked
@@ -331,6 +334,8 @@ fn busy_final(error: Error, attempts_made: u32, stop: RetryStop) -> Error {
             table,
             first_key,
             hint,
+            kind,
+            source,
             ..
         } => Error::Api {
             status,
@@ -338,6 +343,8 @@ fn busy_final(error: Error, attempts_made: u32, stop: RetryStop) -> Error {
             message,
             table,
             first_key,
+            kind,
+            source,
             attempts: attempts_made,
             hint: hint.or_else(|| {
                 Some(
@@ -619,7 +626,9 @@ fn transaction_control(sql: &str) -> Option<String> {
     .then_some(upper)
 }
 
+/// An error the local transport raises itself, mimicking D1's answer (code 7500).
 fn api_error(message: String, hint: Option<String>) -> Error {
+    let kind = DatabaseErrorKind::from_sqlite_message(&message).unwrap_or(DatabaseErrorKind::Other);
     Error::Api {
         status: None,
         code: Some(SQL_ERROR_CODE),
@@ -629,10 +638,44 @@ fn api_error(message: String, hint: Option<String>) -> Error {
         attempts: 1,
         hint,
         stopped: None,
+        kind,
+        source: None,
     }
 }
 
-/// A SQLite error as D1 reports it: code 7500 with SQLite's message.
+/// The kind of a SQLite error, from its extended result code; SQLite's plain `SQLITE_ERROR`
+/// (syntax, unknown names, too many variables) is told apart by its message.
+fn sqlite_kind(e: &rusqlite::Error) -> DatabaseErrorKind {
+    use rusqlite::ffi;
+    let (f, msg) = match e {
+        rusqlite::Error::SqliteFailure(f, msg) => (f, msg.as_deref()),
+        rusqlite::Error::SqlInputError { error, msg, .. } => (error, Some(msg.as_str())),
+        _ => return DatabaseErrorKind::Other,
+    };
+    match f.extended_code {
+        ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+            return DatabaseErrorKind::UniqueViolation;
+        }
+        ffi::SQLITE_CONSTRAINT_FOREIGNKEY => return DatabaseErrorKind::ForeignKeyViolation,
+        ffi::SQLITE_CONSTRAINT_NOTNULL => return DatabaseErrorKind::NotNullViolation,
+        ffi::SQLITE_CONSTRAINT_CHECK => return DatabaseErrorKind::CheckViolation,
+        _ => {}
+    }
+    match f.code {
+        rusqlite::ErrorCode::ConstraintViolation => DatabaseErrorKind::OtherConstraint,
+        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => {
+            DatabaseErrorKind::Busy
+        }
+        rusqlite::ErrorCode::TooBig => DatabaseErrorKind::TooLarge,
+        rusqlite::ErrorCode::Unknown => msg
+            .and_then(DatabaseErrorKind::from_sqlite_message)
+            .unwrap_or(DatabaseErrorKind::Other),
+        _ => DatabaseErrorKind::Other,
+    }
+}
+
+/// A SQLite error as D1 reports it: code 7500 with SQLite's message and result code, the
+/// kind read from the extended result code, and the [`rusqlite::Error`] kept as the source.
 fn sql_error(e: rusqlite::Error) -> Error {
     let (message, hint) = match &e {
         rusqlite::Error::SqliteFailure(f, msg) => {
@@ -651,11 +694,27 @@ fn sql_error(e: rusqlite::Error) -> Error {
             };
             (format!("{base}: {code}"), hint)
         }
+        // SQLite's message and where in the statement; not the statement itself, which may
+        // be long (the caller has it).
+        rusqlite::Error::SqlInputError { msg, offset, .. } => {
+            (format!("{msg} at offset {offset}: SQLITE_ERROR"), None)
+        }
         rusqlite::Error::MultipleStatement => (
             "a statement with parameters must hold exactly one SQL statement".to_string(),
             Some("split it into several statements of one request".to_string()),
         ),
         other => (other.to_string(), None),
     };
-    api_error(message, hint)
+    Error::Api {
+        status: None,
+        code: Some(SQL_ERROR_CODE),
+        message,
+        table: None,
+        first_key: None,
+        attempts: 1,
+        hint,
+        stopped: None,
+        kind: sqlite_kind(&e),
+        source: Some(Box::new(e)),
+    }
 }

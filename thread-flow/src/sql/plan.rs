@@ -339,16 +339,12 @@ fn check_row(
     if row.len() != columns.len() {
         let column = columns
             .get(row.len().min(columns.len().saturating_sub(1)))
-            .map(|c| c.name.clone())
-            .unwrap_or_default();
+            .map(|c| c.name.clone());
         return Err(Error::Bind {
             table: schema.name.clone(),
             column,
-            key: if row.len() >= key_positions.iter().max().map_or(0, |m| m + 1) {
-                render_row_key(row, key_positions)
-            } else {
-                "<unknown>".into()
-            },
+            key: (row.len() >= key_positions.iter().max().map_or(0, |m| m + 1))
+                .then(|| render_row_key(row, key_positions)),
             message: format!(
                 "the row has {} values but {} columns were expected (values must be in schema column order)",
                 row.len(),
@@ -361,8 +357,8 @@ fn check_row(
         if let Some(message) = value_problem(c, v) {
             return Err(Error::Bind {
                 table: schema.name.clone(),
-                column: c.name.clone(),
-                key: render_row_key(row, key_positions),
+                column: Some(c.name.clone()),
+                key: Some(render_row_key(row, key_positions)),
                 message,
             });
         }

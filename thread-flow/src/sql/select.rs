@@ -235,7 +235,7 @@ pub fn decode_row(schema: &TableSchema, row: Vec<Value>, encoding: Encoding) -> 
     if row.len() != schema.columns.len() {
         return Err(Error::Decode {
             table: schema.name.clone(),
-            column: String::new(),
+            column: None,
             key: None,
             message: format!(
                 "the result row has {} values but the table has {} columns",
@@ -250,7 +250,7 @@ pub fn decode_row(schema: &TableSchema, row: Vec<Value>, encoding: Encoding) -> 
         .map(|(v, c)| {
             decode_value(c.sql_type, v).map_err(|message| Error::Decode {
                 table: schema.name.clone(),
-                column: c.name.clone(),
+                column: Some(c.name.clone()),
                 key: None,
                 message,
             })

@@ -22,7 +22,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, oneshot};
 
 use crate::sql::render_key;
-use crate::{D1Database, Error, TableSchema, Value};
+use crate::{D1Database, DatabaseErrorKind, Error, TableSchema, Value};
 
 /// Default batching window.
 pub const DEFAULT_BATCH_WINDOW: Duration = Duration::from_millis(5);
@@ -391,23 +391,22 @@ fn may_be_caused_by_rows(e: &Error) -> bool {
         Error::Bind { .. } | Error::LimitExceeded { .. } => true,
         Error::Api {
             status,
-            code,
+            kind,
             message,
             ..
         } => {
-            if e.is_retryable() || matches!(status, Some(401 | 403 | 404)) || *code == Some(10000) {
+            if e.is_retryable() || matches!(status, Some(404)) {
                 return false;
             }
-            let m = message.to_ascii_lowercase();
-            ![
-                "no such table",
-                "no such column",
-                "has no column named",
-                "readonly",
-                "authenti",
-            ]
-            .iter()
-            .any(|global| m.contains(global))
+            match kind {
+                DatabaseErrorKind::Auth
+                | DatabaseErrorKind::NoSuchObject
+                | DatabaseErrorKind::RateLimited
+                | DatabaseErrorKind::Unavailable
+                | DatabaseErrorKind::Busy => false,
+                // SQLite's "attempt to write a readonly database" has no kind of its own.
+                _ => !message.to_ascii_lowercase().contains("readonly"),
+            }
         }
         _ => false,
     }

@@ -330,10 +330,8 @@ impl D1ExportContext {
             let p = key
                 .0
                 .get(*part)
-                .ok_or_else(|| self.bind_error(column, "<unknown>", "key part missing"))?;
-            out.push(
-                key_part_to_value(p, typ).map_err(|m| self.bind_error(column, "<unknown>", &m))?,
-            );
+                .ok_or_else(|| self.bind_error(column, None, "key part missing"))?;
+            out.push(key_part_to_value(p, typ).map_err(|m| self.bind_error(column, None, &m))?);
         }
         Ok(out)
     }
@@ -357,17 +355,21 @@ impl D1ExportContext {
             let v = match source {
                 ColumnSource::Key { part, typ } => {
                     let p = key.0.get(*part).ok_or_else(|| {
-                        self.bind_error(&column.name, &render_key(key_values), "key part missing")
+                        self.bind_error(
+                            &column.name,
+                            Some(render_key(key_values)),
+                            "key part missing",
+                        )
                     })?;
                     key_part_to_value(p, typ)
                 }
                 ColumnSource::Field { index, typ } => field_to_value(&value.fields[*index], typ),
             }
-            .map_err(|m| self.bind_error(&column.name, &render_key(key_values), &m))?;
+            .map_err(|m| self.bind_error(&column.name, Some(render_key(key_values)), &m))?;
             if v.is_null() && !column.nullable {
                 return Err(self.bind_error(
                     &column.name,
-                    &render_key(key_values),
+                    Some(render_key(key_values)),
                     "NULL in a NOT NULL column",
                 ));
             }
@@ -376,11 +378,11 @@ impl D1ExportContext {
         Ok(row)
     }
 
-    fn bind_error(&self, column: &str, key: &str, message: &str) -> Error {
+    fn bind_error(&self, column: &str, key: Option<String>, message: &str) -> Error {
         Error::Bind {
             table: self.map.schema.name.clone(),
-            column: column.to_string(),
-            key: key.to_string(),
+            column: Some(column.to_string()),
+            key,
             message: message.to_string(),
         }
     }
@@ -696,8 +698,7 @@ async fn recreate_on_key_change(
 ) -> Result<crate::MigrationReport, Error> {
     // Only rows colliding under the new key are a reason to start over; a refusal (for
     // example a table other tables reference) or any other failure is the answer.
-    let collided = !matches!(failure, Error::MigrationRefused { .. })
-        && failure.to_string().contains("UNIQUE constraint failed");
+    let collided = failure.database_kind() == Some(crate::DatabaseErrorKind::UniqueViolation);
     if !collided {
         return Err(failure);
     }
@@ -798,6 +799,8 @@ mod tests {
             attempts: 1,
             hint: None,
             stopped: None,
+            kind: crate::DatabaseErrorKind::UniqueViolation,
+            source: None,
         };
         let refused = recreate_on_key_change(&db, &desired, collision).await;
         match refused {

@@ -33,10 +33,10 @@ pub(crate) fn check_params(statements: &[Statement]) -> Result<()> {
                 ),
                 _ => continue,
             };
-            return Err(Error::Bind {
-                table: format!("<statement {}>", s + 1),
-                column: format!("?{}", p + 1),
-                key: "<unknown>".into(),
+            return Err(Error::Parameter {
+                statement: s + 1,
+                parameter: p + 1,
+                table: None,
                 message: problem,
             });
         }
@@ -330,7 +330,12 @@ mod tests {
             let err =
                 encode_batch(&[Statement::new("SELECT ?, ?", vec![Value::Null, bad])]).unwrap_err();
             match err {
-                Error::Bind { column, .. } => assert_eq!(column, "?2"),
+                Error::Parameter {
+                    statement: 1,
+                    parameter,
+                    table: None,
+                    ..
+                } => assert_eq!(parameter, 2),
                 other => panic!("unexpected {other:?}"),
             }
         }
