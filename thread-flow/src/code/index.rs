@@ -89,9 +89,9 @@ pub enum IndexError {
     D1 {
         /// What the index was doing.
         context: String,
-        /// The error.
+        /// The error (boxed: `thread_flow::Error` is large).
         #[source]
-        source: crate::Error,
+        source: Box<crate::Error>,
     },
     /// ReCoco failed (building, setting up or updating the flow).
     #[error("{context}: {source:#}")]
@@ -112,7 +112,10 @@ fn flow_error(context: &str) -> impl FnOnce(anyhow::Error) -> IndexError + '_ {
 
 fn d1_error(context: impl Into<String>) -> impl FnOnce(crate::Error) -> IndexError {
     let context = context.into();
-    move |source| IndexError::D1 { context, source }
+    move |source| IndexError::D1 {
+        context,
+        source: Box::new(source),
+    }
 }
 
 /// The names of the four tables (default: `files`, `symbols`, `imports`, `calls`).
