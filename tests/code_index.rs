@@ -1,36 +1,27 @@
-//! End to end: `code-index` (the example in `examples/code-index/`) over a fixture tree of
-//! Rust, Python, TypeScript and JavaScript files, run in-process with its default places: the
-//! embedded local D1 file under `DIR/.thread-flow/` and a private PostgreSQL cluster next to it
-//! (started from the PostgreSQL binaries on the machine; the test fails, never skips, when
-//! they are missing).
+//! End to end: the code index of `thread_flow::code` (what `code-index`, the example in
+//! `examples/code-index/`, runs) over a fixture tree of Rust, Python, TypeScript and JavaScript
+//! files, run in-process with its default places: the embedded local D1 file under
+//! `DIR/.thread-flow/` and a private PostgreSQL cluster next to it (started from the PostgreSQL
+//! binaries on the machine; the test fails, never skips, when they are missing).
 //!
-//! Checks the exact rows in D1, the summary, `--query` and `--file`; then edits one file,
-//! deletes another and checks that only the affected rows changed; then a run with no change.
-//! A second test gives the program Cloudflare credentials pointing at the suite's fake D1 HTTP
-//! server and checks the index lands there (and no local file is written).
-//!
-//! The unit tests of the example's modules (`extract`, `rows`) run here too.
+//! Checks the exact rows in D1, the summary and the questions (`query::definitions`,
+//! `file_symbols`, `callers`, `callees`, `imports`, `importers`, as text and JSON); then edits
+//! one file, deletes another and checks that only the affected rows changed; then a run with no
+//! change. Another test gives the index Cloudflare credentials pointing at the suite's fake D1
+//! HTTP server and checks the index lands there (and no local file is written). The safety
+//! scenarios (tables of someone else, adopting, odd trees, shared databases) follow.
 
 #![allow(dead_code, missing_docs)]
-
-#[path = "../examples/code-index/app.rs"]
-mod app;
-#[path = "../examples/code-index/extract.rs"]
-mod extract;
-#[path = "../examples/code-index/flow.rs"]
-mod flow;
-#[path = "../examples/code-index/rows.rs"]
-mod rows;
-#[path = "../examples/code-index/walk.rs"]
-mod walk;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use app::{Args, Mode, Outcome, Summary, TableChanges};
-use extract::{Language, SymbolKind};
-use rows::{FileRow, SymbolRow};
-use thread_flow::D1Database;
+use thread_flow::code::index::{self, CodeIndex, IndexReport, TableChanges};
+use thread_flow::code::query::{self, Answer};
+use thread_flow::code::{CallRow, FileRow, ImportRow, Language, SymbolKind, SymbolRow};
+use thread_flow::code::{flow, walk};
+use thread_flow::target::Connection;
+use thread_flow::{D1Database, D1Target};
 use thread_flow_suite::fake_d1::FakeD1;
 
 /// ReCoco's library context is process-global: one indexing test at a time.
@@ -364,32 +355,26 @@ async fn stored_files(db: &D1Database) -> Vec<FileRow> {
     rows
 }
 
-fn args(dir: &Path, mode: Mode) -> Args {
-    Args {
-        dir: dir.to_path_buf(),
-        db: None,
-        database_url: None,
-        mode,
-        quiet: true,
-        local: true,
-        adopt: false,
-    }
+/// The index of `dir` as code-index makes it by default: every supported file, into the local
+/// D1 file `DIR/.thread-flow/code-index.d1`, ReCoco's state in a private cluster beside it.
+async fn index(dir: &Path) -> IndexReport {
+    run(CodeIndex::new(dir)).await
 }
 
-async fn index(dir: &Path) -> Summary {
-    index_with(&args(dir, Mode::Index), &|_: &str| None).await
-}
-
-async fn index_with(args: &Args, env: &app::Env<'_>) -> Summary {
-    match app::run_with_env(args, env).await {
-        Ok(Outcome::Indexed(summary)) => summary,
-        Ok(other) => panic!("expected an indexing summary, got {other}"),
+async fn run(index: CodeIndex) -> IndexReport {
+    match index.run().await {
+        Ok(report) => report,
         Err(e) => panic!(
-            "code-index failed: {e:#}\n\nThis test needs the PostgreSQL server binaries (initdb, \
-             pg_ctl, postgres; set PG_BIN_DIR if they are not on PATH) to start a private cluster \
-             for ReCoco's state."
+            "the code index failed: {e:#}\n\nThis test needs the PostgreSQL server binaries \
+             (initdb, pg_ctl, postgres; set PG_BIN_DIR if they are not on PATH) to start a \
+             private cluster for ReCoco's state."
         ),
     }
+}
+
+/// The default local index of `dir`, opened for questions.
+fn index_db(dir: &Path) -> D1Database {
+    D1Database::local(default_db(dir)).expect("open the index")
 }
 
 fn changes(inserted: u64, updated: u64, deleted: u64, rows: u64) -> TableChanges {
@@ -453,6 +438,8 @@ async fn indexes_a_tree_then_updates_only_what_changed() {
     );
     assert_eq!(first.files, changes(4, 0, 0, 4), "{first}");
     assert_eq!(first.symbols, changes(13, 0, 0, 13), "{first}");
+    assert_eq!(first.imports, changes(1, 0, 0, 1), "{first}");
+    assert_eq!(first.calls, changes(6, 0, 0, 6), "{first}");
     assert_eq!(
         (first.sources.added, first.sources.errors),
         (4, 0),
@@ -461,11 +448,8 @@ async fn indexes_a_tree_then_updates_only_what_changed() {
     assert!(first.requests > 0, "{first}");
 
     // --query answers from D1 through the name index.
-    match app::run(&args(&root, Mode::Query("Config".into())))
-        .await
-        .expect("query")
-    {
-        Outcome::Query { found, .. } => {
+    match query::definitions(&db, "Config").await.expect("query") {
+        Answer::Definitions { found, .. } => {
             let found: Vec<String> = found.iter().map(ToString::to_string).collect();
             assert_eq!(
                 found,
@@ -475,23 +459,20 @@ async fn indexes_a_tree_then_updates_only_what_changed() {
                 ]
             );
         }
-        other => panic!("expected a query answer, got {other}"),
+        other => panic!("expected definitions, got {other}"),
     }
-    match app::run(&args(&root, Mode::Query("summ".into())))
-        .await
-        .expect("query")
-    {
-        Outcome::Query { found, similar, .. } => {
+    match query::definitions(&db, "summ").await.expect("query") {
+        Answer::Definitions { found, similar, .. } => {
             assert!(found.is_empty());
             assert_eq!(similar, ["Summary", "summarize"]);
         }
-        other => panic!("expected a query answer, got {other}"),
+        other => panic!("expected definitions, got {other}"),
     }
-    match app::run(&args(&root, Mode::File("tools/stats.py".into())))
+    match query::file_symbols(&db, "./tools/stats.py")
         .await
         .expect("file")
     {
-        Outcome::File { symbols, .. } => {
+        Answer::File { symbols, .. } => {
             let names: Vec<&str> = symbols.iter().map(|d| d.name.as_str()).collect();
             assert_eq!(names, ["Summary", "__init__", "mean", "summarize"]);
         }
@@ -526,11 +507,15 @@ async fn indexes_a_tree_then_updates_only_what_changed() {
     // Widget changed in place; Registry and createRegistry moved a line (new keys); register
     // became add; legacy went with old.js.
     assert_eq!(second.symbols, changes(3, 1, 4, 12), "{second}");
+    // In app.ts, `push` and `new Registry` moved a line down; old.js called nothing.
+    assert_eq!(second.calls, changes(2, 0, 2, 6), "{second}");
+    assert_eq!(second.imports, changes(0, 0, 0, 1), "{second}");
 
     // Nothing changed: nothing written.
     let third = index(&root).await;
     assert_eq!(third.files, changes(0, 0, 0, 3), "{third}");
     assert_eq!(third.symbols, changes(0, 0, 0, 12), "{third}");
+    assert_eq!(third.calls, changes(0, 0, 0, 6), "{third}");
     assert_eq!(
         (third.sources.unchanged, third.sources.updated),
         (3, 0),
@@ -555,14 +540,18 @@ async fn writes_to_cloudflare_d1_when_credentials_are_set() {
             .find(|(k, _)| *k == name)
             .map(|(_, v)| v.clone())
     };
-    let cloud_args = |mode| Args {
-        local: false,
-        ..args(&root, mode)
-    };
-
-    let summary = index_with(&cloud_args(Mode::Index), &env).await;
+    let connection =
+        index::connection_from_vars(env, default_db(&root)).expect("the Cloudflare settings");
     assert!(
-        matches!(summary.destination, app::Destination::Cloudflare { .. }),
+        matches!(connection, Connection::Http { .. }),
+        "{connection:?}"
+    );
+
+    let summary = run(CodeIndex::new(&root).destination(connection.clone())).await;
+    assert!(
+        summary
+            .destination
+            .starts_with(&format!("Cloudflare D1 database {}", fake.database_id())),
         "{summary}"
     );
     assert_eq!(summary.files, changes(4, 0, 0, 4), "{summary}");
@@ -586,10 +575,16 @@ async fn writes_to_cloudflare_d1_when_credentials_are_set() {
         summary.requests
     );
     // Far fewer requests than rows: writes are batched.
-    assert!(summary.requests < 17, "{summary}");
+    let rows: u64 = summary
+        .table_changes()
+        .iter()
+        .map(|(_, c)| c.inserted)
+        .sum();
+    assert!(summary.write_requests * 2 < rows, "{summary}");
 
-    match app::run_with_env(&cloud_args(Mode::Query("summarize".into())), &env).await {
-        Ok(Outcome::Query { found, .. }) => {
+    let remote_index = index::open_existing(&connection).expect("open the remote index");
+    match query::definitions(&remote_index, "summarize").await {
+        Ok(Answer::Definitions { found, .. }) => {
             let found: Vec<String> = found.iter().map(ToString::to_string).collect();
             assert_eq!(
                 found,
@@ -598,29 +593,6 @@ async fn writes_to_cloudflare_d1_when_credentials_are_set() {
         }
         other => panic!("expected a query answer, got {other:?}"),
     }
-}
-
-#[test]
-fn arguments() {
-    let parse = |v: &[&str]| Args::parse(v.iter().map(|s| s.to_string()));
-    let a = parse(&["repo", "--query", "Cart", "--db", "x.d1"]).expect("valid");
-    assert_eq!(a.mode, Mode::Query("Cart".into()));
-    assert_eq!(a.db.as_deref(), Some(Path::new("x.d1")));
-    assert!(parse(&[]).unwrap_err().contains("missing <DIR>"));
-    assert!(
-        parse(&["repo", "--query"])
-            .unwrap_err()
-            .contains("--query needs a value")
-    );
-    assert!(
-        parse(&["repo", "--bogus"])
-            .unwrap_err()
-            .contains("unknown option --bogus")
-    );
-    assert_eq!(parse(&["--help"]).unwrap_err(), app::USAGE);
-    assert!(app::USAGE.contains("--adopt"));
-    assert!(parse(&["repo", "--adopt"]).expect("valid").adopt);
-    assert!(!a.adopt);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -669,18 +641,20 @@ fn two_trees() -> (tempfile::TempDir, PathBuf, PathBuf) {
     (tmp, a, b)
 }
 
-fn index_into(dir: &Path, db: &Path, database_url: Option<String>) -> Args {
-    Args {
-        db: Some(db.to_path_buf()),
-        database_url,
-        ..args(dir, Mode::Index)
+/// The index of `dir` into the local D1 file `db` (code-index `--db`), with ReCoco's state at
+/// `database_url` when given.
+fn index_into(dir: &Path, db: &Path, database_url: Option<String>) -> CodeIndex {
+    let index = CodeIndex::new(dir).destination(Connection::local(db));
+    match database_url {
+        Some(url) => index.database_url(url),
+        None => index,
     }
 }
 
 /// The error of a run expected to fail.
-async fn index_error(args: &Args) -> String {
-    match app::run_with_env(args, &|_: &str| None).await {
-        Ok(outcome) => panic!("expected a refusal, got {outcome}"),
+async fn index_error(index: CodeIndex) -> String {
+    match index.run().await {
+        Ok(report) => panic!("expected a refusal, got {report}"),
         Err(e) => format!("{e:#}"),
     }
 }
@@ -698,20 +672,20 @@ async fn two_indexes_whose_d1_files_share_a_folder_keep_their_tables() {
     let dbs = tmp.path().join("dbs");
     let (a_db, b_db) = (dbs.join("a.d1"), dbs.join("b.d1"));
 
-    let first = index_with(&index_into(&a, &a_db, None), &|_: &str| None).await;
+    let first = run(index_into(&a, &a_db, None)).await;
     assert_eq!(first.files, changes(4, 0, 0, 4), "{first}");
-    let second = index_with(&index_into(&b, &b_db, None), &|_: &str| None).await;
+    let second = run(index_into(&b, &b_db, None)).await;
     assert_eq!(second.files, changes(1, 0, 0, 1), "{second}");
     // The second index did not touch the first one's tables ...
     assert_index(&a_db, all_fixture_files(), all_fixture_symbols()).await;
     assert_index(&b_db, tree_b_files(), tree_b_symbols()).await;
 
     // ... and each index still knows what it indexed: nothing to do on the next runs.
-    let again = index_with(&index_into(&a, &a_db, None), &|_: &str| None).await;
+    let again = run(index_into(&a, &a_db, None)).await;
     assert_eq!(again.files, changes(0, 0, 0, 4), "{again}");
     assert_eq!(again.symbols, changes(0, 0, 0, 13), "{again}");
     assert_eq!((again.sources.unchanged, again.sources.added), (4, 0));
-    let again = index_with(&index_into(&b, &b_db, None), &|_: &str| None).await;
+    let again = run(index_into(&b, &b_db, None)).await;
     assert_eq!(again.files, changes(0, 0, 0, 1), "{again}");
     assert_index(&a_db, all_fixture_files(), all_fixture_symbols()).await;
     assert_index(&b_db, tree_b_files(), tree_b_symbols()).await;
@@ -727,16 +701,16 @@ async fn indexes_sharing_one_database_url_keep_their_tables() {
     let dbs = tmp.path().join("dbs");
     let (a_db, b_db, c_db) = (dbs.join("a.d1"), dbs.join("b.d1"), dbs.join("c.d1"));
 
-    index_with(&index_into(&a, &a_db, url.clone()), &|_: &str| None).await;
-    index_with(&index_into(&b, &b_db, url.clone()), &|_: &str| None).await;
+    run(index_into(&a, &a_db, url.clone())).await;
+    run(index_into(&b, &b_db, url.clone())).await;
     // The same tree into a second database: a third index.
-    let third = index_with(&index_into(&a, &c_db, url.clone()), &|_: &str| None).await;
+    let third = run(index_into(&a, &c_db, url.clone())).await;
     assert_eq!(third.files, changes(4, 0, 0, 4), "{third}");
 
     assert_index(&a_db, all_fixture_files(), all_fixture_symbols()).await;
     assert_index(&b_db, tree_b_files(), tree_b_symbols()).await;
     assert_index(&c_db, all_fixture_files(), all_fixture_symbols()).await;
-    let again = index_with(&index_into(&a, &a_db, url.clone()), &|_: &str| None).await;
+    let again = run(index_into(&a, &a_db, url.clone())).await;
     assert_eq!(again.files, changes(0, 0, 0, 4), "{again}");
     assert_eq!(again.sources.unchanged, 4, "{again}");
     assert_index(&c_db, all_fixture_files(), all_fixture_symbols()).await;
@@ -807,11 +781,7 @@ async fn a_files_table_made_by_someone_else_is_refused_and_left_alone() {
     );
 
     for adopt in [false, true] {
-        let error = index_error(&Args {
-            adopt,
-            ..args(&root, Mode::Index)
-        })
-        .await;
+        let error = index_error(CodeIndex::new(&root).adopt(adopt)).await;
         assert!(
             error.contains("refusing") && error.contains("table `files`"),
             "{error}"
@@ -856,7 +826,7 @@ async fn a_table_with_exactly_our_schema_is_taken_over_only_with_adopt() {
             .expect("a row");
     }
 
-    let error = index_error(&args(&root, Mode::Index)).await;
+    let error = index_error(CodeIndex::new(&root)).await;
     assert!(
         error.contains("refusing") && error.contains("table `files`") && error.contains("--adopt"),
         "{error}"
@@ -867,14 +837,7 @@ async fn a_table_with_exactly_our_schema_is_taken_over_only_with_adopt() {
         assert_eq!(stored_files(&db).await, vec![stale.clone()]);
     }
 
-    let adopted = index_with(
-        &Args {
-            adopt: true,
-            ..args(&root, Mode::Index)
-        },
-        &|_: &str| None,
-    )
-    .await;
+    let adopted = run(CodeIndex::new(&root).adopt(true)).await;
     // Taken over: its rows are replaced by this tree's.
     assert_eq!(adopted.files, changes(4, 0, 1, 4), "{adopted}");
     assert_index(&d1, all_fixture_files(), all_fixture_symbols()).await;
@@ -952,7 +915,7 @@ async fn odd_trees_index_regular_files_inside_the_tree_only() {
         &again_symbols,
         &[evil],
     ]);
-    let skipped = |s: &Summary| -> Vec<(String, walk::SkipReason)> {
+    let skipped = |s: &IndexReport| -> Vec<(String, walk::SkipReason)> {
         s.skipped
             .iter()
             .map(|s| (s.path.clone(), s.reason.clone()))
@@ -989,13 +952,10 @@ async fn odd_trees_index_regular_files_inside_the_tree_only() {
     assert_eq!(skipped(&second), expected_skipped, "{second}");
 
     // What the tree holds is printed with its control characters escaped.
-    let printed = match app::run(&args(&root, Mode::Query("evil".into())))
+    let printed = query::definitions(&index_db(&root), "evil")
         .await
         .expect("query")
-    {
-        outcome @ Outcome::Query { .. } => outcome.to_string(),
-        other => panic!("expected a query answer, got {other}"),
-    };
+        .to_string();
     assert_eq!(
         printed,
         "1 definition of `evil`:\n  tools/evil.py:1  function  \
@@ -1005,7 +965,7 @@ async fn odd_trees_index_regular_files_inside_the_tree_only() {
 
 #[test]
 fn printed_names_signatures_and_paths_escape_terminal_controls() {
-    let d = app::Definition {
+    let d = query::Definition {
         file: "a\x1b[31m.rs".to_owned(),
         start_line: 1,
         end_line: 2,
@@ -1014,7 +974,7 @@ fn printed_names_signatures_and_paths_escape_terminal_controls() {
         signature: "fn x(\x08\x7f\r\n\t)".to_owned(),
         parent: Some("P\u{202e}".to_owned()),
     };
-    let query = Outcome::Query {
+    let query = Answer::Definitions {
         name: "x\u{9b}2J".to_owned(),
         found: vec![d.clone()],
         similar: Vec::new(),
@@ -1025,7 +985,7 @@ fn printed_names_signatures_and_paths_escape_terminal_controls() {
         "1 definition of `x\\u{9b}2J`:\n  a\\u{1b}[31m.rs:1  function  \
          fn x(\\u{8}\\u{7f}\\u{d}\\u{a}\\u{9})  (in P\\u{202e})"
     );
-    let similar = Outcome::Query {
+    let similar = Answer::Definitions {
         name: "\x1bq".to_owned(),
         found: Vec::new(),
         similar: vec!["\x1b[0m".to_owned()],
@@ -1035,7 +995,7 @@ fn printed_names_signatures_and_paths_escape_terminal_controls() {
         similar,
         "no definition of `\\u{1b}q` in the index; similar names: \\u{1b}[0m"
     );
-    let file = Outcome::File {
+    let file = Answer::File {
         path: "\x1b]0;t\x07".to_owned(),
         symbols: vec![d],
     }
@@ -1050,7 +1010,10 @@ fn printed_names_signatures_and_paths_escape_terminal_controls() {
             "{text:?}"
         );
     }
-    assert_eq!(app::printable_text("a\n\tb\x1b"), "a\n\tb\\u{1b}");
+    assert_eq!(
+        thread_flow::code::printable_text("a\n\tb\x1b"),
+        "a\n\tb\\u{1b}"
+    );
 }
 
 #[cfg(unix)]
@@ -1063,11 +1026,7 @@ fn reading_refuses_fifos_links_out_and_oversized_files_without_blocking() {
     write(tmp.path(), "secret.rs", "fn secret() {}\n");
     symlink(tmp.path().join("secret.rs"), root.join("leak.rs"));
     mkfifo(&root.join("pipe.rs"));
-    let rules = walk::Rules {
-        root: std::fs::canonicalize(&root).expect("canonical"),
-        excluded: Vec::new(),
-        max_bytes: 16,
-    };
+    let rules = walk::Rules::new(std::fs::canonicalize(&root).expect("canonical"), 16);
     let content = |key: &str| match walk::read(&rules, key) {
         walk::FileRead::Content(bytes, _) => Ok(bytes),
         walk::FileRead::Gone => Err(None),
@@ -1115,11 +1074,7 @@ fn walk_listing_for_the_unprivileged_check() {
     let Some(root) = std::env::var_os(WALK_ROOT_VAR) else {
         return;
     };
-    let rules = walk::Rules {
-        root: PathBuf::from(root),
-        excluded: Vec::new(),
-        max_bytes: 1024,
-    };
+    let rules = walk::Rules::new(PathBuf::from(root), 1024);
     for line in listing_lines(&walk::list(&rules)) {
         println!("LISTING {line}");
     }
@@ -1171,11 +1126,7 @@ fn an_unreadable_folder_is_skipped_and_the_walk_goes_on() {
             .map(str::to_owned)
             .collect()
     } else {
-        let rules = walk::Rules {
-            root: root.clone(),
-            excluded: Vec::new(),
-            max_bytes: 1024,
-        };
+        let rules = walk::Rules::new(root.clone(), 1024);
         listing_lines(&walk::list(&rules))
     };
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).expect("chmod back");
@@ -1194,7 +1145,7 @@ async fn an_index_whose_tables_were_deleted_is_rebuilt() {
     let _one_at_a_time = RECOCO.lock().await;
     let (tmp, root) = fixture_repo();
     let d1 = tmp.path().join("dbs").join("index.d1");
-    index_with(&index_into(&root, &d1, None), &|_: &str| None).await;
+    run(index_into(&root, &d1, None)).await;
     // As when the D1 file is deleted (which a test cannot do in-process: the target keeps its
     // connection to the file open for the life of the process).
     rusqlite::Connection::open(&d1)
@@ -1203,11 +1154,11 @@ async fn an_index_whose_tables_were_deleted_is_rebuilt() {
 
     // ReCoco's state (beside it) still says every file is indexed: without care, nothing
     // would be written again.
-    let again = index_with(&index_into(&root, &d1, None), &|_: &str| None).await;
+    let again = run(index_into(&root, &d1, None)).await;
     assert_eq!(again.files.rows, 4, "{again}");
     assert_eq!(again.symbols, changes(13, 0, 0, 13), "{again}");
     assert_index(&d1, all_fixture_files(), all_fixture_symbols()).await;
-    let third = index_with(&index_into(&root, &d1, None), &|_: &str| None).await;
+    let third = run(index_into(&root, &d1, None)).await;
     assert_eq!(third.files, changes(0, 0, 0, 4), "{third}");
     assert_eq!(third.sources.unchanged, 4, "{third}");
 }
@@ -1222,27 +1173,27 @@ fn flow_names_key_the_index_by_destination_and_tree() {
         database_id: db.to_owned(),
     };
     let names = [
-        app::flow_name(&local("/dbs/a.d1"), Path::new("/src/a")),
-        app::flow_name(&local("/dbs/b.d1"), Path::new("/src/a")),
-        app::flow_name(&local("/dbs/a.d1"), Path::new("/src/b")),
-        app::flow_name(&cloud("one"), Path::new("/src/a")),
-        app::flow_name(&cloud("two"), Path::new("/src/a")),
+        index::flow_name(&local("/dbs/a.d1"), Path::new("/src/a")),
+        index::flow_name(&local("/dbs/b.d1"), Path::new("/src/a")),
+        index::flow_name(&local("/dbs/a.d1"), Path::new("/src/b")),
+        index::flow_name(&cloud("one"), Path::new("/src/a")),
+        index::flow_name(&cloud("two"), Path::new("/src/a")),
     ];
     for (i, name) in names.iter().enumerate() {
         assert_eq!(name.len(), "CodeIndex_".len() + 16, "{name}");
         assert!(name.starts_with("CodeIndex_"), "{name}");
-        assert!(!app::is_legacy_flow_name(name), "{name}");
+        assert!(!index::is_legacy_flow_name(name), "{name}");
         for other in &names[i + 1..] {
             assert_ne!(name, other);
         }
     }
     assert_eq!(
         names[0],
-        app::flow_name(&local("/dbs/a.d1"), Path::new("/src/a")),
+        index::flow_name(&local("/dbs/a.d1"), Path::new("/src/a")),
         "stable"
     );
-    assert!(app::is_legacy_flow_name("CodeIndex"));
-    assert!(app::is_legacy_flow_name("CodeIndex_0123456789ab"));
+    assert!(index::is_legacy_flow_name("CodeIndex"));
+    assert!(index::is_legacy_flow_name("CodeIndex_0123456789ab"));
 }
 
 /// An index made by code-index before indexes were keyed by destination and tree: its tables
@@ -1276,24 +1227,26 @@ async fn an_index_made_by_an_earlier_code_index_is_refused_with_a_hint_then_adop
         .await
         .expect("ReCoco context");
     thread_flow::register().expect("register D1");
-    let table_export = |name: &str, export: thread_flow::D1Export| flow::TableExport {
-        name: name.to_owned(),
-        spec: export.spec,
-        index_options: export.index_options,
-    };
-    let connection = thread_flow::target::Connection::local(&d1);
+    let connection = Connection::local(&d1);
+    // The earlier code-index indexed definitions only: tables files and symbols.
     let config = flow::FlowConfig {
         flow_name: legacy.to_owned(),
         source_dir: std::fs::canonicalize(&root).expect("real path"),
         extra_excluded: Vec::new(),
-        files: table_export(
+        include: Vec::new(),
+        exclude: Vec::new(),
+        languages: None,
+        max_file_bytes: flow::MAX_FILE_BYTES,
+        files: flow::TableExport::new(
             "files",
             thread_flow::export::<FileRow>(connection.clone()).expect("export"),
         ),
-        symbols: table_export(
+        symbols: flow::TableExport::new(
             "symbols",
             thread_flow::export::<SymbolRow>(connection).expect("export"),
         ),
+        imports: None,
+        calls: None,
     };
     let old = flow::build(&config).await.expect("legacy flow");
     flow::setup(&old).await.expect("legacy setup");
@@ -1308,7 +1261,7 @@ async fn an_index_made_by_an_earlier_code_index_is_refused_with_a_hint_then_adop
     assert_index(&d1, all_fixture_files(), all_fixture_symbols()).await;
 
     let url = Some(url_with_password(&pg));
-    let error = index_error(&index_into(&root, &d1, url.clone())).await;
+    let error = index_error(index_into(&root, &d1, url.clone())).await;
     assert!(
         error.contains("refusing to write into table `files`")
             && error.contains(legacy)
@@ -1318,19 +1271,12 @@ async fn an_index_made_by_an_earlier_code_index_is_refused_with_a_hint_then_adop
     );
     assert_index(&d1, all_fixture_files(), all_fixture_symbols()).await;
 
-    let adopted = index_with(
-        &Args {
-            adopt: true,
-            ..index_into(&root, &d1, url.clone())
-        },
-        &|_: &str| None,
-    )
-    .await;
+    let adopted = run(index_into(&root, &d1, url.clone()).adopt(true)).await;
     // Same tree, same rows: rewritten, so nothing changed.
     assert_eq!(adopted.files, changes(0, 0, 0, 4), "{adopted}");
     assert_eq!(adopted.symbols, changes(0, 0, 0, 13), "{adopted}");
     assert_index(&d1, all_fixture_files(), all_fixture_symbols()).await;
-    let again = index_with(&index_into(&root, &d1, url), &|_: &str| None).await;
+    let again = run(index_into(&root, &d1, url)).await;
     assert_eq!(again.sources.unchanged, 4, "{again}");
 }
 
@@ -1350,14 +1296,791 @@ fn url_with_password(pg: &thread_flow::postgres::PrivatePostgres) -> String {
 #[test]
 fn database_url_credentials_never_stay_in_the_url() {
     let (url, user, password) =
-        app::split_credentials("postgres://me:p%40ss:w@db.internal:5432/state?sslmode=require");
+        index::split_credentials("postgres://me:p%40ss:w@db.internal:5432/state?sslmode=require");
     assert_eq!(url, "postgres://db.internal:5432/state?sslmode=require");
     assert_eq!(user.as_deref(), Some("me"));
     assert_eq!(password.as_deref(), Some("p@ss:w"));
-    let (url, user, password) = app::split_credentials("postgres://localhost/postgres?host=/a@b");
+    let (url, user, password) = index::split_credentials("postgres://localhost/postgres?host=/a@b");
     assert_eq!(url, "postgres://localhost/postgres?host=/a@b");
     assert_eq!((user, password), (None, None));
-    let (url, user, password) = app::split_credentials("postgres://only@host/db");
+    let (url, user, password) = index::split_credentials("postgres://only@host/db");
     assert_eq!(url, "postgres://host/db");
     assert_eq!((user.as_deref(), password), (Some("only"), None));
+}
+
+// ---------------------------------------------------------------------------------------
+// The questions, on an index written with the typed tables (no flow needed)
+
+fn call(file: &str, line: i64, callee: &str, caller: Option<&str>) -> CallRow {
+    CallRow {
+        file: file.to_owned(),
+        line,
+        callee: callee.to_owned(),
+        caller: caller.map(str::to_owned),
+    }
+}
+
+fn import(file: &str, line: i64, module: &str, names: &[&str]) -> ImportRow {
+    ImportRow {
+        file: file.to_owned(),
+        line,
+        module: module.to_owned(),
+        names: names.iter().map(|n| (*n).to_owned()).collect(),
+    }
+}
+
+/// A small index written directly through the row structs (as a user's own code could).
+async fn hand_made_index() -> D1Database {
+    let db = D1Database::in_memory().expect("in-memory D1");
+    db.table::<SymbolRow>().migrate().await.expect("symbols");
+    db.table::<CallRow>().migrate().await.expect("calls");
+    db.table::<ImportRow>().migrate().await.expect("imports");
+    db.table::<SymbolRow>()
+        .upsert(&expected_symbols(&[&RUST_SYMBOLS, &PYTHON_SYMBOLS]))
+        .await
+        .expect("symbols");
+    db.table::<CallRow>()
+        .upsert(&[
+            call("tools/stats.py", 9, "mean", Some("mean")),
+            call("tools/stats.py", 13, "Summary", Some("summarize")),
+            call("tools/stats.py", 13, "mean", Some("summarize")),
+            call("web/app.ts", 9, "push", Some("register")),
+            call("web/app.ts", 20, "mean", None),
+        ])
+        .await
+        .expect("calls");
+    db.table::<ImportRow>()
+        .upsert(&[
+            import("tools/stats.py", 1, "statistics", &[]),
+            import("web/app.ts", 1, "./widget", &["Widget", "render"]),
+            import("web/main.ts", 2, "./widget", &["Widget"]),
+        ])
+        .await
+        .expect("imports");
+    db
+}
+
+#[tokio::test]
+async fn who_calls_what_and_who_imports_what_as_text_and_json() {
+    let db = hand_made_index().await;
+
+    let callers = query::callers(&db, "mean").await.expect("callers");
+    assert_eq!(
+        callers.to_string(),
+        "3 calls of `mean`:\n  \
+         tools/stats.py:9  in mean\n  \
+         tools/stats.py:13  in summarize\n  \
+         web/app.ts:20  (top level)"
+    );
+    let json: serde_json::Value = serde_json::from_str(&callers.to_json()).expect("JSON");
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "query": "callers",
+            "name": "mean",
+            "calls": [
+                {"file": "tools/stats.py", "line": 9, "caller": "mean", "callee": "mean"},
+                {"file": "tools/stats.py", "line": 13, "caller": "summarize", "callee": "mean"},
+                {"file": "web/app.ts", "line": 20, "caller": null, "callee": "mean"},
+            ]
+        })
+    );
+
+    let callees = query::callees(&db, "summarize").await.expect("callees");
+    assert_eq!(
+        callees.to_string(),
+        "`summarize` makes 2 calls:\n  tools/stats.py:13  Summary\n  tools/stats.py:13  mean"
+    );
+    let json: serde_json::Value = serde_json::from_str(&callees.to_json()).expect("JSON");
+    assert_eq!(json["query"], "callees");
+    assert_eq!(json["calls"][0]["callee"], "Summary");
+    assert_eq!(json["calls"][1]["callee"], "mean");
+
+    let imports = query::imports(&db, "./web/app.ts").await.expect("imports");
+    assert_eq!(
+        imports.to_string(),
+        "web/app.ts: 1 import\n  1  ./widget  {Widget, render}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&imports.to_json()).expect("JSON");
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "query": "imports",
+            "path": "web/app.ts",
+            "imports": [
+                {"file": "web/app.ts", "line": 1, "module": "./widget", "names": ["Widget", "render"]},
+            ]
+        })
+    );
+
+    let importers = query::importers(&db, "./widget").await.expect("importers");
+    assert_eq!(
+        importers.to_string(),
+        "2 imports of `./widget`:\n  web/app.ts:1  {Widget, render}\n  web/main.ts:2  {Widget}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&importers.to_json()).expect("JSON");
+    assert_eq!(json["query"], "importers");
+    assert_eq!(json["imports"][1]["file"], "web/main.ts");
+
+    let definitions = query::definitions(&db, "Config")
+        .await
+        .expect("definitions");
+    let json: serde_json::Value = serde_json::from_str(&definitions.to_json()).expect("JSON");
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "query": "definitions",
+            "name": "Config",
+            "found": [
+                {"file": "src/lib.rs", "start_line": 3, "end_line": 5, "name": "Config",
+                 "kind": "struct", "signature": "pub struct Config", "parent": null},
+                {"file": "src/lib.rs", "start_line": 7, "end_line": 11, "name": "Config",
+                 "kind": "impl", "signature": "impl Config", "parent": null},
+            ],
+            "similar": []
+        })
+    );
+    let file = query::file_symbols(&db, "tools/stats.py")
+        .await
+        .expect("file");
+    let json: serde_json::Value = serde_json::from_str(&file.to_json()).expect("JSON");
+    assert_eq!(json["query"], "file");
+    let names: Vec<&str> = json["symbols"]
+        .as_array()
+        .expect("symbols")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(names, ["Summary", "__init__", "mean", "summarize"]);
+
+    // Nothing found is an answer too, in both forms.
+    let none = query::callers(&db, "nobody").await.expect("callers");
+    assert_eq!(none.to_string(), "no call of `nobody` in the index");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&none.to_json()).expect("JSON")["calls"],
+        serde_json::json!([])
+    );
+    assert_eq!(
+        query::importers(&db, "os")
+            .await
+            .expect("importers")
+            .to_string(),
+        "no import of `os` in the index"
+    );
+    assert_eq!(
+        query::callees(&db, "nobody")
+            .await
+            .expect("callees")
+            .to_string(),
+        "no call made by `nobody` in the index"
+    );
+}
+
+#[tokio::test]
+async fn questions_to_a_database_without_an_index_say_so() {
+    let db = D1Database::in_memory().expect("in-memory D1");
+    for (answer, table) in [
+        (query::definitions(&db, "x").await, "symbols"),
+        (query::file_symbols(&db, "a.rs").await, "symbols"),
+        (query::callers(&db, "x").await, "calls"),
+        (query::callees(&db, "x").await, "calls"),
+        (query::imports(&db, "a.rs").await, "imports"),
+        (query::importers(&db, "x").await, "imports"),
+    ] {
+        match answer {
+            Err(query::QueryError::NoIndex { table: missing }) => assert_eq!(missing, table),
+            other => panic!("expected NoIndex for {table}, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn json_answers_escape_terminal_controls_and_stay_valid_json() {
+    let answer = Answer::Callers {
+        name: "x\u{9b}2J".to_owned(),
+        calls: vec![query::CallSite {
+            file: "a\x1b[31m.rs".to_owned(),
+            line: 1,
+            caller: Some("P\u{202e}\x7f".to_owned()),
+            callee: "x\u{9b}2J".to_owned(),
+        }],
+    };
+    let json = answer.to_json();
+    assert!(
+        !json
+            .chars()
+            .any(|c| c.is_control() && c != '\n' || c == '\u{202e}'),
+        "{json:?}"
+    );
+    assert!(json.contains("\\u009b") && json.contains("\\u202e") && json.contains("\\u007f"));
+    let value: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+    assert_eq!(value["calls"][0]["file"], "a\x1b[31m.rs");
+    assert_eq!(value["calls"][0]["caller"], "P\u{202e}\x7f");
+    assert_eq!(
+        answer.to_string(),
+        "1 call of `x\\u{9b}2J`:\n  a\\u{1b}[31m.rs:1  in P\\u{202e}\\u{7f}"
+    );
+}
+
+#[test]
+fn selections_match_languages_and_globs_on_relative_paths() {
+    use walk::Selection;
+    let all = Selection::default();
+    assert_eq!(all.language_of("src/a.rs"), Some(Language::Rust));
+    assert_eq!(all.language_of("README.md"), None);
+
+    let some = Selection::new(
+        Some(vec![Language::Rust, Language::TypeScript]),
+        &["src/**".to_owned(), "web/*.ts".to_owned()],
+        &["**/generated/**".to_owned()],
+    )
+    .expect("valid globs");
+    assert!(some.selects("src/lib.rs"));
+    assert!(some.selects("src/deep/er/mod.rs"));
+    assert!(!some.selects("src/generated/x.rs"), "excluded");
+    assert!(!some.selects("tools/stats.py"), "not included");
+    assert!(!some.selects("src/stats.py"), "not a chosen language");
+    assert!(some.selects("web/app.ts"));
+    assert!(!some.selects("web/deep/app.ts"), "`*` stops at `/`");
+
+    let bad = Selection::new(None, &["src/[".to_owned()], &[]).expect_err("invalid glob");
+    assert_eq!(bad.glob, "src/[");
+    assert!(bad.to_string().starts_with("invalid glob `src/[`"), "{bad}");
+}
+
+// ---------------------------------------------------------------------------------------
+// The library from a user's own code
+
+fn sqlite_names(db: &Path, kind: &str) -> Vec<String> {
+    let conn = rusqlite::Connection::open(db).expect("open with sqlite");
+    conn.prepare(
+        "SELECT name FROM sqlite_master WHERE type = ?1 AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )
+    .and_then(|mut s| {
+        s.query_map([kind], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .expect("names")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_builder_indexes_chosen_files_into_tables_of_the_users_names() {
+    use thread_flow::code::index::TableNames;
+
+    let _one_at_a_time = RECOCO.lock().await;
+    let (tmp, root) = fixture_repo();
+    let d1 = tmp.path().join("dbs").join("mine.d1");
+    let names = TableNames {
+        files: "my_files".into(),
+        symbols: "my_symbols".into(),
+        imports: "my_imports".into(),
+        calls: "my_calls".into(),
+    };
+    let mine = || {
+        CodeIndex::new(&root)
+            .include(["src/**", "web/**"])
+            .exclude(["**/old.js"])
+            .languages([Language::Rust, Language::TypeScript, Language::JavaScript])
+            .destination(Connection::local(&d1))
+            .table_names(names.clone())
+    };
+
+    let first = mine().run().await.expect("the index runs");
+    assert_eq!(
+        sqlite_names(&d1, "table"),
+        ["my_calls", "my_files", "my_imports", "my_symbols"]
+    );
+    // Index names follow the table names.
+    let indexes = sqlite_names(&d1, "index");
+    for index in [
+        "my_symbols_name_idx",
+        "my_symbols_kind_name_idx",
+        "my_imports_module_idx",
+        "my_calls_callee_idx",
+        "my_calls_caller_file_idx",
+    ] {
+        assert!(indexes.iter().any(|i| i == index), "{index} in {indexes:?}");
+    }
+    assert_eq!(first.files, changes(2, 0, 0, 2), "{first}");
+    assert!(first.to_string().contains("my_symbols"), "{first}");
+
+    let db = D1Database::local(&d1).expect("open");
+    let schema = |s: &thread_flow::TableSchema, name: &str| thread_flow::target::renamed(s, name);
+    let files: Vec<FileRow> = index::read_all(&db, &schema(FileRow::schema(), "my_files"))
+        .await
+        .expect("read my_files");
+    assert_eq!(
+        files,
+        [
+            file_row("src/lib.rs", Language::Rust, LIB_RS),
+            file_row("web/app.ts", Language::TypeScript, APP_TS),
+        ]
+    );
+    let symbols: Vec<SymbolRow> = index::read_all(&db, &schema(SymbolRow::schema(), "my_symbols"))
+        .await
+        .expect("read my_symbols");
+    assert_eq!(symbols, expected_symbols(&[&RUST_SYMBOLS, &TS_SYMBOLS]));
+
+    // Its own flow name: the default index of the same tree into the same file is another
+    // index, and neither touches the other's tables.
+    assert_ne!(
+        first.flow_name,
+        index::flow_name(&Connection::local(&d1).identity(), &first.source_dir)
+    );
+    let default_tables = run(index_into(&root, &d1, None)).await;
+    assert_eq!(
+        default_tables.files,
+        changes(4, 0, 0, 4),
+        "{default_tables}"
+    );
+    let again = mine().run().await.expect("the index runs again");
+    assert_eq!(again.files, changes(0, 0, 0, 2), "{again}");
+    assert_eq!(again.sources.unchanged, 2, "{again}");
+    assert_eq!(
+        sqlite_names(&d1, "table"),
+        [
+            "calls",
+            "files",
+            "imports",
+            "my_calls",
+            "my_files",
+            "my_imports",
+            "my_symbols",
+            "symbols"
+        ]
+    );
+
+    // Bad table names stop the run before anything is opened.
+    for (bad, expected) in [
+        ("sqlite_files", "reserved by SQLite"),
+        ("my_symbols", "given to two of the index's tables"),
+    ] {
+        let error = CodeIndex::new(&root)
+            .destination(Connection::local(tmp.path().join("dbs").join("bad.d1")))
+            .table_names(TableNames {
+                files: bad.into(),
+                ..names.clone()
+            })
+            .run()
+            .await
+            .expect_err("a bad table name");
+        assert!(
+            matches!(error, index::IndexError::Config(_)) && error.to_string().contains(expected),
+            "{error}"
+        );
+    }
+    assert!(!tmp.path().join("dbs").join("bad.d1").exists());
+
+    // A glob that is not one stops the run before anything is read or written.
+    let error = CodeIndex::new(&root)
+        .include(["src/["])
+        .destination(Connection::local(tmp.path().join("dbs").join("bad.d1")))
+        .run()
+        .await
+        .expect_err("an invalid glob");
+    assert!(
+        format!("{error:#}").contains("invalid glob `src/[`"),
+        "{error:#}"
+    );
+    assert!(!tmp.path().join("dbs").join("bad.d1").exists());
+}
+
+/// A row of the user's own table, filled by the registered `ExtractSymbols` function.
+#[derive(Debug, Clone, PartialEq, Eq, thread_flow::D1Target)]
+#[d1(table = "definitions", primary_key(file, start_line, name))]
+struct Definition {
+    file: String,
+    start_line: i64,
+    name: String,
+    kind: String,
+}
+
+/// A row of the user's own table, filled by the registered `ExtractImports` function.
+#[derive(Debug, Clone, PartialEq, Eq, thread_flow::D1Target)]
+#[d1(table = "imported", primary_key(file, line, module))]
+struct Imported {
+    file: String,
+    line: i64,
+    module: String,
+    #[d1(json)]
+    names: Vec<String>,
+}
+
+/// A row of the user's own table, filled by the registered `ExtractCalls` function.
+#[derive(Debug, Clone, PartialEq, Eq, thread_flow::D1Target)]
+#[d1(table = "called", primary_key(file, line, callee))]
+struct Called {
+    file: String,
+    line: i64,
+    callee: String,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_users_own_flow_uses_the_registered_functions() {
+    use recoco_core::builder::FlowBuilder;
+
+    let _one_at_a_time = RECOCO.lock().await;
+    let (tmp, root) = fixture_repo();
+    let pg = thread_flow::postgres::PrivatePostgres::temporary()
+        .expect("start PostgreSQL (needs initdb, pg_ctl and postgres on PATH or in PG_BIN_DIR)");
+    recoco_core::lib_context::init_lib_context(Some(recoco_core::settings::Settings {
+        database: Some(pg.database_spec()),
+        ..Default::default()
+    }))
+    .await
+    .expect("ReCoco context");
+    thread_flow::code::register().expect("register the code functions and D1");
+    thread_flow::code::register().expect("registering twice is fine");
+
+    // ReCoco's own LocalFile source, then ExtractSymbols, into the user's table.
+    let d1 = tmp.path().join("user.d1");
+    let mut builder = FlowBuilder::new("UserDefinitions").await.expect("builder");
+    let sources = builder
+        .add_source(
+            "LocalFile".to_owned(),
+            serde_json::from_value(serde_json::json!({
+                "path": root.join("tools").to_string_lossy(),
+                "binary": false,
+                "included_patterns": ["**/*.py"],
+            }))
+            .expect("spec"),
+            None,
+            "files".to_owned(),
+            None,
+            None,
+        )
+        .await
+        .expect("source");
+    let collector = builder
+        .root_scope()
+        .add_collector("definitions".to_owned())
+        .expect("collector");
+    let file_scope = builder.for_each(sources, None).expect("for each file");
+    let field = |b: &FlowBuilder, scope, name: &str| {
+        b.scope_field(scope, name)
+            .expect("field")
+            .unwrap_or_else(|| panic!("no field {name}"))
+    };
+    let path = field(&builder, file_scope.clone(), "filename");
+    let content = field(&builder, file_scope.clone(), "content");
+    let symbols = builder
+        .transform(
+            flow::EXTRACT_SYMBOLS.to_owned(),
+            serde_json::Map::new(),
+            vec![
+                (path.clone(), Some("path".to_owned())),
+                (content.clone(), Some("content".to_owned())),
+            ],
+            Some(file_scope.clone()),
+            "symbols".to_owned(),
+        )
+        .await
+        .expect("ExtractSymbols");
+    let symbol_scope = builder.for_each(symbols, None).expect("for each symbol");
+    builder
+        .collect(
+            &collector,
+            vec![
+                ("file".to_owned(), path.clone()),
+                (
+                    "start_line".to_owned(),
+                    field(&builder, symbol_scope.clone(), "start_line"),
+                ),
+                (
+                    "name".to_owned(),
+                    field(&builder, symbol_scope.clone(), "name"),
+                ),
+                ("kind".to_owned(), field(&builder, symbol_scope, "kind")),
+            ],
+            None,
+        )
+        .await
+        .expect("collect");
+    thread_flow::target::export_collector::<Definition>(
+        &mut builder,
+        "definitions",
+        &collector,
+        Connection::local(&d1),
+    )
+    .expect("export");
+
+    // ExtractImports and ExtractCalls, each into a table of the user's.
+    let root_scope = builder.root_scope();
+    for (function, table) in [
+        (flow::EXTRACT_IMPORTS, "imported"),
+        (flow::EXTRACT_CALLS, "called"),
+    ] {
+        let rows = builder
+            .transform(
+                function.to_owned(),
+                serde_json::Map::new(),
+                vec![
+                    (path.clone(), Some("path".to_owned())),
+                    (content.clone(), Some("content".to_owned())),
+                ],
+                Some(file_scope.clone()),
+                table.to_owned(),
+            )
+            .await
+            .expect(function);
+        let scope = builder.for_each(rows, None).expect("for each row");
+        let columns: &[&str] = if table == "imported" {
+            &["line", "module", "names"]
+        } else {
+            &["line", "callee"]
+        };
+        let mut fields = vec![("file".to_owned(), path.clone())];
+        for column in columns {
+            fields.push(((*column).to_owned(), field(&builder, scope.clone(), column)));
+        }
+        let collector = root_scope
+            .clone()
+            .add_collector(table.to_owned())
+            .expect("collector");
+        builder
+            .collect(&collector, fields, None)
+            .await
+            .expect("collect");
+        let connection = Connection::local(&d1);
+        if table == "imported" {
+            thread_flow::target::export_collector::<Imported>(
+                &mut builder,
+                table,
+                &collector,
+                connection,
+            )
+        } else {
+            thread_flow::target::export_collector::<Called>(
+                &mut builder,
+                table,
+                &collector,
+                connection,
+            )
+        }
+        .expect("export");
+    }
+    let user_flow = builder.build_flow().await.expect("build");
+    flow::setup(&user_flow).await.expect("setup");
+    flow::update(&user_flow, Duration::from_secs(60), |_| {})
+        .await
+        .expect("update");
+    recoco_core::lib_context::get_lib_context()
+        .await
+        .expect("context")
+        .remove_flow_context("UserDefinitions");
+
+    let db = D1Database::local(&d1).expect("open");
+    let stored = db.table::<Definition>().all().await.expect("read");
+    let definition = |line: i64, name: &str, kind: &str| Definition {
+        file: "stats.py".to_owned(),
+        start_line: line,
+        name: name.to_owned(),
+        kind: kind.to_owned(),
+    };
+    assert_eq!(
+        stored,
+        [
+            definition(4, "Summary", "class"),
+            definition(5, "__init__", "method"),
+            definition(8, "mean", "method"),
+            definition(12, "summarize", "function"),
+        ]
+    );
+    assert_eq!(
+        db.table::<Imported>().all().await.expect("read"),
+        [Imported {
+            file: "stats.py".to_owned(),
+            line: 1,
+            module: "statistics".to_owned(),
+            names: Vec::new(),
+        }]
+    );
+    let called = |line: i64, callee: &str| Called {
+        file: "stats.py".to_owned(),
+        line,
+        callee: callee.to_owned(),
+    };
+    assert_eq!(
+        db.table::<Called>().all().await.expect("read"),
+        [called(9, "mean"), called(13, "Summary"), called(13, "mean")]
+    );
+    drop(pg);
+}
+
+// ---------------------------------------------------------------------------------------
+// Imports and calls of a small multi-language tree
+
+const MAIN_RS: &str = "use std::collections::HashMap;
+use crate::util::{parse, render as show};
+
+fn main() {
+    let mut seen = HashMap::new();
+    let value = parse(\"1\");
+    seen.insert(value, show(value));
+}
+";
+
+const SERVICE_PY: &str = "import os.path
+from app.util import load, save as store
+
+
+def run(path):
+    data = load(os.path.join(path, \"in\"))
+    store(data)
+";
+
+/// `SERVICE_PY` after an edit: one import and one call fewer.
+const SERVICE_PY_EDITED: &str = "from app.util import load, save as store
+
+
+def run(path):
+    data = load(path)
+    store(data)
+";
+
+const CART_TS: &str = "import { formatPrice } from \"./format\";
+import * as money from \"./money\";
+
+export function label(cents: number): string {
+  return formatPrice(money.round(cents));
+}
+";
+
+const FORMAT_JS: &str = "const money = require(\"./money\");
+
+function formatPrice(cents) {
+  return money.symbol() + cents.toFixed(2);
+}
+
+module.exports = { formatPrice };
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn imports_and_calls_of_a_multi_language_tree() {
+    let _one_at_a_time = RECOCO.lock().await;
+    let (tmp, _) = fixture_repo();
+    let root = tmp.path().join("shop");
+    write(&root, "src/main.rs", MAIN_RS);
+    write(&root, "app/service.py", SERVICE_PY);
+    write(&root, "web/cart.ts", CART_TS);
+    write(&root, "web/format.js", FORMAT_JS);
+
+    let first = index(&root).await;
+    assert_eq!(first.imports, changes(7, 0, 0, 7), "{first}");
+    assert_eq!(first.calls, changes(11, 0, 0, 11), "{first}");
+    let db = index_db(&root);
+    let stored_imports = || async { db.table::<ImportRow>().all().await.expect("imports") };
+    let stored_calls = || async { db.table::<CallRow>().all().await.expect("calls") };
+    let imports = [
+        import("app/service.py", 1, "os.path", &[]),
+        import("app/service.py", 2, "app.util", &["load", "save"]),
+        import("src/main.rs", 1, "std::collections", &["HashMap"]),
+        import("src/main.rs", 2, "crate::util", &["parse", "render"]),
+        import("web/cart.ts", 1, "./format", &["formatPrice"]),
+        import("web/cart.ts", 2, "./money", &[]),
+        import("web/format.js", 1, "./money", &[]),
+    ];
+    assert_eq!(stored_imports().await, imports);
+    let calls = [
+        call("app/service.py", 6, "join", Some("run")),
+        call("app/service.py", 6, "load", Some("run")),
+        call("app/service.py", 7, "store", Some("run")),
+        call("src/main.rs", 5, "new", Some("main")),
+        call("src/main.rs", 6, "parse", Some("main")),
+        call("src/main.rs", 7, "insert", Some("main")),
+        call("src/main.rs", 7, "show", Some("main")),
+        call("web/cart.ts", 5, "formatPrice", Some("label")),
+        call("web/cart.ts", 5, "round", Some("label")),
+        call("web/format.js", 4, "symbol", Some("formatPrice")),
+        call("web/format.js", 4, "toFixed", Some("formatPrice")),
+    ];
+    assert_eq!(stored_calls().await, calls);
+
+    // The questions over it, as code-index asks them.
+    assert_eq!(
+        query::callers(&db, "formatPrice")
+            .await
+            .expect("callers")
+            .to_string(),
+        "1 call of `formatPrice`:\n  web/cart.ts:5  in label"
+    );
+    assert_eq!(
+        query::callees(&db, "main")
+            .await
+            .expect("callees")
+            .to_string(),
+        "`main` makes 4 calls:\n  src/main.rs:5  new\n  src/main.rs:6  parse\n  \
+         src/main.rs:7  insert\n  src/main.rs:7  show"
+    );
+    assert_eq!(
+        query::imports(&db, "web/cart.ts")
+            .await
+            .expect("imports")
+            .to_string(),
+        "web/cart.ts: 2 imports\n  1  ./format  {formatPrice}\n  2  ./money"
+    );
+    let importers = query::importers(&db, "./money").await.expect("importers");
+    assert_eq!(
+        importers.to_string(),
+        "2 imports of `./money`:\n  web/cart.ts:2\n  web/format.js:1"
+    );
+    let json: serde_json::Value = serde_json::from_str(&importers.to_json()).expect("JSON");
+    let files: Vec<&str> = json["imports"]
+        .as_array()
+        .expect("imports")
+        .iter()
+        .filter_map(|i| i["file"].as_str())
+        .collect();
+    assert_eq!(files, ["web/cart.ts", "web/format.js"]);
+
+    // An edit: only that file's imports and calls change.
+    write(&root, "app/service.py", SERVICE_PY_EDITED);
+    touch_later(&root.join("app/service.py"));
+    let second = index(&root).await;
+    assert_eq!(
+        (second.sources.updated, second.sources.unchanged),
+        (1, 3),
+        "{second}"
+    );
+    // `from app.util ...` moved to line 1, `os.path` is gone; `join` is gone and the other
+    // calls moved one line up.
+    assert_eq!(second.imports, changes(1, 0, 2, 6), "{second}");
+    assert_eq!(second.calls, changes(2, 0, 3, 10), "{second}");
+    let mut edited_imports = imports[2..].to_vec();
+    edited_imports.insert(
+        0,
+        import("app/service.py", 1, "app.util", &["load", "save"]),
+    );
+    assert_eq!(stored_imports().await, edited_imports);
+    let mut edited_calls = calls[3..].to_vec();
+    edited_calls.insert(0, call("app/service.py", 5, "load", Some("run")));
+    edited_calls.insert(1, call("app/service.py", 6, "store", Some("run")));
+    assert_eq!(stored_calls().await, edited_calls);
+
+    // A function added at the end: the rows of the file that did not change are not written
+    // again, so nothing counts as updated (the counts come from the tables' row counts and the
+    // rows written) ...
+    let appended = format!("{SERVICE_PY_EDITED}\n\ndef audit(path):\n    return load(path)\n");
+    write(&root, "app/service.py", &appended);
+    touch_later(&root.join("app/service.py"));
+    let third = index(&root).await;
+    assert_eq!(third.symbols, changes(1, 0, 0, 6), "{third}");
+    assert_eq!(third.calls, changes(1, 0, 0, 11), "{third}");
+    assert_eq!(third.imports, changes(0, 0, 0, 6), "{third}");
+    assert!(
+        stored_calls()
+            .await
+            .contains(&call("app/service.py", 10, "load", Some("audit"))),
+        "{third}"
+    );
+
+    // ... and comparing every row says the same.
+    let changed = appended.replace("return load(path)", "return store(load(path))");
+    write(&root, "app/service.py", &changed);
+    touch_later(&root.join("app/service.py"));
+    let fourth = run(CodeIndex::new(&root).exact_changes(true)).await;
+    assert_eq!(fourth.symbols, changes(0, 0, 0, 6), "{fourth}");
+    assert_eq!(fourth.calls, changes(1, 0, 0, 12), "{fourth}");
+    let fifth = run(CodeIndex::new(&root).exact_changes(true)).await;
+    assert_eq!(fifth.calls, changes(0, 0, 0, 12), "{fifth}");
 }

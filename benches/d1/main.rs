@@ -4,9 +4,11 @@
 //! Sections (all by default): `local` (D1Table vs raw rusqlite), `http` (packing vs a naive
 //! one-statement-per-request writer on a fake D1 with 25 ms per request), `memory` (peak RSS
 //! streaming 1,000,000 rows), `compile` (derive cost vs serde), `recoco` (the "D1" target vs
-//! ReCoco's Postgres target). Every figure is printed with its ratio and target and written to
+//! ReCoco's Postgres target), `code` (the code-index job vs tree-sitter parsing alone on a real
+//! tree). Every figure is printed with its ratio and target and written to
 //! `target/bench/summary.json` (sections not run keep their previous figures).
 
+mod code;
 mod common;
 mod compile;
 mod http;
@@ -19,7 +21,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 /// Section names, in run order.
-const SECTIONS: [&str; 5] = ["local", "http", "memory", "compile", "recoco"];
+const SECTIONS: [&str; 6] = ["local", "http", "memory", "compile", "recoco", "code"];
 
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         Some("--profile-local-upsert") => runtime()
             .map_err(anyhow::Error::from)
             .and_then(|rt| rt.block_on(local::profile_upsert())),
+        Some("--child-code") => code::child(&args),
         Some("--child-recoco") => runtime()
             .map_err(anyhow::Error::from)
             .and_then(|rt| rt.block_on(recoco::child())),
@@ -93,6 +96,7 @@ fn run_sections(args: &[String]) -> anyhow::Result<()> {
                 "http" => http::run().await,
                 "memory" => memory::run().await,
                 "compile" => compile::run().await,
+                "code" => code::run().await,
                 _ => recoco::run().await,
             }
         });

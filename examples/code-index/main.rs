@@ -1,39 +1,29 @@
-//! `code-index <DIR>`: index the Rust, Python, TypeScript and JavaScript files under DIR into
-//! Cloudflare D1 (or the embedded local D1) with a ReCoco flow, then answer
-//! "where is NAME defined" from it.
+//! `code-index <DIR>`: index the source files under DIR (definitions, imports, calls) into
+//! Cloudflare D1 (or the embedded local D1) with a ReCoco flow, then ask it questions.
 //!
 //! ```text
 //! cargo run --example code-index -- examples/code-index/sample
-//! cargo run --example code-index -- examples/code-index/sample --query Inventory
+//! cargo run --example code-index -- examples/code-index/sample --query Parser
+//! cargo run --example code-index -- examples/code-index/sample --callers parse_line
 //! ```
 //!
-//! - `extract`: tree-sitter parsing of one file into facts and symbols (pure).
-//! - `rows`: the `files` and `symbols` tables, declared with `#[derive(D1Target)]`.
-//! - `walk`: which files of the tree are indexed (regular files inside it only) and reading one.
-//! - `flow`: the ReCoco source, function and flow (tree -> parse -> collect -> export "D1").
-//! - `app`: arguments, where things live, one run, the summary, `--query`.
+//! Only the command line lives here; the index itself is the library's
+//! `thread_flow::code` (builder `CodeIndex`, tables `FileRow`/`SymbolRow`/`ImportRow`/
+//! `CallRow`, questions in `thread_flow::code::query`).
+//!
+//! - `cli`: the arguments (`clap`).
+//! - `app`: one invocation: where the index lives, a run with its progress bar and summary,
+//!   or one question answered as text or JSON.
 
 mod app;
-mod extract;
-mod flow;
-mod rows;
-mod walk;
+mod cli;
 
 use std::process::ExitCode;
 
+use clap::Parser as _;
+
 fn main() -> ExitCode {
-    let args = match app::Args::parse(std::env::args().skip(1)) {
-        Ok(args) => args,
-        Err(message) => {
-            let help = message == app::USAGE;
-            eprintln!("{message}");
-            return if help {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(2)
-            };
-        }
-    };
+    let args = cli::Args::parse();
     // Our log goes to stderr at `warn` (RUST_LOG overrides). Installed before ReCoco's
     // context, whose own stdout subscriber then stays out of the program's output.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -59,18 +49,19 @@ fn main() -> ExitCode {
             // Ctrl-C, SIGTERM or SIGHUP: dropping the run stops the private PostgreSQL
             // cluster cleanly.
             signal = thread_flow::postgres::shutdown_signal() => Err(match signal {
-                Ok(signal) => anyhow::anyhow!("stopped by {signal}; the next run resumes where this one stopped"),
-                Err(e) => anyhow::anyhow!("cannot install the signal handlers: {e}"),
+                Ok(signal) => format!("stopped by {signal}; the next run resumes where this one stopped"),
+                Err(e) => format!("cannot install the signal handlers: {e}"),
             }),
         }
     });
     match result {
-        Ok(outcome) => {
-            println!("{outcome}");
+        Ok(output) => {
+            println!("{output}");
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("error: {e:#}");
+        Err(message) => {
+            // Messages can quote paths and names from the tree: printed safely.
+            eprintln!("error: {}", thread_flow::code::printable_text(&message));
             ExitCode::FAILURE
         }
     }

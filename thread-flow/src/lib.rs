@@ -14,6 +14,8 @@
 //!   PostgreSQL cluster only this program can use (Unix socket, password, stopped on exit).
 //! - [`migrations`]: reviewed, wrangler-compatible migration files from the structs.
 //! - [`local_state`]: state directories `0700` and state files `0600`.
+//! - `code` (feature `code`, one feature per language): what a source file defines, imports
+//!   and calls, read with tree-sitter; index a source tree into D1 tables and ask them.
 //!
 //! Data flows one way: [`schema`] -> [`sql`] (statements and batch plans, no I/O) ->
 //! [`client`] (transports) -> D1.
@@ -22,6 +24,8 @@
 extern crate self as thread_flow;
 
 pub mod client;
+#[cfg(feature = "code-core")]
+pub mod code;
 mod error;
 pub mod local_state;
 pub mod migrations;

@@ -96,7 +96,7 @@ pub(crate) fn column_map(
 
 /// `schema` under the table name `table`. Index names are unique per database, so indexes named
 /// after the old table (`{old}_...`, the derive's default names) follow the new name.
-fn renamed(schema: &TableSchema, table: &str) -> TableSchema {
+pub fn renamed(schema: &TableSchema, table: &str) -> TableSchema {
     let mut s = schema.clone();
     if s.name != table {
         let old_prefix = format!("{}_", s.name);

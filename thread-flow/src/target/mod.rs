@@ -41,7 +41,7 @@ mod types;
 use std::sync::{Arc, OnceLock};
 
 pub use batch::{DEFAULT_BATCH_WINDOW, DEFAULT_MAX_BATCH_ROWS, TableStatsSnapshot};
-pub use columns::check_fields;
+pub use columns::{check_fields, renamed};
 pub use export::{D1Export, check_collected, export, export_collector};
 pub use factory::{D1ExportContext, D1SetupChange, D1TargetFactory, KIND, compatibility, diff};
 pub use spec::{

@@ -1,5 +1,6 @@
 """Monthly stock reports."""
 
+import csv
 from dataclasses import dataclass
 
 LOW_STOCK = 3
@@ -31,3 +32,11 @@ def low_stock(lines, threshold=LOW_STOCK):
         return line.quantity < threshold
 
     return [line.sku for line in lines if is_low(line)]
+
+
+def write_csv(report, path):
+    with open(path, "w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(Report.header().split(","))
+        for line in low_stock(report.lines):
+            writer.writerow([line])

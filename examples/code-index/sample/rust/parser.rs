@@ -1,6 +1,6 @@
 //! Parses stock lines of the form `sku,category,cents,quantity`.
 
-use crate::inventory::{Category, Item};
+use crate::inventory::{Category, Inventory, Item};
 
 /// Why a line was refused.
 #[derive(Debug, PartialEq, Eq)]
@@ -35,4 +35,15 @@ impl Parser {
 
 fn number(text: &str) -> Result<u64, ParseError> {
     text.trim().parse().map_err(|_| ParseError::BadNumber(text.to_owned()))
+}
+
+/// Reads every non-empty line of `text` into an inventory.
+pub fn load(text: &str) -> Result<Inventory, ParseError> {
+    let parser = Parser::new(',');
+    let mut inventory = Inventory::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let (item, quantity) = parser.parse_line(line)?;
+        inventory.add(item, quantity);
+    }
+    Ok(inventory)
 }

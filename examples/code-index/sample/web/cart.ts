@@ -1,5 +1,7 @@
 // A shopping cart in the browser.
 
+import { formatPrice } from "./format";
+
 export type Currency = "EUR" | "USD";
 
 export interface CartItem {
@@ -19,6 +21,10 @@ export class Cart {
 
   totalCents(): number {
     return this.items.reduce((sum, i) => sum + i.cents * i.quantity, 0);
+  }
+
+  label(): string {
+    return formatPrice(this.totalCents(), this.currency);
   }
 }
 

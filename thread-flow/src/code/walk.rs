@@ -13,6 +13,10 @@
 //! - A folder that cannot be read is skipped; the walk goes on.
 //!
 //! Everything skipped is reported (path relative to the tree and why), never silently dropped.
+//!
+//! Which regular files are indexed is the [`Selection`]: a supported language (by extension,
+//! optionally only some languages), then include/exclude globs on the path relative to the
+//! tree (`globset`, the matcher ripgrep uses: `**`, `{a,b}`, character classes).
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -21,7 +25,9 @@ use std::io::Read as _;
 use std::path::{Component, Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::extract::Language;
+use globset::{GlobSet, GlobSetBuilder};
+
+use crate::code::Language;
 
 /// Folders never indexed, at any depth.
 pub const EXCLUDED_DIRS: [&str; 5] = [
@@ -42,6 +48,104 @@ pub struct Rules {
     pub excluded: Vec<PathBuf>,
     /// Files larger than this (bytes) are skipped.
     pub max_bytes: u64,
+    /// Which regular files are indexed.
+    pub selection: Selection,
+}
+
+impl Rules {
+    /// Every supported source file under `root` (canonical), up to `max_bytes` each.
+    pub fn new(root: impl Into<PathBuf>, max_bytes: u64) -> Rules {
+        Rules {
+            root: root.into(),
+            excluded: Vec::new(),
+            max_bytes,
+            selection: Selection::default(),
+        }
+    }
+}
+
+/// A glob that is not valid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid glob `{glob}`: {message}")]
+pub struct GlobError {
+    /// The glob as given.
+    pub glob: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// Which files of the tree are indexed: a language the index reads (all by default, or only
+/// `languages`), whose path relative to the tree matches an `include` glob (when any is given)
+/// and no `exclude` glob.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    languages: Option<Vec<Language>>,
+    include: Option<GlobSet>,
+    exclude: Option<GlobSet>,
+}
+
+fn glob_set(globs: &[String]) -> Result<Option<GlobSet>, GlobError> {
+    if globs.is_empty() {
+        return Ok(None);
+    }
+    let mut builder = GlobSetBuilder::new();
+    for glob in globs {
+        let parsed = globset::GlobBuilder::new(glob)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| GlobError {
+                glob: glob.clone(),
+                message: e.kind().to_string(),
+            })?;
+        builder.add(parsed);
+    }
+    builder.build().map(Some).map_err(|e| GlobError {
+        glob: globs.join(", "),
+        message: e.to_string(),
+    })
+}
+
+impl Selection {
+    /// A selection from globs (`src/**/*.rs`, `**/tests/**`; `*` stops at `/`, `**` does not)
+    /// and languages (`None`: every language).
+    pub fn new(
+        languages: Option<Vec<Language>>,
+        include: &[String],
+        exclude: &[String],
+    ) -> Result<Selection, GlobError> {
+        Ok(Selection {
+            languages,
+            include: glob_set(include)?,
+            exclude: glob_set(exclude)?,
+        })
+    }
+
+    /// The language `key` (a `/`-separated path relative to the tree) is indexed as, or
+    /// `None` when it is not selected.
+    pub fn language_of(&self, key: &str) -> Option<Language> {
+        let lang = Language::from_path(key)?;
+        if let Some(languages) = &self.languages
+            && !languages.contains(&lang)
+        {
+            return None;
+        }
+        if let Some(include) = &self.include
+            && !include.is_match(key)
+        {
+            return None;
+        }
+        if let Some(exclude) = &self.exclude
+            && exclude.is_match(key)
+        {
+            return None;
+        }
+        Some(lang)
+    }
+
+    /// Whether `key` is indexed.
+    pub fn selects(&self, key: &str) -> bool {
+        self.language_of(key).is_some()
+    }
 }
 
 /// Why a path was not indexed.
@@ -155,7 +259,7 @@ fn lossy(relative: &Path) -> String {
     relative.to_string_lossy().replace('\\', "/")
 }
 
-/// Whether a file of this name would be indexed (a source file extension).
+/// Whether a file of this name has a source file extension of a supported language.
 pub fn is_source_name(name: &str) -> bool {
     Language::from_path(name).is_some()
 }
@@ -253,6 +357,9 @@ pub fn list(rules: &Rules) -> Listing {
                     skip(lossy(&rel), SkipReason::NotUtf8);
                     continue;
                 };
+                if !rules.selection.selects(&key) {
+                    continue;
+                }
                 if !file_type.is_file() {
                     skip(key, SkipReason::NotRegular(special_kind(file_type)));
                     continue;
@@ -301,6 +408,9 @@ pub fn list(rules: &Rules) -> Listing {
                         skip(lossy(&rel), SkipReason::NotUtf8);
                         continue;
                     };
+                    if !rules.selection.selects(&key) {
+                        continue;
+                    }
                     if !meta.is_file() {
                         skip(key, SkipReason::NotRegular(special_kind(meta.file_type())));
                     } else if meta.len() > rules.max_bytes {
