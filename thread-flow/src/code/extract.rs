@@ -182,8 +182,11 @@ pub const MAX_SIGNATURE_CHARS: usize = 240;
 
 /// Reads `content` as the language of `path`. `None` when the extension is not supported
 /// (or its language's feature is off).
+///
+/// A `.h` header is read as C, or as C++ when it looks like C++ (`namespace`, `class`,
+/// `template <`, ...) and both languages are on; [`FileFacts::lang`] says which.
 pub fn extract(path: &str, content: &str) -> Option<FileFacts> {
-    let lang = Language::from_path(path)?;
+    let lang = lang::refine(Language::from_path(path)?, path, content);
     Some(extract_as(lang, path, content))
 }
 
@@ -206,9 +209,13 @@ pub fn extract_as(lang: Language, path: &str, content: &str) -> FileFacts {
     let Some(config) = config(lang, path) else {
         return facts;
     };
-    let raw = CONTEXT.with_borrow_mut(|context| collect(context, config, content));
+    // The parser may read a prepared copy (same offsets); names come from `content`.
+    let prepared = lang::prepare(lang, content);
+    let parsed = prepared.as_deref().unwrap_or(content);
+    let raw = CONTEXT.with_borrow_mut(|context| collect(context, config, parsed));
     facts.has_errors = raw.has_errors;
-    let (symbols, calls) = resolve_definitions(&raw, content, &lines);
+    let (mut symbols, calls) = resolve_definitions(&raw, content, &lines);
+    lang::finish(lang, &mut symbols);
     facts.symbols = symbols;
     facts.calls = calls;
     facts.imports = resolve_imports(&raw, content, &lines);
