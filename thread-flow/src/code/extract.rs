@@ -214,8 +214,8 @@ pub fn extract_as(lang: Language, path: &str, content: &str) -> FileFacts {
     let parsed = prepared.as_deref().unwrap_or(content);
     let raw = CONTEXT.with_borrow_mut(|context| collect(context, config, parsed));
     facts.has_errors = raw.has_errors;
-    let (mut symbols, calls) = resolve_definitions(&raw, content, &lines);
-    lang::finish(lang, &mut symbols);
+    let (mut symbols, mut calls) = resolve_definitions(&raw, content, &lines);
+    lang::finish(lang, &mut symbols, &mut calls);
     facts.symbols = symbols;
     facts.calls = calls;
     facts.imports = resolve_imports(&raw, content, &lines);
@@ -432,7 +432,8 @@ fn resolve_definitions(raw: &RawTags, src: &str, lines: &LineIndex) -> (Vec<Symb
                 name: name.to_owned(),
                 kind: *kind,
                 start_line: lines.line_of(range.start),
-                end_line: lines.line_of(range.end),
+                // the last byte's line: a node may end with its line break (`#define`)
+                end_line: lines.line_of(range.end.saturating_sub(1).max(range.start)),
                 signature: signature(src, range, header_end),
                 parent: parent.map(|p| text(src, &defs[p].1).trim().to_owned()),
             })

@@ -23,7 +23,7 @@
 //! - helper captures for predicates must be named `@local.reference` (the only name
 //!   `tree-sitter-tags` accepts without meaning).
 
-use super::{Language, Symbol, SymbolKind};
+use super::{Call, Language, Symbol, SymbolKind};
 
 #[cfg(feature = "code-c")]
 mod c;
@@ -116,13 +116,13 @@ pub(crate) fn prepare(lang: Language, content: &str) -> Option<String> {
     }
 }
 
-/// Per-language fixes of the final symbols that queries cannot express (Ruby accessors are
-/// named after symbols: `attr_writer :a` defines `a=`).
-#[allow(unused_variables)] // `symbols` is unused without Ruby
-pub(crate) fn finish(lang: Language, symbols: &mut Vec<Symbol>) {
+/// Per-language fixes of the final symbols and calls that queries cannot express (Ruby
+/// accessors are named after symbols: `attr_writer :a` defines `a=`).
+#[allow(unused_variables)] // unused without Ruby
+pub(crate) fn finish(lang: Language, symbols: &mut Vec<Symbol>, calls: &mut Vec<Call>) {
     #[cfg(feature = "code-ruby")]
     if lang == Language::Ruby {
-        ruby::finish(symbols);
+        ruby::finish(symbols, calls);
     }
 }
 

@@ -8,7 +8,7 @@
 use std::cmp::Reverse;
 
 use super::{Spec, first_grammar, standard_kind};
-use crate::code::Symbol;
+use crate::code::{Call, Symbol};
 
 pub(super) static SPEC: Spec = Spec {
     grammars: &[grammar],
@@ -23,14 +23,22 @@ fn grammar() -> tree_sitter::Language {
 
 /// Names taken from symbols (`attr_reader :name`, `alias_method :new, :old`,
 /// `alias :new :old`) lose their `:`; `attr_writer :a` defines `a=`, `attr_accessor :a`
-/// both `a` and `a=`.
-pub(super) fn finish(symbols: &mut Vec<Symbol>) {
+/// both `a` and `a=`. The call of `attr_reader` itself lies inside that definition: its
+/// caller becomes the definition's parent (the class).
+pub(super) fn finish(symbols: &mut Vec<Symbol>, calls: &mut Vec<Call>) {
     let mut writers = Vec::new();
     for symbol in symbols.iter_mut() {
         let Some(name) = symbol.name.strip_prefix(':') else {
             continue;
         };
         let name = name.to_owned();
+        for call in calls.iter_mut() {
+            if call.caller.as_deref() == Some(symbol.name.as_str())
+                && (symbol.start_line..=symbol.end_line).contains(&call.line)
+            {
+                call.caller.clone_from(&symbol.parent);
+            }
+        }
         // the signature is the call's line, maybe after `private`
         let call = symbol
             .signature
@@ -49,6 +57,8 @@ pub(super) fn finish(symbols: &mut Vec<Symbol>) {
             symbol.name = name;
         }
     }
+    calls.sort_by(|a, b| (a.line, &a.callee, &a.caller).cmp(&(b.line, &b.callee, &b.caller)));
+    calls.dedup();
     if writers.is_empty() {
         return;
     }

@@ -31,7 +31,13 @@
 (using_directive
   name: (identifier)
   .
-  [(identifier) (qualified_name) (alias_qualified_name) (generic_name)] @name) @reference.import
+  [
+    (identifier) @name
+    (qualified_name name: (identifier)) @name
+    (alias_qualified_name) @name
+    ; `using Counts = A.B.Dictionary<string, int>;` depends on namespace A.B
+    (qualified_name qualifier: (_) @name name: (generic_name))
+  ]) @reference.import
 
 ; ---- calls: `F()`, `a.F()`, `a?.F()`, `F<T>()`, `a.F<T>()`, and `new T(...)` calls T's
 ; constructor
