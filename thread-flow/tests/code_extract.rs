@@ -845,7 +845,7 @@ const api = {
                 "Widget.prototype.render = function ()",
                 None,
             ),
-            ("api", SymbolKind::Const, 11, 14, "const api", None),
+            ("api", SymbolKind::Object, 11, 14, "const api", None),
             (
                 "get",
                 SymbolKind::Function,

@@ -59,11 +59,15 @@ pub enum SymbolKind {
     Module,
     /// Rust `macro_rules!`.
     Macro,
+    /// A JavaScript/TypeScript object literal with members bound to a name
+    /// (`var api = { get() {} }`, `exports.config = { ... }`, a `key: { ... }` inside one):
+    /// the namespace objects ctags reports as classes.
+    Object,
 }
 
 impl SymbolKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [SymbolKind; 14] = [
+    pub const ALL: [SymbolKind; 15] = [
         SymbolKind::Function,
         SymbolKind::Method,
         SymbolKind::Struct,
@@ -78,6 +82,7 @@ impl SymbolKind {
         SymbolKind::Static,
         SymbolKind::Module,
         SymbolKind::Macro,
+        SymbolKind::Object,
     ];
 
     /// The name stored in a `kind` column.
@@ -97,6 +102,7 @@ impl SymbolKind {
             SymbolKind::Static => "static",
             SymbolKind::Module => "module",
             SymbolKind::Macro => "macro",
+            SymbolKind::Object => "object",
         }
     }
 
@@ -313,8 +319,8 @@ impl Config {
 #[derive(Default)]
 struct RawTags {
     has_errors: bool,
-    /// (range, name range, kind)
-    definitions: Vec<(Range<usize>, Range<usize>, SymbolKind)>,
+    /// (range, name range, kind, syntax type id)
+    definitions: Vec<(Range<usize>, Range<usize>, SymbolKind, u32)>,
     /// name range of the callee
     calls: Vec<Range<usize>>,
     /// (statement range, module range)
@@ -346,7 +352,8 @@ fn collect(context: &mut TagsContext, config: &Config, content: &str) -> RawTags
         };
         if tag.is_definition {
             if let Some(kind) = kind {
-                raw.definitions.push((tag.range, tag.name_range, kind));
+                raw.definitions
+                    .push((tag.range, tag.name_range, kind, tag.syntax_type_id));
             }
             continue;
         }
@@ -362,16 +369,23 @@ fn collect(context: &mut TagsContext, config: &Config, content: &str) -> RawTags
 }
 
 fn resolve_definitions(raw: &RawTags, src: &str, lines: &LineIndex) -> (Vec<Symbol>, Vec<Call>) {
-    let mut defs: Vec<&(Range<usize>, Range<usize>, SymbolKind)> = raw.definitions.iter().collect();
-    defs.sort_by_key(|(range, name, _)| (range.start, Reverse(range.end), name.start));
-    defs.dedup_by_key(|(_, name, _)| name.clone());
+    // One definition per name node. tree-sitter-tags keeps the earliest pattern's tag for a
+    // name, but a match that completes late can still add a second tag for the same name;
+    // then the kind first named in the query text wins (syntax type ids follow that order,
+    // and our queries list the specific kinds first: `method` before `function`, `object`
+    // before `const`).
+    let mut defs: Vec<&(Range<usize>, Range<usize>, SymbolKind, u32)> =
+        raw.definitions.iter().collect();
+    defs.sort_by_key(|(_, name, _, id)| (name.start, name.end, *id));
+    defs.dedup_by_key(|(_, name, _, _)| name.clone());
+    defs.sort_by_key(|(range, name, _, _)| (range.start, Reverse(range.end), name.start));
     let mut bodies = raw.bodies.clone();
     bodies.sort_unstable();
 
     // Parents: a stack of the definitions open at each definition's start.
     let mut parents: Vec<Option<usize>> = Vec::with_capacity(defs.len());
     let mut stack: Vec<usize> = Vec::new();
-    for (i, (range, _, _)) in defs.iter().enumerate() {
+    for (i, (range, _, _, _)) in defs.iter().enumerate() {
         while stack
             .last()
             .is_some_and(|&top| defs[top].0.end <= range.start)
@@ -419,7 +433,7 @@ fn resolve_definitions(raw: &RawTags, src: &str, lines: &LineIndex) -> (Vec<Symb
     let mut symbols: Vec<Symbol> = defs
         .iter()
         .zip(&parents)
-        .filter_map(|((range, name_range, kind), parent)| {
+        .filter_map(|((range, name_range, kind, _), parent)| {
             let name = text(src, name_range).trim();
             if name.is_empty() {
                 return None;

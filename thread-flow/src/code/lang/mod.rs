@@ -3,7 +3,9 @@
 //! One file per language. Each declares a [`Spec`]; [`spec`] answers it when the language's
 //! cargo feature is on. Queries are tree-sitter tag queries (the `tags.scm` format); the ones
 //! written here live in `src/code/queries/<name>.scm` and come *before* the grammar's own
-//! `TAGS_QUERY`, because for a given name node the earliest pattern wins.
+//! `TAGS_QUERY`: when several patterns tag the same name node, the extractor keeps the kind
+//! whose `@definition.<kind>` appears first in the query text (so list specific kinds first:
+//! `method` before `function`).
 //!
 //! What a capture means to the extractor (`tree-sitter-tags` accepts any
 //! `@definition.<x>` / `@reference.<x>`; `@name` is the node whose text is the name):

@@ -40,6 +40,19 @@
 (function_expression name: (identifier) @name) @definition.function
 (generator_function name: (identifier) @name) @definition.function
 
+; ---- non-empty object literals bound to names (namespace objects; ctags calls them classes)
+(variable_declarator name: (identifier) @name value: (object (_))) @definition.object
+(assignment_expression
+  left: [
+    (identifier) @name
+    (member_expression property: (property_identifier) @name)
+  ]
+  right: (object (_))
+  (#not-eq? @name "exports")) @definition.object
+(pair
+  key: [(property_identifier) @name (string (string_fragment) @name)]
+  value: (object (_))) @definition.object
+
 ; ---- top-level constants (other than the functions and classes above)
 (program
   (lexical_declaration "const" (variable_declarator name: (identifier) @name) @definition.const))
@@ -65,6 +78,8 @@
     (new_expression) (object) (array) (binary_expression) (unary_expression)
     (ternary_expression) (parenthesized_expression) (await_expression)
   ])
+(assignment_expression "=" @name @reference.body right: (object))
+(pair ":" @name @reference.body value: (object))
 
 ; ---- calls the grammar's tags.scm leaves out: constructors
 (new_expression
