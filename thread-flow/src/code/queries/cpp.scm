@@ -32,6 +32,14 @@
 (type_definition declarator: (primitive_type) @name) @definition.type
 (type_definition declarator: (_ declarator: (type_identifier) @name)) @definition.type
 (type_definition declarator: (_ declarator: (_ declarator: (type_identifier) @name))) @definition.type
+; typedef int (name)(int);  typedef T *(name)(int);  typedef void (APIENTRYP name)(int);
+(type_definition
+  declarator: (function_declarator
+    declarator: (parenthesized_declarator (type_identifier) @name))) @definition.type
+(type_definition
+  declarator: (pointer_declarator
+    declarator: (function_declarator
+      declarator: (parenthesized_declarator (type_identifier) @name)))) @definition.type
 (type_definition
   declarator: (function_declarator
     declarator: (parenthesized_declarator
