@@ -81,12 +81,13 @@ fn is_ident(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
-/// `FOO`, `V8_EXPORT`, `API2`: upper-case letters, digits and `_`, starting with a letter,
-/// at least two characters.
+/// `FOO`, `V8_EXPORT`, `API2`, `_GLIBCXX_VISIBILITY`: upper-case letters, digits and `_`,
+/// the first letter after any leading `_`, at least two characters.
 fn is_macro_name(word: &[u8]) -> bool {
+    let rest = &word[word.iter().take_while(|&&b| b == b'_').count()..];
     word.len() >= 2
-        && word[0].is_ascii_uppercase()
-        && word
+        && rest.first().is_some_and(u8::is_ascii_uppercase)
+        && rest
             .iter()
             .all(|&b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
@@ -151,6 +152,8 @@ fn token_macros(bytes: &[u8], blanks: &mut Vec<Range<usize>>) {
         let word = &bytes[at..end];
         if matches!(word, b"class" | b"struct" | b"union") {
             class_macros(bytes, end, blanks);
+        } else if word == b"namespace" {
+            namespace_macro(bytes, end, blanks);
         } else if is_macro_name(word) {
             let next = skip_blanks(bytes, end);
             let next_end = ident_end(bytes, next);
@@ -227,6 +230,29 @@ fn class_macros(bytes: &[u8], at: usize, blanks: &mut Vec<Range<usize>>) {
     let name = &words[names - 1];
     if all_macros && ident_end(bytes, name.start) == name.end {
         blanks.extend(macros.iter().cloned());
+    }
+}
+
+/// After `namespace` (ending at `at`): `Name MACRO(args)` followed by `{` (on this line or
+/// the next) blanks the macro (`namespace std _GLIBCXX_VISIBILITY(default)`).
+fn namespace_macro(bytes: &[u8], at: usize, blanks: &mut Vec<Range<usize>>) {
+    let name = skip_blanks(bytes, at);
+    let name_end = ident_end(bytes, name);
+    if name == at || name_end == name {
+        return;
+    }
+    let start = skip_blanks(bytes, name_end);
+    let word_end = ident_end(bytes, start);
+    if start == name_end || !is_macro_name(&bytes[start..word_end]) {
+        return;
+    }
+    let end = paren_group_end(bytes, word_end).unwrap_or(word_end);
+    let mut next = end;
+    while next < bytes.len() && bytes[next].is_ascii_whitespace() {
+        next += 1;
+    }
+    if bytes.get(next) == Some(&b'{') {
+        blanks.push(start..end);
     }
 }
 
@@ -340,6 +366,15 @@ mod tests {
         ] {
             assert_eq!(blank_macros(kept), None, "{kept}");
         }
+    }
+
+    #[test]
+    fn a_macro_after_a_namespace_name_is_blanked() {
+        assert_eq!(
+            blanked("namespace std _GLIBCXX_VISIBILITY(default)\n{\n"),
+            "namespace std                              \n{\n"
+        );
+        assert_eq!(blank_macros("namespace a { int FOO; }"), None);
     }
 
     #[test]
