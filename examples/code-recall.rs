@@ -30,7 +30,8 @@
 //! variables, constants, fields, members, enumerators, properties, Rust
 //! `implementation`, Ruby `alias`/`accessor`, and everything ctags marks reference-only.
 //!
-//! Prints found/total per language and category, then the first N misses per language
+//! Also times a parse-only pass over the same files (same grammars, all cores, nothing
+//! else), so the cost of extraction over parsing shows. Prints found/total per language and category, then the first N misses per language
 //! (`path:line name (ctags kind)`) to tune queries with.
 
 use std::collections::{BTreeMap, HashMap};
@@ -311,6 +312,49 @@ fn extract_all(files: &[Source]) -> (HashMap<String, (Language, Found)>, u64) {
     (results, bytes.into_inner() as u64)
 }
 
+/// CPU seconds this process has used so far (user + system), from `/proc/self/stat`
+/// (Linux; `None` elsewhere). The machine may be shared, so the comparison of extraction with
+/// parsing uses CPU time, not only wall time.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the `(comm)` one; utime and stime are fields 14 and 15 (1-based).
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // USER_HZ is 100 on every Linux platform Rust supports.
+    Some((utime + stime) / 100.0)
+}
+
+/// Parses every file with the same grammars on all cores and does nothing else: the floor
+/// extraction is compared with.
+fn parse_all(files: &[Source]) -> std::time::Duration {
+    let next = AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                let mut parser = tree_sitter::Parser::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(file) = files.get(i) else { break };
+                    let Ok(content) = std::fs::read_to_string(&file.path) else {
+                        continue;
+                    };
+                    let Some(grammar) = file.lang.grammar(&file.path) else {
+                        continue;
+                    };
+                    if parser.set_language(&grammar).is_ok() {
+                        std::hint::black_box(parser.parse(&content, None));
+                    }
+                }
+            });
+        }
+    });
+    started.elapsed()
+}
+
 #[derive(Default)]
 struct Tally {
     found: u64,
@@ -353,8 +397,12 @@ fn main() -> ExitCode {
     };
     let ctags_time = started.elapsed();
     let started = Instant::now();
+    let cpu_before = process_cpu_seconds();
     let (ours, bytes) = extract_all(&files);
     let extract_time = started.elapsed();
+    let cpu_between = process_cpu_seconds();
+    let parse_time = parse_all(&files);
+    let cpu_after = process_cpu_seconds();
     let mut per_lang_files: BTreeMap<Language, u64> = BTreeMap::new();
     for (lang, _) in ours.values() {
         *per_lang_files.entry(*lang).or_default() += 1;
@@ -389,13 +437,24 @@ fn main() -> ExitCode {
     }
 
     println!(
-        "{} files, {:.1} MB; ctags {:.2} s, extract {:.2} s ({} threads)",
+        "{} files, {:.1} MB; ctags {:.2} s, extract {:.2} s, parse only {:.2} s \
+         (extract/parse {:.2}x; {} threads)",
         files.len(),
         bytes as f64 / 1e6,
         ctags_time.as_secs_f64(),
         extract_time.as_secs_f64(),
+        parse_time.as_secs_f64(),
+        extract_time.as_secs_f64() / parse_time.as_secs_f64().max(1e-9),
         std::thread::available_parallelism().map_or(1, |n| n.get()),
     );
+    if let (Some(before), Some(between), Some(after)) = (cpu_before, cpu_between, cpu_after) {
+        println!(
+            "CPU time: extract {:.2} s, parse only {:.2} s (extract/parse {:.2}x)",
+            between - before,
+            after - between,
+            (between - before) / (after - between).max(1e-9)
+        );
+    }
     println!();
     println!(
         "{:<12} {:<10} {:>8} {:>8} {:>8}",

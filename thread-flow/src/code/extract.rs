@@ -1,11 +1,17 @@
 //! What one source file defines, imports and calls, read with tree-sitter tag queries.
 //!
-//! Pure: text in, [`FileFacts`] out; no I/O. Each file is parsed once by
-//! `tree_sitter_tags::TagsContext::generate_tags` (one reused context per thread, one
-//! compiled query per language and process) and every fact comes from that one pass of tags;
-//! see `lang/mod.rs` for what each capture means.
+//! Pure: text in, [`FileFacts`] out; no I/O. Each file is parsed once and one pass of its
+//! language's tag query (tags.scm format, compiled and checked by `tree-sitter-tags`'s
+//! `TagsConfiguration`, once per language and process) yields every fact; see `lang/mod.rs`
+//! for what each capture means. One parser and query cursor per thread are reused.
 //!
-//! Written by hand, because tags carry byte ranges and a kind but no tree:
+//! The matches are read here rather than through `TagsContext::generate_tags`, which would
+//! parse the same way but also compute, for every tag, UTF-16 columns, the line text and doc
+//! comments we do not use (15-20% of extraction time on JavaScript, measured with
+//! `examples/code-recall.rs`), and whose "earliest pattern wins per name" can let a late
+//! match through twice. The rule is the same: one tag per name node, the earliest pattern's.
+//!
+//! Written by hand, because tags carry byte ranges and a kind but not the tree's nesting:
 //! - the enclosing definition ([`Symbol::parent`], [`Call::caller`]): the innermost
 //!   definition whose range holds the symbol or call;
 //! - the signature: the definition's text up to its `@reference.body` marker (else its
@@ -20,7 +26,9 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::OnceLock;
 
-use tree_sitter_tags::{TagsConfiguration, TagsContext};
+use streaming_iterator::StreamingIterator;
+use tree_sitter::{Parser, QueryCursor};
+use tree_sitter_tags::TagsConfiguration;
 
 use super::Language;
 use super::lang::{self, Spec};
@@ -218,7 +226,7 @@ pub fn extract_as(lang: Language, path: &str, content: &str) -> FileFacts {
     // The parser may read a prepared copy (same offsets); names come from `content`.
     let prepared = lang::prepare(lang, content);
     let parsed = prepared.as_deref().unwrap_or(content);
-    let raw = CONTEXT.with_borrow_mut(|context| collect(context, config, parsed));
+    let raw = WORKER.with_borrow_mut(|worker| collect(worker, config, parsed));
     facts.has_errors = raw.has_errors;
     let (mut symbols, mut calls) = resolve_definitions(&raw, content, &lines);
     lang::finish(lang, &mut symbols, &mut calls);
@@ -229,15 +237,29 @@ pub fn extract_as(lang: Language, path: &str, content: &str) -> FileFacts {
 }
 
 thread_local! {
-    /// One tagging context (parser + query cursor) per thread, reused for every file.
-    static CONTEXT: RefCell<TagsContext> = RefCell::new(TagsContext::new());
+    /// One parser and query cursor per thread, reused for every file.
+    static WORKER: RefCell<(Parser, QueryCursor)> = RefCell::new((Parser::new(), QueryCursor::new()));
 }
 
-/// A compiled tag query and what each of its syntax types means.
+/// A compiled tag query and what each of its captures means.
 pub(crate) struct Config {
     tags: TagsConfiguration,
-    /// By syntax type id: the symbol kind of `@definition.<x>`, the role of `@reference.<x>`.
-    roles: Vec<(Option<SymbolKind>, Role)>,
+    /// By capture index.
+    captures: Vec<Capture>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Capture {
+    /// `@name`
+    Name,
+    /// `@ignore`: no tag for this name.
+    Ignore,
+    /// `@definition.<x>`: the kind (`None`: dropped) and the order of `<x>` in the query.
+    Definition(Option<SymbolKind>, u32),
+    /// `@reference.<x>`
+    Reference(Role),
+    /// `@doc`, `@local.*`: not used.
+    Other,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -281,37 +303,38 @@ pub(crate) fn config_result(
 impl Config {
     fn build(spec: &Spec, grammar: tree_sitter::Language) -> Result<Config, String> {
         let query = spec.queries.join("\n");
+        // Checks the capture names too: only the tags.scm vocabulary is accepted.
         let tags = TagsConfiguration::new(grammar, &query, "").map_err(|e| e.to_string())?;
-        // tree-sitter-tags numbers syntax types in order of first appearance among the
-        // `definition.*` / `reference.*` capture names; `definition.x` and `reference.x`
-        // share one id.
-        let mut names: Vec<&str> = Vec::new();
-        for capture in tags.query.capture_names() {
-            let suffix = capture
-                .strip_prefix("definition.")
-                .or_else(|| capture.strip_prefix("reference."));
-            if let Some(suffix) = suffix
-                && !names.contains(&suffix)
-            {
-                names.push(suffix);
-            }
-        }
-        let roles = names
+        let mut kinds: Vec<&str> = Vec::new();
+        let captures = tags
+            .query
+            .capture_names()
             .iter()
-            .enumerate()
-            .map(|(id, name)| {
-                debug_assert_eq!(tags.syntax_type_name(id as u32), *name);
-                let role = match *name {
-                    "call" => Role::Call,
-                    "import" => Role::Import,
-                    "imported" => Role::Imported,
-                    "body" => Role::Body,
-                    _ => Role::Ignored,
-                };
-                ((spec.kind)(name), role)
+            .map(|capture| match *capture {
+                "name" => Capture::Name,
+                "ignore" => Capture::Ignore,
+                _ => {
+                    if let Some(kind) = capture.strip_prefix("definition.") {
+                        let order = kinds.iter().position(|k| *k == kind).unwrap_or_else(|| {
+                            kinds.push(kind);
+                            kinds.len() - 1
+                        });
+                        Capture::Definition((spec.kind)(kind), order as u32)
+                    } else if let Some(kind) = capture.strip_prefix("reference.") {
+                        Capture::Reference(match kind {
+                            "call" => Role::Call,
+                            "import" => Role::Import,
+                            "imported" => Role::Imported,
+                            "body" => Role::Body,
+                            _ => Role::Ignored,
+                        })
+                    } else {
+                        Capture::Other
+                    }
+                }
             })
             .collect();
-        Ok(Config { tags, roles })
+        Ok(Config { tags, captures })
     }
 }
 
@@ -319,7 +342,7 @@ impl Config {
 #[derive(Default)]
 struct RawTags {
     has_errors: bool,
-    /// (range, name range, kind, syntax type id)
+    /// (range, name range, kind, order of the kind in the query)
     definitions: Vec<(Range<usize>, Range<usize>, SymbolKind, u32)>,
     /// name range of the callee
     calls: Vec<Range<usize>>,
@@ -331,53 +354,95 @@ struct RawTags {
     bodies: Vec<usize>,
 }
 
-fn collect(context: &mut TagsContext, config: &Config, content: &str) -> RawTags {
+/// One match's tag, before the one-tag-per-name rule.
+struct Candidate {
+    name: Range<usize>,
+    pattern: usize,
+    range: Range<usize>,
+    capture: Capture,
+}
+
+fn collect(worker: &mut (Parser, QueryCursor), config: &Config, content: &str) -> RawTags {
     let mut raw = RawTags::default();
-    let (tags, has_errors) = match context.generate_tags(&config.tags, content.as_bytes(), None) {
-        Ok(generated) => generated,
-        // Only on cancellation (none is set) or a grammar this tree-sitter cannot load.
-        Err(_) => {
-            raw.has_errors = true;
-            return raw;
-        }
+    let (parser, cursor) = worker;
+    let tree = match parser.set_language(&config.tags.language) {
+        Ok(()) => parser.parse(content, None),
+        // A grammar built for an ABI this tree-sitter cannot load; caught by the unit tests.
+        Err(_) => None,
     };
-    raw.has_errors = has_errors;
-    for tag in tags {
-        let Ok(tag) = tag else {
-            raw.has_errors = true;
-            break;
-        };
-        let Some(&(kind, role)) = config.roles.get(tag.syntax_type_id as usize) else {
-            continue;
-        };
-        if tag.is_definition {
-            if let Some(kind) = kind {
-                raw.definitions
-                    .push((tag.range, tag.name_range, kind, tag.syntax_type_id));
+    // `None` only on cancellation or timeout, neither of which is set here.
+    let Some(tree) = tree else {
+        raw.has_errors = true;
+        return raw;
+    };
+    raw.has_errors = tree.root_node().has_error();
+
+    let mut candidates: Vec<Candidate> = Vec::new();
+    let mut matches = cursor.matches(&config.tags.query, tree.root_node(), content.as_bytes());
+    while let Some(m) = matches.next() {
+        let mut name = None;
+        let mut tag = None;
+        let mut ignored = false;
+        for c in m.captures {
+            match config.captures.get(c.index as usize) {
+                Some(Capture::Name) => name = Some(c.node),
+                Some(Capture::Ignore) => {
+                    ignored = true;
+                    name = Some(c.node);
+                }
+                Some(capture @ (Capture::Definition(..) | Capture::Reference(_))) => {
+                    tag = Some((c.node, *capture));
+                }
+                _ => {}
             }
-            continue;
         }
-        match role {
-            Role::Call => raw.calls.push(tag.name_range),
-            Role::Import => raw.imports.push((tag.range, tag.name_range)),
-            Role::Imported => raw.imported.push((tag.range, tag.name_range)),
-            Role::Body => raw.bodies.push(tag.name_range.start),
-            Role::Ignored => {}
+        let Some(name) = name else { continue };
+        let name_range = name.byte_range();
+        let (range, capture) = match tag {
+            _ if ignored => (name_range.clone(), Capture::Ignore),
+            // As tree-sitter-tags: a name with a syntax error inside is no tag.
+            Some(_) if name.has_error() => continue,
+            Some((node, capture)) => {
+                let r = node.byte_range();
+                (r.start.min(name_range.start)..r.end.max(name_range.end), capture)
+            }
+            None => continue,
+        };
+        candidates.push(Candidate {
+            name: name_range,
+            pattern: m.pattern_index,
+            range,
+            capture,
+        });
+    }
+    // One tag per name node: the earliest pattern's.
+    candidates.sort_unstable_by_key(|c| (c.name.start, c.name.end, c.pattern));
+    candidates.dedup_by(|later, first| later.name == first.name);
+
+    for Candidate {
+        name,
+        range,
+        capture,
+        ..
+    } in candidates
+    {
+        match capture {
+            Capture::Definition(Some(kind), order) => {
+                raw.definitions.push((range, name, kind, order));
+            }
+            Capture::Reference(Role::Call) => raw.calls.push(name),
+            Capture::Reference(Role::Import) => raw.imports.push((range, name)),
+            Capture::Reference(Role::Imported) => raw.imported.push((range, name)),
+            Capture::Reference(Role::Body) => raw.bodies.push(name.start),
+            _ => {}
         }
     }
     raw
 }
 
 fn resolve_definitions(raw: &RawTags, src: &str, lines: &LineIndex) -> (Vec<Symbol>, Vec<Call>) {
-    // One definition per name node. tree-sitter-tags keeps the earliest pattern's tag for a
-    // name, but a match that completes late can still add a second tag for the same name;
-    // then the kind first named in the query text wins (syntax type ids follow that order,
-    // and our queries list the specific kinds first: `method` before `function`, `object`
-    // before `const`).
     let mut defs: Vec<&(Range<usize>, Range<usize>, SymbolKind, u32)> =
         raw.definitions.iter().collect();
-    defs.sort_by_key(|(_, name, _, id)| (name.start, name.end, *id));
-    defs.dedup_by_key(|(_, name, _, _)| name.clone());
     defs.sort_by_key(|(range, name, _, _)| (range.start, Reverse(range.end), name.start));
     let mut bodies = raw.bodies.clone();
     bodies.sort_unstable();
@@ -682,7 +747,10 @@ mod tests {
             for variant in 0..spec.grammars.len() {
                 match config_result(lang, variant) {
                     Some(Ok(config)) => assert!(
-                        config.roles.iter().any(|(k, _)| k.is_some()),
+                        config
+                            .captures
+                            .iter()
+                            .any(|c| matches!(c, Capture::Definition(Some(_), _))),
                         "{lang}: no definition kinds"
                     ),
                     Some(Err(e)) => panic!("{lang} grammar {variant}: {e}"),

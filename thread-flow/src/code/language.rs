@@ -132,6 +132,14 @@ impl Language {
         }
     }
 
+    /// The tree-sitter grammar [`extract`](super::extract) reads `path` with (`path` only
+    /// picks a variant: TSX for `.tsx`); `None` when the language's feature is off. For
+    /// callers that want the syntax tree itself, or parse-only speed baselines.
+    pub fn grammar(self, path: &str) -> Option<tree_sitter::Language> {
+        let spec = super::lang::spec(self)?;
+        spec.grammars.get((spec.grammar_for)(path)).map(|g| g())
+    }
+
     /// The languages this build reads, in [`Language::ALL`] order.
     pub fn enabled() -> impl Iterator<Item = Language> {
         Language::ALL.into_iter().filter(|l| l.is_enabled())

@@ -3,12 +3,12 @@
 //! One file per language. Each declares a [`Spec`]; [`spec`] answers it when the language's
 //! cargo feature is on. Queries are tree-sitter tag queries (the `tags.scm` format); the ones
 //! written here live in `src/code/queries/<name>.scm` and come *before* the grammar's own
-//! `TAGS_QUERY`: when several patterns tag the same name node, the extractor keeps the kind
-//! whose `@definition.<kind>` appears first in the query text (so list specific kinds first:
-//! `method` before `function`).
+//! `TAGS_QUERY`: when several patterns tag the same name node, the earliest pattern wins (so
+//! list specific patterns first: methods before functions).
 //!
-//! What a capture means to the extractor (`tree-sitter-tags` accepts any
-//! `@definition.<x>` / `@reference.<x>`; `@name` is the node whose text is the name):
+//! What a capture means to the extractor (`tree-sitter-tags` checks the names: any
+//! `@definition.<x>` / `@reference.<x>`, `@name`, `@doc`, `@ignore`, `@local.*`; `@name` is
+//! the node whose text is the name, `@ignore` suppresses tags for its node):
 //!
 //! - `@definition.<kind>`: a definition spanning the captured node. `<kind>` is one of
 //!   [`SymbolKind`]'s stored names (`function`, `struct`, ...) or a grammar's own name that

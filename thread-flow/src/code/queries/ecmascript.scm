@@ -81,7 +81,13 @@
 (assignment_expression "=" @name @reference.body right: (object))
 (pair ":" @name @reference.body value: (object))
 
-; ---- calls the grammar's tags.scm leaves out: constructors
+; ---- calls (the grammar's tags.scm has the first two; `require` is an import)
+(call_expression
+  function: (identifier) @name
+  (#not-eq? @name "require")) @reference.call
+(call_expression
+  function: (member_expression
+    property: [(property_identifier) (private_property_identifier)] @name)) @reference.call
 (new_expression
   constructor: [
     (identifier) @name
