@@ -31,6 +31,7 @@ pub(super) fn prepare(content: &str) -> Option<String> {
 /// standard C++ header without extension (`#include <vector>`). Universal Ctags reads every
 /// `.h` as C++; reading C headers as C keeps C code that uses C++ keywords as names
 /// (`int new;`) whole.
+#[cfg(feature = "code-c")] // without C, every `.h` is read as C++ anyway
 pub(super) fn is_cpp_header(content: &str) -> bool {
     content.lines().any(|line| {
         let line = line.trim_start();

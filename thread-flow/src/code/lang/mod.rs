@@ -120,7 +120,7 @@ pub(crate) fn prepare(lang: Language, content: &str) -> Option<String> {
 
 /// Per-language fixes of the final symbols and calls that queries cannot express (Ruby
 /// accessors are named after symbols: `attr_writer :a` defines `a=`).
-#[allow(unused_variables)] // unused without Ruby
+#[allow(unused_variables, clippy::ptr_arg)] // unused without Ruby, which adds symbols
 pub(crate) fn finish(lang: Language, symbols: &mut Vec<Symbol>, calls: &mut Vec<Call>) {
     #[cfg(feature = "code-ruby")]
     if lang == Language::Ruby {
