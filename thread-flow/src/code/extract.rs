@@ -404,7 +404,10 @@ fn collect(worker: &mut (Parser, QueryCursor), config: &Config, content: &str) -
             Some(_) if name.has_error() => continue,
             Some((node, capture)) => {
                 let r = node.byte_range();
-                (r.start.min(name_range.start)..r.end.max(name_range.end), capture)
+                (
+                    r.start.min(name_range.start)..r.end.max(name_range.end),
+                    capture,
+                )
             }
             None => continue,
         };
