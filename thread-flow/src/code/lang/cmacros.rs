@@ -161,9 +161,67 @@ fn token_macros(bytes: &[u8], blanks: &mut Vec<Range<usize>>) {
                 || (next_end > next && AFTER_MACRO_KEYWORDS.contains(&&bytes[next..next_end]))
             {
                 blanks.push(at..end);
+            } else if after_parameters(bytes, at) {
+                let macro_end = paren_group_end(bytes, end).unwrap_or(end);
+                if before_body(bytes, macro_end) {
+                    blanks.push(at..macro_end);
+                }
             }
         }
         at = end;
+    }
+}
+
+/// Words that may stand between a function's parameters and its body.
+const QUALIFIERS: &[&[u8]] = &[b"const", b"volatile", b"override", b"final", b"noexcept"];
+
+/// Whether the token at `at` follows a closing `)` on the same line (maybe after qualifiers
+/// such as `const`): where a function's parameter list ends. (On a line of its own, after a
+/// macro call such as `INSTANTIATE(...)`, it is more likely a macro defining something:
+/// `TEST(Suite, Name) {`.)
+fn after_parameters(bytes: &[u8], at: usize) -> bool {
+    let mut pos = at;
+    loop {
+        while pos > 0 && matches!(bytes[pos - 1], b' ' | b'\t') {
+            pos -= 1;
+        }
+        if pos == 0 {
+            return false;
+        }
+        if bytes[pos - 1] == b')' {
+            return true;
+        }
+        let word_end = pos;
+        while pos > 0 && is_ident(bytes[pos - 1]) {
+            pos -= 1;
+        }
+        if pos == word_end || !QUALIFIERS.contains(&&bytes[pos..word_end]) {
+            return false;
+        }
+    }
+}
+
+/// Whether a function body (`{`) or constructor initializers (`:`) follow `at`, maybe after
+/// qualifiers and more macros (`() const _GLIBCXX_NOEXCEPT\n{`).
+fn before_body(bytes: &[u8], at: usize) -> bool {
+    let mut pos = at;
+    loop {
+        while pos < bytes.len() && bytes[pos].is_ascii_whitespace() {
+            pos += 1;
+        }
+        match bytes.get(pos) {
+            Some(b'{') => return true,
+            Some(b':') => return bytes.get(pos + 1) != Some(&b':'),
+            Some(&b) if is_ident_start(b) => {
+                let end = ident_end(bytes, pos);
+                let word = &bytes[pos..end];
+                if !(QUALIFIERS.contains(&word) || is_macro_name(word)) {
+                    return false;
+                }
+                pos = paren_group_end(bytes, end).unwrap_or(end);
+            }
+            _ => return false,
+        }
     }
 }
 
@@ -372,9 +430,30 @@ mod tests {
     fn a_macro_after_a_namespace_name_is_blanked() {
         assert_eq!(
             blanked("namespace std _GLIBCXX_VISIBILITY(default)\n{\n"),
-            "namespace std                              \n{\n"
+            "namespace std                             \n{\n"
         );
         assert_eq!(blank_macros("namespace a { int FOO; }"), None);
+    }
+
+    #[test]
+    fn macros_between_parameters_and_body_are_blanked() {
+        assert_eq!(
+            blanked("  begin() const _GLIBCXX_NOEXCEPT\n  { return b; }"),
+            "  begin() const                  \n  { return b; }"
+        );
+        assert_eq!(
+            blanked("void f() OVERRIDE_IF(x) {}"),
+            "void f()                {}"
+        );
+        // a cast of a constant, a declaration, a call argument stay
+        for kept in [
+            "x = (int) MAX_SIZE;",
+            "void f() NOEXCEPT;",
+            "g(a) ? FOO : b;",
+            "INSTANTIATE(A, B)\nTEST_P(A, Works) {",
+        ] {
+            assert_eq!(blank_macros(kept), None, "{kept}");
+        }
     }
 
     #[test]
