@@ -1045,3 +1045,28 @@ fn the_same_file_extracts_the_same_facts_on_every_thread() {
     // `extract_as` ignores the extension except for picking a grammar.
     assert_eq!(extract_as(Language::Rust, "lib.txt", RUST), first);
 }
+
+#[cfg(all(feature = "code-python", feature = "code-javascript"))]
+#[test]
+fn non_ascii_names_and_text_around_definitions() {
+    expect(
+        "grüße.py",
+        "# ü\ndef grüße(wer='ö'):\n    return wer\n",
+        &[(
+            "grüße",
+            SymbolKind::Function,
+            2,
+            3,
+            "def grüße(wer='ö')",
+            None,
+        )],
+    );
+    expect(
+        "café.js",
+        "/* é */ const café = () => 'é';\né; export function ß() {}\n",
+        &[
+            ("café", SymbolKind::Function, 1, 1, "const café = ()", None),
+            ("ß", SymbolKind::Function, 2, 2, "export function ß()", None),
+        ],
+    );
+}

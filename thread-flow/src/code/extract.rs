@@ -21,7 +21,7 @@
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -528,19 +528,24 @@ fn resolve_definitions(raw: &RawTags, src: &str, lines: &LineIndex) -> (Vec<Symb
 }
 
 fn resolve_imports(raw: &RawTags, src: &str, lines: &LineIndex) -> Vec<Import> {
+    // Imported names by statement, in source order.
+    let mut by_statement: HashMap<&Range<usize>, Vec<String>> = HashMap::new();
+    let mut imported: Vec<&(Range<usize>, Range<usize>)> = raw.imported.iter().collect();
+    imported.sort_by_key(|(_, name)| name.start);
+    for (statement, name) in imported {
+        let name = collapse_whitespace(text(src, name));
+        let names = by_statement.entry(statement).or_default();
+        if !name.is_empty() && !names.contains(&name) {
+            names.push(name);
+        }
+    }
     let mut imports: Vec<Import> = Vec::with_capacity(raw.imports.len());
     for (statement, module) in &raw.imports {
         let module = clean_module(text(src, module));
         if module.is_empty() {
             continue;
         }
-        let mut names: Vec<String> = Vec::new();
-        for (_, name) in raw.imported.iter().filter(|(s, _)| s == statement) {
-            let name = collapse_whitespace(text(src, name));
-            if !name.is_empty() && !names.contains(&name) {
-                names.push(name);
-            }
-        }
+        let names = by_statement.get(statement).cloned().unwrap_or_default();
         imports.push(Import {
             line: lines.line_of(statement.start),
             module,
@@ -623,11 +628,13 @@ fn signature(src: &str, range: &Range<usize>, header_end: Option<usize>) -> Stri
     let end = match header_end {
         Some(end) => end,
         None => {
-            let first_line_end = src
-                .get(range.start..)
-                .and_then(|rest| rest.find('\n'))
-                .map_or(src.len(), |i| range.start + i);
-            first_line_end.min(range.end)
+            let mut limit = range.end.min(range.start.saturating_add(FIRST_LINE_BYTES));
+            while !src.is_char_boundary(limit) {
+                limit -= 1;
+            }
+            src.get(range.start..limit)
+                .and_then(|first| first.find('\n'))
+                .map_or(limit, |i| range.start + i)
         }
     };
     let raw = src.get(start..end.max(start)).unwrap_or("");
@@ -643,12 +650,24 @@ fn signature(src: &str, range: &Range<usize>, header_end: Option<usize>) -> Stri
     out.to_owned()
 }
 
+/// How far [`header_start`] looks back for keywords, in bytes: keywords are short, and a
+/// bounded look keeps minified files (one huge line, thousands of definitions) linear.
+const HEADER_LOOK_BACK: usize = 80;
+
+/// How much of a definition's first line a signature without a body marker reads, in bytes
+/// (bounded for the same reason; far more than [`MAX_SIGNATURE_CHARS`]).
+const FIRST_LINE_BYTES: usize = 4096;
+
 /// `start` moved back over header keywords (and the spaces between them) on its line.
 fn header_start(src: &str, start: usize) -> usize {
-    let line_start = src
-        .get(..start)
-        .and_then(|before| before.rfind('\n'))
-        .map_or(0, |i| i + 1);
+    let mut window = start.saturating_sub(HEADER_LOOK_BACK);
+    while !src.is_char_boundary(window) {
+        window += 1;
+    }
+    let (line_start, at_line_start) = match src.get(window..start).and_then(|w| w.rfind('\n')) {
+        Some(i) => (window + i + 1, true),
+        None => (window, window == 0),
+    };
     let mut at = start;
     loop {
         let Some(before) = src.get(line_start..at) else {
@@ -659,8 +678,13 @@ fn header_start(src: &str, start: usize) -> usize {
             return at; // the word before is not separated by a space
         }
         let word_start = trimmed
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .map_or(0, |i| i + 1);
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        if word_start == 0 && !at_line_start {
+            return at; // the word may be cut by the look-back window
+        }
         let word = &trimmed[word_start..];
         if !HEADER_KEYWORDS.contains(&word)
             || (word_start > 0 && !trimmed[..word_start].ends_with([' ', '\t']))
@@ -776,6 +800,24 @@ mod tests {
         assert_eq!(header_start(src, add), src.find("export").expect("export"));
         let f = src.find("function").expect("function");
         assert_eq!(header_start(src, f), f);
+        assert_eq!(header_start("const x", 6), 0);
+        // Far into a long line, only the bounded window is looked at.
+        let long = format!("{}; export default x", "a".repeat(10_000));
+        let x = long.len() - 1;
+        assert_eq!(header_start(&long, x), long.find("export").expect("export"));
+        let cut = format!("{}const x", "é".repeat(40));
+        assert_eq!(header_start(&cut, cut.len() - 1), cut.len() - 1);
+        let accented = "é const x";
+        assert_eq!(header_start(accented, accented.len() - 1), 3);
+    }
+
+    #[test]
+    fn first_line_signatures_read_a_bounded_slice() {
+        let line = format!("type T = {};", "A | ".repeat(100_000));
+        let sig = signature(&line, &(0..line.len()), None);
+        assert!(sig.starts_with("type T = A | A"));
+        assert_eq!(sig.chars().count(), MAX_SIGNATURE_CHARS);
+        assert_eq!(signature("x = 1\ny", &(0..7), None), "x = 1");
     }
 
     #[test]
