@@ -251,7 +251,10 @@ enum Capture {
     Definition(Option<SymbolKind>, u32),
     /// `@reference.<x>`
     Reference(Role),
-    /// `@doc`, `@local.*`: not used.
+    /// `@local.scope` in a definition's match: the definition's parent, by name (a Go
+    /// method's receiver type), where nesting does not tell it.
+    Scope,
+    /// `@doc`, other `@local.*`: not used.
     Other,
 }
 
@@ -306,6 +309,7 @@ impl Config {
             .map(|capture| match *capture {
                 "name" => Capture::Name,
                 "ignore" => Capture::Ignore,
+                "local.scope" => Capture::Scope,
                 _ => {
                     if let Some(kind) = capture.strip_prefix("definition.") {
                         let order = kinds.iter().position(|k| *k == kind).unwrap_or_else(|| {
@@ -335,8 +339,8 @@ impl Config {
 #[derive(Default)]
 struct RawTags {
     has_errors: bool,
-    /// (range, name range, kind, order of the kind in the query)
-    definitions: Vec<(Range<usize>, Range<usize>, SymbolKind, u32)>,
+    /// (range, name range, kind, explicit parent name range)
+    definitions: Vec<(Range<usize>, Range<usize>, SymbolKind, Option<Range<usize>>)>,
     /// name range of the callee
     calls: Vec<Range<usize>>,
     /// (statement range, module range)
@@ -353,6 +357,7 @@ struct Candidate {
     pattern: usize,
     range: Range<usize>,
     capture: Capture,
+    scope: Option<Range<usize>>,
 }
 
 fn collect(worker: &mut (Parser, QueryCursor), config: &Config, content: &str) -> RawTags {
@@ -375,6 +380,7 @@ fn collect(worker: &mut (Parser, QueryCursor), config: &Config, content: &str) -
     while let Some(m) = matches.next() {
         let mut name = None;
         let mut tag = None;
+        let mut scope = None;
         let mut ignored = false;
         for c in m.captures {
             match config.captures.get(c.index as usize) {
@@ -386,6 +392,7 @@ fn collect(worker: &mut (Parser, QueryCursor), config: &Config, content: &str) -
                 Some(capture @ (Capture::Definition(..) | Capture::Reference(_))) => {
                     tag = Some((c.node, *capture));
                 }
+                Some(Capture::Scope) => scope = Some(c.node.byte_range()),
                 _ => {}
             }
         }
@@ -409,6 +416,7 @@ fn collect(worker: &mut (Parser, QueryCursor), config: &Config, content: &str) -
             pattern: m.pattern_index,
             range,
             capture,
+            scope,
         });
     }
     // One tag per name node: the earliest pattern's.
@@ -419,12 +427,13 @@ fn collect(worker: &mut (Parser, QueryCursor), config: &Config, content: &str) -
         name,
         range,
         capture,
+        scope,
         ..
     } in candidates
     {
         match capture {
-            Capture::Definition(Some(kind), order) => {
-                raw.definitions.push((range, name, kind, order));
+            Capture::Definition(Some(kind), _) => {
+                raw.definitions.push((range, name, kind, scope));
             }
             Capture::Reference(Role::Call) => raw.calls.push(name),
             Capture::Reference(Role::Import) => raw.imports.push((range, name)),
@@ -437,7 +446,7 @@ fn collect(worker: &mut (Parser, QueryCursor), config: &Config, content: &str) -
 }
 
 fn resolve_definitions(raw: &RawTags, src: &str, lines: &LineIndex) -> (Vec<Symbol>, Vec<Call>) {
-    let mut defs: Vec<&(Range<usize>, Range<usize>, SymbolKind, u32)> =
+    let mut defs: Vec<&(Range<usize>, Range<usize>, SymbolKind, Option<Range<usize>>)> =
         raw.definitions.iter().collect();
     defs.sort_by_key(|(range, name, _, _)| (range.start, Reverse(range.end), name.start));
     let mut bodies = raw.bodies.clone();
@@ -494,7 +503,7 @@ fn resolve_definitions(raw: &RawTags, src: &str, lines: &LineIndex) -> (Vec<Symb
     let mut symbols: Vec<Symbol> = defs
         .iter()
         .zip(&parents)
-        .filter_map(|((range, name_range, kind, _), parent)| {
+        .filter_map(|((range, name_range, kind, scope), parent)| {
             let name = text(src, name_range).trim();
             if name.is_empty() {
                 return None;
@@ -509,7 +518,10 @@ fn resolve_definitions(raw: &RawTags, src: &str, lines: &LineIndex) -> (Vec<Symb
                 start_line: lines.line_of(range.start),
                 end_line: lines.line_of(range.end),
                 signature: signature(src, range, header_end),
-                parent: parent.map(|p| text(src, &defs[p].1).trim().to_owned()),
+                parent: match scope {
+                    Some(scope) => Some(text(src, scope).trim().to_owned()),
+                    None => parent.map(|p| text(src, &defs[p].1).trim().to_owned()),
+                },
             })
         })
         .collect();
