@@ -339,8 +339,7 @@ impl Config {
 #[derive(Default)]
 struct RawTags {
     has_errors: bool,
-    /// (range, name range, kind, explicit parent name range)
-    definitions: Vec<(Range<usize>, Range<usize>, SymbolKind, Option<Range<usize>>)>,
+    definitions: Vec<Definition>,
     /// name range of the callee
     calls: Vec<Range<usize>>,
     /// (statement range, module range)
@@ -349,6 +348,15 @@ struct RawTags {
     imported: Vec<(Range<usize>, Range<usize>)>,
     /// byte offsets where headers end
     bodies: Vec<usize>,
+}
+
+/// A definition tag.
+struct Definition {
+    range: Range<usize>,
+    name: Range<usize>,
+    kind: SymbolKind,
+    /// The parent's name, when the query names it (`@local.scope`).
+    scope: Option<Range<usize>>,
 }
 
 /// One match's tag, before the one-tag-per-name rule.
@@ -433,7 +441,12 @@ fn collect(worker: &mut (Parser, QueryCursor), config: &Config, content: &str) -
     {
         match capture {
             Capture::Definition(Some(kind), _) => {
-                raw.definitions.push((range, name, kind, scope));
+                raw.definitions.push(Definition {
+                    range,
+                    name,
+                    kind,
+                    scope,
+                });
             }
             Capture::Reference(Role::Call) => raw.calls.push(name),
             Capture::Reference(Role::Import) => raw.imports.push((range, name)),
@@ -446,19 +459,19 @@ fn collect(worker: &mut (Parser, QueryCursor), config: &Config, content: &str) -
 }
 
 fn resolve_definitions(raw: &RawTags, src: &str, lines: &LineIndex) -> (Vec<Symbol>, Vec<Call>) {
-    let mut defs: Vec<&(Range<usize>, Range<usize>, SymbolKind, Option<Range<usize>>)> =
-        raw.definitions.iter().collect();
-    defs.sort_by_key(|(range, name, _, _)| (range.start, Reverse(range.end), name.start));
+    let mut defs: Vec<&Definition> = raw.definitions.iter().collect();
+    defs.sort_by_key(|d| (d.range.start, Reverse(d.range.end), d.name.start));
     let mut bodies = raw.bodies.clone();
     bodies.sort_unstable();
 
     // Parents: a stack of the definitions open at each definition's start.
     let mut parents: Vec<Option<usize>> = Vec::with_capacity(defs.len());
     let mut stack: Vec<usize> = Vec::new();
-    for (i, (range, _, _, _)) in defs.iter().enumerate() {
+    for (i, def) in defs.iter().enumerate() {
+        let range = &def.range;
         while stack
             .last()
-            .is_some_and(|&top| defs[top].0.end <= range.start)
+            .is_some_and(|&top| defs[top].range.end <= range.start)
         {
             stack.pop();
         }
@@ -474,17 +487,17 @@ fn resolve_definitions(raw: &RawTags, src: &str, lines: &LineIndex) -> (Vec<Symb
     let mut next = 0;
     for range in call_ranges {
         let at = range.start;
-        while next < defs.len() && defs[next].0.start <= at {
+        while next < defs.len() && defs[next].range.start <= at {
             while stack
                 .last()
-                .is_some_and(|&top| defs[top].0.end <= defs[next].0.start)
+                .is_some_and(|&top| defs[top].range.end <= defs[next].range.start)
             {
                 stack.pop();
             }
             stack.push(next);
             next += 1;
         }
-        while stack.last().is_some_and(|&top| defs[top].0.end <= at) {
+        while stack.last().is_some_and(|&top| defs[top].range.end <= at) {
             stack.pop();
         }
         let callee = text(src, range);
@@ -493,7 +506,7 @@ fn resolve_definitions(raw: &RawTags, src: &str, lines: &LineIndex) -> (Vec<Symb
         }
         calls.push(Call {
             line: lines.line_of(at),
-            caller: stack.last().map(|&d| text(src, &defs[d].1).to_owned()),
+            caller: stack.last().map(|&d| text(src, &defs[d].name).to_owned()),
             callee: callee.to_owned(),
         });
     }
@@ -503,7 +516,13 @@ fn resolve_definitions(raw: &RawTags, src: &str, lines: &LineIndex) -> (Vec<Symb
     let mut symbols: Vec<Symbol> = defs
         .iter()
         .zip(&parents)
-        .filter_map(|((range, name_range, kind, scope), parent)| {
+        .filter_map(|(def, parent)| {
+            let Definition {
+                range,
+                name: name_range,
+                kind,
+                scope,
+            } = def;
             let name = text(src, name_range).trim();
             if name.is_empty() {
                 return None;
@@ -520,7 +539,7 @@ fn resolve_definitions(raw: &RawTags, src: &str, lines: &LineIndex) -> (Vec<Symb
                 signature: signature(src, range, header_end),
                 parent: match scope {
                     Some(scope) => Some(text(src, scope).trim().to_owned()),
-                    None => parent.map(|p| text(src, &defs[p].1).trim().to_owned()),
+                    None => parent.map(|p| text(src, &defs[p].name).trim().to_owned()),
                 },
             })
         })
