@@ -21,6 +21,9 @@
 //!   on the same node. An import without names imports the whole module.
 //! - `@reference.body`: captured together with `@name` on the token where a definition's
 //!   header ends (its `{`, `:`, `=` or `=>`); the signature is the text before it.
+//! - `@local.scope` in a definition's pattern: the node whose text is the definition's parent
+//!   (a Go method's receiver type); without it the parent is the innermost enclosing
+//!   definition.
 //! - other references (`@reference.type`, `@reference.class`, ...) are ignored.
 //! - helper captures for predicates must be named `@local.reference` (the only name
 //!   `tree-sitter-tags` accepts without meaning).
