@@ -42,7 +42,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use thread_flow::code::{Language, extract_as};
+use thread_flow::code::{Language, extract, extract_as};
 
 /// Files over this size are skipped, as the code index skips them.
 const MAX_FILE_BYTES: u64 = 2 * 1024 * 1024;
@@ -241,7 +241,7 @@ fn run_ctags(ctags: &str, files: &[Source]) -> Result<HashMap<String, Vec<Expect
             .entry(field("path").to_owned())
             .or_default()
             .push(Expected {
-                name: comparable(field("name")).to_owned(),
+                name: comparable(field("name")),
                 line: line_no,
                 kind: format!("{} {}", field("language"), field("kind")),
                 category,
@@ -261,17 +261,22 @@ fn run_ctags(ctags: &str, files: &[Source]) -> Result<HashMap<String, Vec<Expect
 }
 
 /// A name as both sides compare it: without the `#` of a JavaScript private name, which
-/// ctags leaves out (`#dispose` is reported as `dispose`).
-fn comparable(name: &str) -> &str {
-    name.strip_prefix('#').unwrap_or(name)
+/// ctags leaves out (`#dispose` is reported as `dispose`), and without whitespace, which
+/// ctags puts into C++ operators (`operator =` for the source's `operator=`).
+fn comparable(name: &str) -> String {
+    name.strip_prefix('#')
+        .unwrap_or(name)
+        .split_whitespace()
+        .collect()
 }
 
 /// Our definitions of one file: name -> (start, end) ranges.
 type Found = HashMap<String, Vec<(u32, u32)>>;
 
 /// Extracts every file on all cores; files that are not UTF-8 are left out (the index skips
-/// them too). Returns the facts by path and the bytes read.
-fn extract_all(files: &[Source]) -> (HashMap<String, Found>, u64) {
+/// them too). Returns the language each file was read as and its definitions, by path, and
+/// the bytes read.
+fn extract_all(files: &[Source]) -> (HashMap<String, (Language, Found)>, u64) {
     let next = AtomicUsize::new(0);
     let results = Mutex::new(HashMap::with_capacity(files.len()));
     let bytes = AtomicUsize::new(0);
@@ -286,16 +291,18 @@ fn extract_all(files: &[Source]) -> (HashMap<String, Found>, u64) {
                         continue;
                     };
                     bytes.fetch_add(content.len(), Ordering::Relaxed);
-                    let facts = extract_as(file.lang, &file.path, &content);
+                    // `extract` also decides what a `.h` header is (C or C++)
+                    let facts = extract(&file.path, &content)
+                        .unwrap_or_else(|| extract_as(file.lang, &file.path, &content));
                     let mut found: Found = HashMap::new();
                     for s in facts.symbols {
                         found
-                            .entry(comparable(&s.name).to_owned())
+                            .entry(comparable(&s.name))
                             .or_default()
                             .push((s.start_line, s.end_line));
                     }
                     if let Ok(mut results) = results.lock() {
-                        results.insert(file.path.clone(), found);
+                        results.insert(file.path.clone(), (facts.lang, found));
                     }
                 }
             });
@@ -378,10 +385,6 @@ fn main() -> ExitCode {
         }
     };
     let files = list_files(&options);
-    let mut per_lang_files: BTreeMap<Language, u64> = BTreeMap::new();
-    for f in &files {
-        *per_lang_files.entry(f.lang).or_default() += 1;
-    }
     eprintln!("{} files to read", files.len());
 
     let started = Instant::now();
@@ -400,14 +403,19 @@ fn main() -> ExitCode {
     let cpu_between = process_cpu_seconds();
     let parse_time = parse_all(&files);
     let cpu_after = process_cpu_seconds();
+    let mut per_lang_files: BTreeMap<Language, u64> = BTreeMap::new();
+    for (lang, _) in ours.values() {
+        *per_lang_files.entry(*lang).or_default() += 1;
+    }
 
     let mut tallies: BTreeMap<(Language, &'static str), Tally> = BTreeMap::new();
     let mut totals: BTreeMap<Language, Tally> = BTreeMap::new();
     let mut misses: BTreeMap<Language, Vec<String>> = BTreeMap::new();
     for file in &files {
-        let Some(found) = ours.get(&file.path) else {
+        let Some((lang, found)) = ours.get(&file.path) else {
             continue; // not UTF-8: the index does not read it either
         };
+        let lang = *lang;
         let Some(wanted) = expected.get(&file.path) else {
             continue;
         };
@@ -417,13 +425,10 @@ fn main() -> ExitCode {
                     .iter()
                     .any(|&(start, end)| start <= want.line && want.line <= end)
             });
-            tallies
-                .entry((file.lang, want.category))
-                .or_default()
-                .add(hit);
-            totals.entry(file.lang).or_default().add(hit);
+            tallies.entry((lang, want.category)).or_default().add(hit);
+            totals.entry(lang).or_default().add(hit);
             if !hit {
-                misses.entry(file.lang).or_default().push(format!(
+                misses.entry(lang).or_default().push(format!(
                     "{}:{} {} ({})",
                     file.path, want.line, want.name, want.kind
                 ));

@@ -930,6 +930,7 @@ type ID = string
 func (p Point) Area() float64 {
 	return 0
 }
+func (p *Pair[T]) Scale(f T) {}
 
 func Describe(s Shape) string {
 	return fmt.Sprintf("%v", str.ToUpper("x"))
@@ -966,19 +967,28 @@ func Describe(s Shape) string {
                 Some("Shape"),
             ),
             ("ID", SymbolKind::Type, 18, 18, "type ID = string", None),
+            // A method's parent is its receiver's type.
             (
                 "Area",
                 SymbolKind::Method,
                 20,
                 22,
                 "func (p Point) Area() float64",
-                None,
+                Some("Point"),
+            ),
+            (
+                "Scale",
+                SymbolKind::Method,
+                23,
+                23,
+                "func (p *Pair[T]) Scale(f T)",
+                Some("Pair"),
             ),
             (
                 "Describe",
                 SymbolKind::Function,
-                24,
-                26,
+                25,
+                27,
                 "func Describe(s Shape) string",
                 None,
             ),
@@ -991,8 +1001,8 @@ func Describe(s Shape) string {
     assert_eq!(
         calls("shapes.go", src),
         vec![
-            call(25, Some("Describe"), "Sprintf"),
-            call(25, Some("Describe"), "ToUpper"),
+            call(26, Some("Describe"), "Sprintf"),
+            call(26, Some("Describe"), "ToUpper"),
         ]
     );
 }
@@ -1044,4 +1054,29 @@ fn the_same_file_extracts_the_same_facts_on_every_thread() {
     }
     // `extract_as` ignores the extension except for picking a grammar.
     assert_eq!(extract_as(Language::Rust, "lib.txt", RUST), first);
+}
+
+#[cfg(all(feature = "code-python", feature = "code-javascript"))]
+#[test]
+fn non_ascii_names_and_text_around_definitions() {
+    expect(
+        "grüße.py",
+        "# ü\ndef grüße(wer='ö'):\n    return wer\n",
+        &[(
+            "grüße",
+            SymbolKind::Function,
+            2,
+            3,
+            "def grüße(wer='ö')",
+            None,
+        )],
+    );
+    expect(
+        "café.js",
+        "/* é */ const café = () => 'é';\né; export function ß() {}\n",
+        &[
+            ("café", SymbolKind::Function, 1, 1, "const café = ()", None),
+            ("ß", SymbolKind::Function, 2, 2, "export function ß()", None),
+        ],
+    );
 }

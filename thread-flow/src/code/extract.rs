@@ -21,7 +21,7 @@
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -196,8 +196,11 @@ pub const MAX_SIGNATURE_CHARS: usize = 240;
 
 /// Reads `content` as the language of `path`. `None` when the extension is not supported
 /// (or its language's feature is off).
+///
+/// A `.h` header is read as C, or as C++ when it looks like C++ (`namespace`, `class`,
+/// `template <`, ...) and both languages are on; [`FileFacts::lang`] says which.
 pub fn extract(path: &str, content: &str) -> Option<FileFacts> {
-    let lang = Language::from_path(path)?;
+    let lang = lang::refine(Language::from_path(path)?, path, content);
     Some(extract_as(lang, path, content))
 }
 
@@ -220,9 +223,13 @@ pub fn extract_as(lang: Language, path: &str, content: &str) -> FileFacts {
     let Some(config) = config(lang, path) else {
         return facts;
     };
-    let raw = WORKER.with_borrow_mut(|worker| collect(worker, config, content));
+    // The parser may read a prepared copy (same offsets); names come from `content`.
+    let prepared = lang::prepare(lang, content);
+    let parsed = prepared.as_deref().unwrap_or(content);
+    let raw = WORKER.with_borrow_mut(|worker| collect(worker, config, parsed));
     facts.has_errors = raw.has_errors;
-    let (symbols, calls) = resolve_definitions(&raw, content, &lines);
+    let (mut symbols, mut calls) = resolve_definitions(&raw, content, &lines);
+    lang::finish(lang, &mut symbols, &mut calls);
     facts.symbols = symbols;
     facts.calls = calls;
     facts.imports = resolve_imports(&raw, content, &lines);
@@ -251,7 +258,10 @@ enum Capture {
     Definition(Option<SymbolKind>, u32),
     /// `@reference.<x>`
     Reference(Role),
-    /// `@doc`, `@local.*`: not used.
+    /// `@local.scope` in a definition's match: the definition's parent, by name (a Go
+    /// method's receiver type), where nesting does not tell it.
+    Scope,
+    /// `@doc`, other `@local.*`: not used.
     Other,
 }
 
@@ -306,6 +316,7 @@ impl Config {
             .map(|capture| match *capture {
                 "name" => Capture::Name,
                 "ignore" => Capture::Ignore,
+                "local.scope" => Capture::Scope,
                 _ => {
                     if let Some(kind) = capture.strip_prefix("definition.") {
                         let order = kinds.iter().position(|k| *k == kind).unwrap_or_else(|| {
@@ -335,8 +346,7 @@ impl Config {
 #[derive(Default)]
 struct RawTags {
     has_errors: bool,
-    /// (range, name range, kind, order of the kind in the query)
-    definitions: Vec<(Range<usize>, Range<usize>, SymbolKind, u32)>,
+    definitions: Vec<Definition>,
     /// name range of the callee
     calls: Vec<Range<usize>>,
     /// (statement range, module range)
@@ -347,12 +357,22 @@ struct RawTags {
     bodies: Vec<usize>,
 }
 
+/// A definition tag.
+struct Definition {
+    range: Range<usize>,
+    name: Range<usize>,
+    kind: SymbolKind,
+    /// The parent's name, when the query names it (`@local.scope`).
+    scope: Option<Range<usize>>,
+}
+
 /// One match's tag, before the one-tag-per-name rule.
 struct Candidate {
     name: Range<usize>,
     pattern: usize,
     range: Range<usize>,
     capture: Capture,
+    scope: Option<Range<usize>>,
 }
 
 fn collect(worker: &mut (Parser, QueryCursor), config: &Config, content: &str) -> RawTags {
@@ -375,6 +395,7 @@ fn collect(worker: &mut (Parser, QueryCursor), config: &Config, content: &str) -
     while let Some(m) = matches.next() {
         let mut name = None;
         let mut tag = None;
+        let mut scope = None;
         let mut ignored = false;
         for c in m.captures {
             match config.captures.get(c.index as usize) {
@@ -386,6 +407,7 @@ fn collect(worker: &mut (Parser, QueryCursor), config: &Config, content: &str) -
                 Some(capture @ (Capture::Definition(..) | Capture::Reference(_))) => {
                     tag = Some((c.node, *capture));
                 }
+                Some(Capture::Scope) => scope = Some(c.node.byte_range()),
                 _ => {}
             }
         }
@@ -409,6 +431,7 @@ fn collect(worker: &mut (Parser, QueryCursor), config: &Config, content: &str) -
             pattern: m.pattern_index,
             range,
             capture,
+            scope,
         });
     }
     // One tag per name node: the earliest pattern's.
@@ -419,12 +442,18 @@ fn collect(worker: &mut (Parser, QueryCursor), config: &Config, content: &str) -
         name,
         range,
         capture,
+        scope,
         ..
     } in candidates
     {
         match capture {
-            Capture::Definition(Some(kind), order) => {
-                raw.definitions.push((range, name, kind, order));
+            Capture::Definition(Some(kind), _) => {
+                raw.definitions.push(Definition {
+                    range,
+                    name,
+                    kind,
+                    scope,
+                });
             }
             Capture::Reference(Role::Call) => raw.calls.push(name),
             Capture::Reference(Role::Import) => raw.imports.push((range, name)),
@@ -437,19 +466,19 @@ fn collect(worker: &mut (Parser, QueryCursor), config: &Config, content: &str) -
 }
 
 fn resolve_definitions(raw: &RawTags, src: &str, lines: &LineIndex) -> (Vec<Symbol>, Vec<Call>) {
-    let mut defs: Vec<&(Range<usize>, Range<usize>, SymbolKind, u32)> =
-        raw.definitions.iter().collect();
-    defs.sort_by_key(|(range, name, _, _)| (range.start, Reverse(range.end), name.start));
+    let mut defs: Vec<&Definition> = raw.definitions.iter().collect();
+    defs.sort_by_key(|d| (d.range.start, Reverse(d.range.end), d.name.start));
     let mut bodies = raw.bodies.clone();
     bodies.sort_unstable();
 
     // Parents: a stack of the definitions open at each definition's start.
     let mut parents: Vec<Option<usize>> = Vec::with_capacity(defs.len());
     let mut stack: Vec<usize> = Vec::new();
-    for (i, (range, _, _, _)) in defs.iter().enumerate() {
+    for (i, def) in defs.iter().enumerate() {
+        let range = &def.range;
         while stack
             .last()
-            .is_some_and(|&top| defs[top].0.end <= range.start)
+            .is_some_and(|&top| defs[top].range.end <= range.start)
         {
             stack.pop();
         }
@@ -465,17 +494,17 @@ fn resolve_definitions(raw: &RawTags, src: &str, lines: &LineIndex) -> (Vec<Symb
     let mut next = 0;
     for range in call_ranges {
         let at = range.start;
-        while next < defs.len() && defs[next].0.start <= at {
+        while next < defs.len() && defs[next].range.start <= at {
             while stack
                 .last()
-                .is_some_and(|&top| defs[top].0.end <= defs[next].0.start)
+                .is_some_and(|&top| defs[top].range.end <= defs[next].range.start)
             {
                 stack.pop();
             }
             stack.push(next);
             next += 1;
         }
-        while stack.last().is_some_and(|&top| defs[top].0.end <= at) {
+        while stack.last().is_some_and(|&top| defs[top].range.end <= at) {
             stack.pop();
         }
         let callee = text(src, range);
@@ -484,7 +513,7 @@ fn resolve_definitions(raw: &RawTags, src: &str, lines: &LineIndex) -> (Vec<Symb
         }
         calls.push(Call {
             line: lines.line_of(at),
-            caller: stack.last().map(|&d| text(src, &defs[d].1).to_owned()),
+            caller: stack.last().map(|&d| text(src, &defs[d].name).to_owned()),
             callee: callee.to_owned(),
         });
     }
@@ -494,7 +523,13 @@ fn resolve_definitions(raw: &RawTags, src: &str, lines: &LineIndex) -> (Vec<Symb
     let mut symbols: Vec<Symbol> = defs
         .iter()
         .zip(&parents)
-        .filter_map(|((range, name_range, kind, _), parent)| {
+        .filter_map(|(def, parent)| {
+            let Definition {
+                range,
+                name: name_range,
+                kind,
+                scope,
+            } = def;
             let name = text(src, name_range).trim();
             if name.is_empty() {
                 return None;
@@ -507,9 +542,13 @@ fn resolve_definitions(raw: &RawTags, src: &str, lines: &LineIndex) -> (Vec<Symb
                 name: name.to_owned(),
                 kind: *kind,
                 start_line: lines.line_of(range.start),
-                end_line: lines.line_of(range.end),
+                // the last byte's line: a node may end with its line break (`#define`)
+                end_line: lines.line_of(range.end.saturating_sub(1).max(range.start)),
                 signature: signature(src, range, header_end),
-                parent: parent.map(|p| text(src, &defs[p].1).trim().to_owned()),
+                parent: match scope {
+                    Some(scope) => Some(text(src, scope).trim().to_owned()),
+                    None => parent.map(|p| text(src, &defs[p].name).trim().to_owned()),
+                },
             })
         })
         .collect();
@@ -528,19 +567,24 @@ fn resolve_definitions(raw: &RawTags, src: &str, lines: &LineIndex) -> (Vec<Symb
 }
 
 fn resolve_imports(raw: &RawTags, src: &str, lines: &LineIndex) -> Vec<Import> {
+    // Imported names by statement, in source order.
+    let mut by_statement: HashMap<&Range<usize>, Vec<String>> = HashMap::new();
+    let mut imported: Vec<&(Range<usize>, Range<usize>)> = raw.imported.iter().collect();
+    imported.sort_by_key(|(_, name)| name.start);
+    for (statement, name) in imported {
+        let name = collapse_whitespace(text(src, name));
+        let names = by_statement.entry(statement).or_default();
+        if !name.is_empty() && !names.contains(&name) {
+            names.push(name);
+        }
+    }
     let mut imports: Vec<Import> = Vec::with_capacity(raw.imports.len());
     for (statement, module) in &raw.imports {
         let module = clean_module(text(src, module));
         if module.is_empty() {
             continue;
         }
-        let mut names: Vec<String> = Vec::new();
-        for (_, name) in raw.imported.iter().filter(|(s, _)| s == statement) {
-            let name = collapse_whitespace(text(src, name));
-            if !name.is_empty() && !names.contains(&name) {
-                names.push(name);
-            }
-        }
+        let names = by_statement.get(statement).cloned().unwrap_or_default();
         imports.push(Import {
             line: lines.line_of(statement.start),
             module,
@@ -623,11 +667,13 @@ fn signature(src: &str, range: &Range<usize>, header_end: Option<usize>) -> Stri
     let end = match header_end {
         Some(end) => end,
         None => {
-            let first_line_end = src
-                .get(range.start..)
-                .and_then(|rest| rest.find('\n'))
-                .map_or(src.len(), |i| range.start + i);
-            first_line_end.min(range.end)
+            let mut limit = range.end.min(range.start.saturating_add(FIRST_LINE_BYTES));
+            while !src.is_char_boundary(limit) {
+                limit -= 1;
+            }
+            src.get(range.start..limit)
+                .and_then(|first| first.find('\n'))
+                .map_or(limit, |i| range.start + i)
         }
     };
     let raw = src.get(start..end.max(start)).unwrap_or("");
@@ -643,12 +689,24 @@ fn signature(src: &str, range: &Range<usize>, header_end: Option<usize>) -> Stri
     out.to_owned()
 }
 
+/// How far [`header_start`] looks back for keywords, in bytes: keywords are short, and a
+/// bounded look keeps minified files (one huge line, thousands of definitions) linear.
+const HEADER_LOOK_BACK: usize = 80;
+
+/// How much of a definition's first line a signature without a body marker reads, in bytes
+/// (bounded for the same reason; far more than [`MAX_SIGNATURE_CHARS`]).
+const FIRST_LINE_BYTES: usize = 4096;
+
 /// `start` moved back over header keywords (and the spaces between them) on its line.
 fn header_start(src: &str, start: usize) -> usize {
-    let line_start = src
-        .get(..start)
-        .and_then(|before| before.rfind('\n'))
-        .map_or(0, |i| i + 1);
+    let mut window = start.saturating_sub(HEADER_LOOK_BACK);
+    while !src.is_char_boundary(window) {
+        window += 1;
+    }
+    let (line_start, at_line_start) = match src.get(window..start).and_then(|w| w.rfind('\n')) {
+        Some(i) => (window + i + 1, true),
+        None => (window, window == 0),
+    };
     let mut at = start;
     loop {
         let Some(before) = src.get(line_start..at) else {
@@ -659,8 +717,13 @@ fn header_start(src: &str, start: usize) -> usize {
             return at; // the word before is not separated by a space
         }
         let word_start = trimmed
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .map_or(0, |i| i + 1);
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        if word_start == 0 && !at_line_start {
+            return at; // the word may be cut by the look-back window
+        }
         let word = &trimmed[word_start..];
         if !HEADER_KEYWORDS.contains(&word)
             || (word_start > 0 && !trimmed[..word_start].ends_with([' ', '\t']))
@@ -776,6 +839,24 @@ mod tests {
         assert_eq!(header_start(src, add), src.find("export").expect("export"));
         let f = src.find("function").expect("function");
         assert_eq!(header_start(src, f), f);
+        assert_eq!(header_start("const x", 6), 0);
+        // Far into a long line, only the bounded window is looked at.
+        let long = format!("{}; export default x", "a".repeat(10_000));
+        let x = long.len() - 1;
+        assert_eq!(header_start(&long, x), long.find("export").expect("export"));
+        let cut = format!("{}const x", "é".repeat(40));
+        assert_eq!(header_start(&cut, cut.len() - 1), cut.len() - 1);
+        let accented = "é const x";
+        assert_eq!(header_start(accented, accented.len() - 1), 3);
+    }
+
+    #[test]
+    fn first_line_signatures_read_a_bounded_slice() {
+        let line = format!("type T = {};", "A | ".repeat(100_000));
+        let sig = signature(&line, &(0..line.len()), None);
+        assert!(sig.starts_with("type T = A | A"));
+        assert_eq!(sig.chars().count(), MAX_SIGNATURE_CHARS);
+        assert_eq!(signature("x = 1\ny", &(0..7), None), "x = 1");
     }
 
     #[test]

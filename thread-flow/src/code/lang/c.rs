@@ -1,4 +1,8 @@
-//! C: `tree-sitter-c` and its `tags.scm`, after `queries/c.scm` (baseline: imports).
+//! C: `tree-sitter-c` and its `tags.scm`, after `queries/c.scm`, which gives structs,
+//! unions, enums, typedefs (also of function pointers and arrays) and macros their kinds,
+//! spans functions over their bodies, keeps prototypes out, and adds `#include` imports,
+//! calls and header ends. Macros tree-sitter cannot read around are blanked before parsing
+//! ([`prepare`]).
 
 use super::{Spec, first_grammar, standard_kind};
 
@@ -11,4 +15,9 @@ pub(super) static SPEC: Spec = Spec {
 
 fn grammar() -> tree_sitter::Language {
     tree_sitter_c::LANGUAGE.into()
+}
+
+/// The text the parser reads: see `cmacros.rs`.
+pub(super) fn prepare(content: &str) -> Option<String> {
+    super::cmacros::blank_macros(content)
 }

@@ -1,5 +1,9 @@
 //! C#: `tree-sitter-c-sharp` with `queries/csharp.scm` only. The grammar's `tags.scm` cannot
-//! be used as it is: it has a `@module` capture, which `tree-sitter-tags` rejects.
+//! be used as it is: it has a `@module` capture, which `tree-sitter-tags` rejects. Ours has
+//! its definitions (classes, interfaces, methods, namespaces) plus records, structs, enums,
+//! delegates and `using` aliases (as types), file-scoped namespaces, constructors,
+//! finalizers, local functions, `using` imports, calls (also `a?.F()`, `F<T>()`,
+//! `new T()`) and header ends. Properties, events, indexers and operators are not indexed.
 
 use super::{Spec, first_grammar, standard_kind};
 

@@ -1,4 +1,7 @@
-//! Java: `tree-sitter-java` and its `tags.scm`, after `queries/java.scm` (baseline: imports).
+//! Java: `tree-sitter-java` and its `tags.scm` (classes, interfaces, methods, method calls),
+//! after `queries/java.scm`, which adds enums, records, annotation types (as interfaces) and
+//! their elements, constructors, the package (as a module), imports, `new T(...)` calls and
+//! header ends.
 
 use super::{Spec, first_grammar, standard_kind};
 

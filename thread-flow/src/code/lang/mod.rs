@@ -21,14 +21,19 @@
 //!   on the same node. An import without names imports the whole module.
 //! - `@reference.body`: captured together with `@name` on the token where a definition's
 //!   header ends (its `{`, `:`, `=` or `=>`); the signature is the text before it.
+//! - `@local.scope` in a definition's pattern: the node whose text is the definition's parent
+//!   (a Go method's receiver type); without it the parent is the innermost enclosing
+//!   definition.
 //! - other references (`@reference.type`, `@reference.class`, ...) are ignored.
 //! - helper captures for predicates must be named `@local.reference` (the only name
 //!   `tree-sitter-tags` accepts without meaning).
 
-use super::{Language, SymbolKind};
+use super::{Call, Language, Symbol, SymbolKind};
 
 #[cfg(feature = "code-c")]
 mod c;
+#[cfg(any(feature = "code-c", feature = "code-cpp"))]
+mod cmacros;
 #[cfg(feature = "code-cpp")]
 mod cpp;
 #[cfg(feature = "code-csharp")]
@@ -99,4 +104,45 @@ pub(crate) fn first_grammar(_path: &str) -> usize {
 #[allow(dead_code)] // unused in some feature combinations
 pub(crate) fn standard_kind(name: &str) -> Option<SymbolKind> {
     SymbolKind::parse(name)
+}
+
+/// The text the parser should read for `lang`, when it differs from `content`: the same
+/// length and line breaks, so every byte offset of the parse points into `content`, from which
+/// names and signatures are taken. C and C++ blank macros tree-sitter cannot read around
+/// (`cmacros.rs`); `None` for the others.
+#[allow(unused_variables)] // `content` is unused without C and C++
+pub(crate) fn prepare(lang: Language, content: &str) -> Option<String> {
+    match lang {
+        #[cfg(feature = "code-c")]
+        Language::C => c::prepare(content),
+        #[cfg(feature = "code-cpp")]
+        Language::Cpp => cpp::prepare(content),
+        _ => None,
+    }
+}
+
+/// Per-language fixes of the final symbols and calls that queries cannot express (Ruby
+/// accessors are named after symbols: `attr_writer :a` defines `a=`).
+#[allow(unused_variables, clippy::ptr_arg)] // unused without Ruby, which adds symbols
+pub(crate) fn finish(lang: Language, symbols: &mut Vec<Symbol>, calls: &mut Vec<Call>) {
+    #[cfg(feature = "code-ruby")]
+    if lang == Language::Ruby {
+        ruby::finish(symbols, calls);
+    }
+}
+
+/// The language to read `content` as, given the one its extension names: a `.h` header that
+/// looks like C++ (`cpp.rs`) is read as C++ when both languages are on.
+#[allow(unused_variables)] // without C and C++ nothing is refined
+pub(crate) fn refine(lang: Language, path: &str, content: &str) -> Language {
+    #[cfg(all(feature = "code-c", feature = "code-cpp"))]
+    if lang == Language::C
+        && path
+            .rsplit_once('.')
+            .is_some_and(|(_, ext)| ext.eq_ignore_ascii_case("h"))
+        && cpp::is_cpp_header(content)
+    {
+        return Language::Cpp;
+    }
+    lang
 }

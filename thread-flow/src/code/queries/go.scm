@@ -2,6 +2,17 @@
 ; Earlier patterns win over later ones (and over the grammar's tags.scm) for the same name.
 
 (function_declaration name: (identifier) @name) @definition.function
+; methods: the receiver's type is the parent
+(method_declaration
+  receiver: (parameter_list
+    (parameter_declaration
+      type: [
+        (type_identifier) @local.scope
+        (pointer_type (type_identifier) @local.scope)
+        (generic_type type: (type_identifier) @local.scope)
+        (pointer_type (generic_type type: (type_identifier) @local.scope))
+      ]))
+  name: (field_identifier) @name) @definition.method
 (method_declaration name: (field_identifier) @name) @definition.method
 (type_spec name: (type_identifier) @name type: (struct_type)) @definition.struct
 (type_spec name: (type_identifier) @name type: (interface_type)) @definition.interface
