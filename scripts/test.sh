@@ -41,6 +41,10 @@ if [ "$(id -u)" = 0 ]; then
   command -v runuser >/dev/null 2>&1 || [ -x /usr/sbin/runuser ] || [ -x /sbin/runuser ] || missing "running as root needs runuser (Debian: apt-get install util-linux) to start PostgreSQL as the postgres user."
 fi
 
+# Universal Ctags: the oracle the code-intelligence tests compare symbol recall with.
+command -v ctags >/dev/null 2>&1 && ctags --version 2>/dev/null | grep -q "Universal Ctags" \
+  || missing "Universal Ctags (ctags) not found: install it (Debian/Ubuntu: apt-get install universal-ctags; macOS: brew install universal-ctags), then run this again."
+
 if [ -f tests/d1-server/package.json ]; then
   (cd tests/d1-server && npm ci --no-audit --no-fund --loglevel=error)
 fi
