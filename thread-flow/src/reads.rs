@@ -695,7 +695,7 @@ fn key_indices(schema: &TableSchema) -> Vec<usize> {
 }
 
 /// Decodes rows read with a [`select`] statement (values in schema column order).
-fn decode_rows<T: D1Target>(
+pub(crate) fn decode_rows<T: D1Target>(
     rows: Vec<Vec<Value>>,
     encoding: crate::sql::Encoding,
 ) -> Result<Vec<T>> {

@@ -622,26 +622,8 @@ impl<T: D1Target> D1Table<T> {
         else {
             return Ok(None);
         };
-        let values = select::decode_row(schema, row, encoding).map_err(|e| match e {
-            Error::Decode {
-                table,
-                column,
-                message,
-                ..
-            } => Error::Decode {
-                table,
-                column,
-                key: Some(rendered.clone()),
-                message,
-            },
-            other => other,
-        })?;
-        let key_indices: Vec<usize> = schema
-            .primary_key
-            .iter()
-            .filter_map(|k| schema.columns.iter().position(|c| c.name == *k))
-            .collect();
-        crate::reads::from_row::<T>(values, &key_indices).map(Some)
+        // Decode errors name the row key (read from the row, as every typed read does).
+        Ok(crate::reads::decode_rows::<T>(vec![row], encoding)?.pop())
     }
 
     /// Rows in the table.
