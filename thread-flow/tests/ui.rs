@@ -2,9 +2,11 @@
 //! must compile.
 //!
 //! The `.stderr` files are rustc's own output and change between compiler versions, so they
-//! are pinned to the toolchain of this project (rustc 1.95). Regenerate after an intended
-//! change with `TRYBUILD=overwrite cargo test -p thread-flow --features uuid,chrono --test ui`
-//! and review every changed file.
+//! are pinned to the toolchain of this project (rustc 1.95) and to the features the README's
+//! test command builds with (`--all-features`: rustc lists some implementors of a trait, and
+//! features add implementors such as `code::Language`). Regenerate after an intended change
+//! with `TRYBUILD=overwrite cargo test -p thread-flow --all-features --test ui` and review
+//! every changed file.
 
 use std::process::Command;
 
