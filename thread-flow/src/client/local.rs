@@ -629,6 +629,17 @@ fn transaction_control(sql: &str) -> Option<String> {
 /// An error the local transport raises itself, mimicking D1's answer (code 7500).
 fn api_error(message: String, hint: Option<String>) -> Error {
     let kind = DatabaseErrorKind::from_sqlite_message(&message).unwrap_or(DatabaseErrorKind::Other);
+    d1_shaped_error(message, hint, kind, None)
+}
+
+/// A D1-shaped SQL error (code 7500) from the local transport, with SQLite's error as its
+/// source when there is one.
+fn d1_shaped_error(
+    message: String,
+    hint: Option<String>,
+    kind: DatabaseErrorKind,
+    source: Option<rusqlite::Error>,
+) -> Error {
     Error::Api {
         status: None,
         code: Some(SQL_ERROR_CODE),
@@ -639,7 +650,7 @@ fn api_error(message: String, hint: Option<String>) -> Error {
         hint,
         stopped: None,
         kind,
-        source: None,
+        source: source.map(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>),
     }
 }
 
@@ -705,16 +716,6 @@ fn sql_error(e: rusqlite::Error) -> Error {
         ),
         other => (other.to_string(), None),
     };
-    Error::Api {
-        status: None,
-        code: Some(SQL_ERROR_CODE),
-        message,
-        table: None,
-        first_key: None,
-        attempts: 1,
-        hint,
-        stopped: None,
-        kind: sqlite_kind(&e),
-        source: Some(Box::new(e)),
-    }
+    let kind = sqlite_kind(&e);
+    d1_shaped_error(message, hint, kind, Some(e))
 }
