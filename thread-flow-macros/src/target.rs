@@ -123,6 +123,36 @@ impl<'a> Codec<'a> {
     }
 }
 
+impl Codec<'_> {
+    /// A function `fn(Value) -> Result<Value, ValueError>` that decodes a value in the
+    /// column's storage form as the field's type and encodes it again: `D1Value::reencode` for
+    /// a plain field, else `encode(decode(value))` with this codec's own expressions. `name` is
+    /// the nested function's name when one is needed; the tokens define it and name it.
+    fn reencode(&self, krate: &Path, name: &syn::Ident) -> (TokenStream, TokenStream) {
+        match self {
+            Codec::Value { ty } => (
+                TokenStream::new(),
+                quote_spanned!(ty.span()=> <#ty as #krate::D1Value>::reencode),
+            ),
+            Codec::Override { ty, .. } | Codec::Json { ty, .. } => {
+                let dec = self.decode(krate, &quote!(value));
+                let enc = self.encode(krate, &quote!(&decoded));
+                (
+                    quote! {
+                        fn #name(
+                            value: #krate::Value,
+                        ) -> #krate::__private::Result<#krate::Value, #krate::ValueError> {
+                            let decoded: #ty = #dec?;
+                            #enc
+                        }
+                    },
+                    quote!(#name),
+                )
+            }
+        }
+    }
+}
+
 fn string(krate: &Path, s: &str) -> TokenStream {
     quote!(#krate::__private::String::from(#s))
 }
@@ -327,6 +357,13 @@ fn generate(table: &Table<'_>, checked: &Checked) -> TokenStream {
         }
     }
 
+    // --- per-column codecs for values arriving in storage form (the ReCoco export) ---
+    let (codec_fns, codec_refs): (Vec<TokenStream>, Vec<TokenStream>) = columns
+        .iter()
+        .enumerate()
+        .map(|(i, f)| Codec::of(f).reencode(krate, &format_ident!("__reencode_column{}", i)))
+        .unzip();
+
     let lookups = lookup_functions(table, &checked.lookups);
 
     quote! {
@@ -383,6 +420,17 @@ fn generate(table: &Table<'_>, checked: &Checked) -> TokenStream {
                     return #krate::__private::Result::Err(#krate::__private::extra_values(#n_columns, len));
                 }
                 #krate::__private::Result::Ok(#ident { #(#inits),* })
+            }
+
+            fn column_codecs() -> &'static [fn(
+                #krate::Value,
+            ) -> #krate::__private::Result<#krate::Value, #krate::ValueError>] {
+                #(#codec_fns)*
+                static CODECS: [fn(
+                    #krate::Value,
+                ) -> #krate::__private::Result<#krate::Value, #krate::ValueError>; #n_columns] =
+                    [#(#codec_refs),*];
+                &CODECS
             }
         }
 

@@ -41,14 +41,13 @@ mod types;
 use std::sync::{Arc, OnceLock};
 
 pub use batch::{DEFAULT_BATCH_WINDOW, DEFAULT_MAX_BATCH_ROWS, TableStatsSnapshot};
-pub use columns::{check_fields, renamed};
+pub use columns::renamed;
 pub use export::{D1Export, check_collected, export, export_collector};
 pub use factory::{D1ExportContext, D1SetupChange, D1TargetFactory, KIND, compatibility, diff};
 pub use spec::{
     Connection, D1SetupState, D1Spec, D1TableId, DEFAULT_TOKEN_ENV, DatabaseId, ExistingTable,
     TokenSource, default_table_name,
 };
-pub use types::sql_type_of;
 
 use crate::{Error, Result};
 
