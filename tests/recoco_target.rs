@@ -14,10 +14,8 @@ use recoco_core::ops::sdk::{
     TargetFactoryBase, TypedExportDataCollectionSpec, TypedResourceSetupChangeItem,
 };
 use recoco_core::setup::{AuthRegistry, CombinedState, ResourceSetupChange, SetupChangeType};
-use thread_flow::target::{
-    Connection, D1ExportContext, D1SetupState, D1Spec, D1TableId, D1TargetFactory, ExistingTable,
-    TokenSource,
-};
+use thread_flow::target::testing::{D1ExportContext, D1SetupState, D1TargetFactory};
+use thread_flow::target::{Connection, D1Spec, D1TableId, ExistingTable, TokenSource};
 use thread_flow::{D1Database, D1Target, D1Value, SqlType, TableSchema, Value};
 
 #[derive(Debug, Clone, PartialEq, D1Target)]
@@ -961,12 +959,12 @@ fn compatibility_follows_recoco() {
     let base = Item::schema().clone();
     let mut added = ItemV2::schema().clone();
     assert_eq!(
-        thread_flow::target::compatibility(&added, &base),
+        thread_flow::target::testing::compatibility(&added, &base),
         SetupStateCompatibility::Compatible
     );
     added.columns.retain(|c| c.name != "score");
     assert_eq!(
-        thread_flow::target::compatibility(&added, &base),
+        thread_flow::target::testing::compatibility(&added, &base),
         SetupStateCompatibility::PartialCompatible
     );
     let mut retyped = base.clone();
@@ -974,7 +972,7 @@ fn compatibility_follows_recoco() {
         c.sql_type = SqlType::Blob;
     }
     assert_eq!(
-        thread_flow::target::compatibility(&retyped, &base),
+        thread_flow::target::testing::compatibility(&retyped, &base),
         SetupStateCompatibility::PartialCompatible
     );
     let mut rekeyed: TableSchema = base.clone();
@@ -983,7 +981,7 @@ fn compatibility_follows_recoco() {
         c.nullable = false;
     }
     assert_eq!(
-        thread_flow::target::compatibility(&rekeyed, &base),
+        thread_flow::target::testing::compatibility(&rekeyed, &base),
         SetupStateCompatibility::NotCompatible
     );
 }

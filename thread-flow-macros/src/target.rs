@@ -422,14 +422,9 @@ fn generate(table: &Table<'_>, checked: &Checked) -> TokenStream {
                 #krate::__private::Result::Ok(#ident { #(#inits),* })
             }
 
-            fn column_codecs() -> &'static [fn(
-                #krate::Value,
-            ) -> #krate::__private::Result<#krate::Value, #krate::ValueError>] {
+            fn column_codecs() -> &'static [#krate::__private::ColumnCodec] {
                 #(#codec_fns)*
-                static CODECS: [fn(
-                    #krate::Value,
-                ) -> #krate::__private::Result<#krate::Value, #krate::ValueError>; #n_columns] =
-                    [#(#codec_refs),*];
+                static CODECS: [#krate::__private::ColumnCodec; #n_columns] = [#(#codec_refs),*];
                 &CODECS
             }
         }

@@ -109,7 +109,7 @@ pub trait D1Target: Sized + Send + Sync + 'static {
     /// type and encodes the result with the field's codec (the ReCoco export runs them on the
     /// collected values). Empty for a hand-written implementation, which the export refuses.
     #[doc(hidden)]
-    fn column_codecs() -> &'static [fn(Value) -> Result<Value, ValueError>] {
+    fn column_codecs() -> &'static [__private::ColumnCodec] {
         &[]
     }
 }

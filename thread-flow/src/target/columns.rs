@@ -10,7 +10,7 @@ use crate::{Column, Error, Result, TableSchema, Value, ValueError};
 
 /// A derived column codec: decodes a value in the column's storage form as the field's type
 /// and encodes it again (see `D1Target::column_codecs`).
-pub(crate) type Codec = fn(Value) -> std::result::Result<Value, ValueError>;
+pub(crate) use crate::__private::ColumnCodec as Codec;
 
 /// Where a column's value comes from in a ReCoco mutation.
 #[derive(Debug, Clone)]

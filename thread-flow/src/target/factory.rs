@@ -179,6 +179,7 @@ pub struct D1SetupChange {
 }
 
 impl D1SetupChange {
+    #[cfg(feature = "testing")]
     /// The planned steps, as described to the user.
     pub fn plan(&self) -> &MigrationPlan {
         &self.plan
@@ -312,11 +313,13 @@ pub fn compatibility(desired: &TableSchema, existing: &TableSchema) -> SetupStat
 }
 
 impl D1ExportContext {
+    #[cfg(feature = "testing")]
     /// The table this export writes.
     pub fn schema(&self) -> &TableSchema {
         &self.map.schema
     }
 
+    #[cfg(feature = "testing")]
     /// The write tuning this export's batches use: the spec's `max_request_bytes` and
     /// `concurrency` over the transport's defaults ([`WriteOptions::local`] for a local
     /// database, [`WriteOptions::default`] over HTTP).
