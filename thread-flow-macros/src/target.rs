@@ -1,6 +1,8 @@
 //! Codegen for `#[derive(D1Target)]`: a static `TableSchema` built once, the key, row / key
-//! binders and a row decoder in schema column order, and the lookup functions (`by_..`, one
-//! per key or index prefix). Reads only the checked model; emits no SQL text.
+//! binders and a row decoder in schema column order, one codec per column for values that
+//! arrive in storage form (the ReCoco export: decode as the field's type, encode again, with the
+//! same expressions as the binders and decoder), and the lookup functions (`by_..`, one per key
+//! or index prefix). Reads only the checked model; emits no SQL text.
 
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote, quote_spanned};

@@ -181,6 +181,14 @@ pub fn index_options_for(schema: &TableSchema) -> IndexOptions {
 /// `T::schema()` (columns, key, indexes, STRICT, ...) becomes the table's definition, and the
 /// collector's fields must be named after its columns.
 ///
+/// The export also carries `T`'s derived column codecs (registered in this process, named by
+/// the spec's `row_type`): each collected value, given in its column's storage form (an enum's
+/// variant text or discriminant, a newtype's inner value, JSON for a `#[d1(json)]` field), is
+/// decoded as the field's type and encoded by the field's own codec, so the table holds exactly
+/// what `D1Table<T>::upsert` writes, and a value the field cannot hold (an unknown variant, JSON
+/// of another shape) fails its row with [`Error::Bind`] naming the column and key. `T` must
+/// implement [`D1Target`] with `#[derive(D1Target)]`.
+///
 /// ```no_run
 /// # #[derive(thread_flow::D1Target)] struct Line { #[d1(primary_key)] id: i64, text: String }
 /// use thread_flow::target::Connection;
