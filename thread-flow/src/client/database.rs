@@ -827,3 +827,94 @@ fn error_message(e: &Error) -> Option<&str> {
 fn with_context(e: Error, table_name: &str, key: Option<String>) -> Error {
     e.in_table(table_name, key)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "tf-database-{name}-{}-{}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        dir
+    }
+
+    #[tokio::test]
+    async fn two_connects_to_one_file_share_one_connection() -> Result<()> {
+        let dir = temp_dir("shared");
+        let at = Connection::local(dir.join("one.d1"));
+        let a = D1Database::connect(&at)?;
+        let b = D1Database::local(dir.join("one.d1"))?;
+        assert!(a.shares_transport_with(&b));
+        // A TEMP table lives in one SQLite connection: the other handle sees it only because
+        // both are that connection.
+        a.execute("CREATE TEMP TABLE scratch (n INTEGER)", Vec::new())
+            .await?;
+        a.execute("INSERT INTO temp.scratch VALUES (7)", Vec::new())
+            .await?;
+        let seen = b
+            .execute_idempotent("SELECT n FROM temp.scratch", Vec::new())
+            .await?;
+        assert_eq!(seen.rows, vec![vec![Value::Integer(7)]]);
+
+        // Another file, or a handle asked for with its own settings, is another connection.
+        let other = D1Database::connect(&Connection::local(dir.join("two.d1")))?;
+        assert!(!other.shares_transport_with(&a));
+        let own = D1Database::local_with(dir.join("one.d1"), local::LocalConfig::default())?;
+        assert!(!own.shares_transport_with(&a));
+        assert!(
+            own.execute_idempotent("SELECT n FROM temp.scratch", Vec::new())
+                .await
+                .is_err()
+        );
+
+        // Once every handle is gone the file is closed; connecting again opens it afresh.
+        drop((a, b));
+        let again = D1Database::connect(&at)?;
+        assert!(
+            again
+                .execute_idempotent("SELECT n FROM temp.scratch", Vec::new())
+                .await
+                .is_err()
+        );
+        drop((again, other, own));
+        std::fs::remove_dir_all(&dir).ok();
+        Ok(())
+    }
+
+    #[test]
+    fn http_handles_are_shared_per_database_and_token() -> Result<()> {
+        // Building a handle sends nothing, so no server is needed.
+        let base = "http://127.0.0.1:9";
+        let database = format!("shared-{}", fastrand::u64(..));
+        let a = D1Database::http(base, "acc", &database, "token-one")?;
+        let b = D1Database::http(format!("{base}/"), "acc", &database, "token-one")?;
+        assert!(a.shares_transport_with(&b));
+        let c = D1Database::connect_with_token(
+            &Connection::Http {
+                base_url: base.into(),
+                account_id: "acc".into(),
+                database_id: database.clone(),
+                token: None,
+            },
+            "token-one",
+        )?;
+        assert!(c.shares_transport_with(&a));
+        // Another database is another handle.
+        let other = D1Database::http(base, "acc", format!("{database}-2"), "token-one")?;
+        assert!(!other.shares_transport_with(&a));
+        // A rotated token opens a new handle, which later connects share.
+        let rotated = D1Database::http(base, "acc", &database, "token-two")?;
+        assert!(!rotated.shares_transport_with(&a));
+        let after = D1Database::http(base, "acc", &database, "token-two")?;
+        assert!(after.shares_transport_with(&rotated));
+        // The registry's key and the handle's Debug never show a token.
+        assert!(!format!("{after:?}").contains("token-two"));
+        let registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+        assert!(!format!("{:?}", registry.keys().collect::<Vec<_>>()).contains("token-"));
+        Ok(())
+    }
+}

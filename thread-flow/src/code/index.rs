@@ -1459,3 +1459,59 @@ fn target_totals(
             sum
         })
 }
+
+#[cfg(test)]
+mod connection_tests {
+    use super::*;
+
+    fn lookup(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn the_main_job_refuses_partial_credentials_naming_the_variable() {
+        let err = connection_from_vars(
+            lookup(&[
+                ("CLOUDFLARE_ACCOUNT_ID", "acc"),
+                ("D1_DATABASE_ID", "db"),
+                ("D1_BASE_URL", "http://127.0.0.1:9"),
+            ]),
+            "x.d1",
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(err.contains("CLOUDFLARE_API_TOKEN missing"), "{err}");
+        let local = connection_from_vars(lookup(&[]), "x.d1").ok();
+        assert_eq!(local, Some(Connection::local("x.d1")));
+    }
+
+    #[test]
+    fn the_main_job_opens_the_shared_handle_without_the_auth_registry() {
+        let connection = connection_from_vars(
+            lookup(&[
+                ("CLOUDFLARE_ACCOUNT_ID", "acc"),
+                ("D1_DATABASE_ID", "main-job-db"),
+                ("CLOUDFLARE_API_TOKEN", "main-job-token"),
+                ("D1_BASE_URL", "http://127.0.0.1:9"),
+            ]),
+            "x.d1",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        // No secret in the connection; the token lives in the handle the job opened, which
+        // opening the connection again (the index, its ReCoco export) shares.
+        assert!(
+            !serde_json::to_string(&connection)
+                .unwrap_or_default()
+                .contains("main-job-token")
+        );
+        let a = open_remote(&connection).unwrap_or_else(|e| panic!("{e}"));
+        let b = D1Database::connect(&connection).unwrap_or_else(|e| panic!("{e}"));
+        assert!(a.shares_transport_with(&b));
+    }
+}

@@ -771,4 +771,54 @@ mod tests {
         assert_eq!(parent.rows.len(), 2, "the parent rows are untouched");
         Ok(())
     }
+
+    #[tokio::test]
+    async fn the_factory_shares_the_handle_connect_opened() -> Result<(), Error> {
+        let dir = std::env::temp_dir().join(format!(
+            "tf-factory-shared-{}-{}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        let connection = crate::Connection::local(dir.join("f.d1"));
+        let db = D1Database::connect(&connection)?;
+        let factory = D1TargetFactory::default();
+        let auth = recoco_core::setup::AuthRegistry::new();
+        let from_factory = factory.database(&connection.identity(), None, &auth, None)?;
+        assert!(from_factory.shares_transport_with(&db));
+
+        // The main job's case: the application opened an HTTP database with a token of its
+        // own; the spec's default token variable is not set (nor allowed to that loopback
+        // URL), and the factory shares the open handle instead of failing.
+        let remote = crate::Connection::Http {
+            base_url: "http://127.0.0.1:9".into(),
+            account_id: "acc".into(),
+            database_id: format!("factory-{}", fastrand::u64(..)),
+            token: None,
+        };
+        let app = D1Database::connect_with_token(&remote, "app-token")?;
+        let shared = factory.database(&remote.identity(), None, &auth, Some(2))?;
+        assert!(shared.shares_transport_with(&app));
+        // Never opened and no token to be had: the error names the variable.
+        let unopened = crate::Connection::Cloudflare {
+            account_id: "acc".into(),
+            database_id: format!("never-{}", fastrand::u64(..)),
+            token: Some(TokenSource::Env {
+                env: "THREAD_FLOW_TEST_UNSET_API_TOKEN".into(),
+            }),
+        };
+        let err = factory
+            .database(
+                &unopened.identity(),
+                unopened.token_source().as_ref(),
+                &auth,
+                None,
+            )
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("THREAD_FLOW_TEST_UNSET_API_TOKEN"), "{err}");
+        drop((db, from_factory));
+        std::fs::remove_dir_all(&dir).ok();
+        Ok(())
+    }
 }

@@ -288,4 +288,34 @@ mod tests {
         let json = serde_json::to_string(&state).unwrap_or_default();
         assert!(json.contains("CLOUDFLARE_API_TOKEN"));
     }
+
+    #[test]
+    fn spec_json_round_trips_and_partial_connections_name_the_missing_field() {
+        let json = serde_json::json!({
+            "connection": {"http": {"base_url": "https://d1.example.com", "account_id": "a",
+                                    "database_id": "d", "token": {"env": "MY_API_TOKEN"}}},
+            "table": "t",
+            "max_request_bytes": 500000,
+            "existing": "adopt"
+        });
+        let spec: D1Spec = serde_json::from_value(json.clone()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            spec.connection.token_source(),
+            Some(TokenSource::Env {
+                env: "MY_API_TOKEN".into()
+            })
+        );
+        assert_eq!(serde_json::to_value(&spec).unwrap_or_default(), json);
+        let back: D1Spec = serde_json::from_value(serde_json::to_value(&spec).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, spec);
+        // A Cloudflare connection given only in part is refused, naming what is missing.
+        let err = serde_json::from_value::<D1Spec>(serde_json::json!({
+            "connection": {"cloudflare": {"account_id": "a"}}
+        }))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(err.contains("database_id"), "{err}");
+    }
 }
