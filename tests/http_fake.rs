@@ -705,7 +705,10 @@ async fn from_vars_selects_the_http_transport() {
     let connection =
         Connection::from_vars(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone()))
             .unwrap();
-    assert!(matches!(connection, Connection::Http { .. }), "{connection:?}");
+    assert!(
+        matches!(connection, Connection::Http { .. }),
+        "{connection:?}"
+    );
     assert!(!format!("{connection:?}").contains(fake.token()));
     let db = D1Database::connect_with_token(&connection, fake.token()).unwrap();
     db.request(vec![Statement::raw(CREATE)]).await.unwrap();

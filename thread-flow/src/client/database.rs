@@ -150,6 +150,13 @@ impl D1Database {
         Ok(D1Database::from_transport(transport))
     }
 
+    /// Whether a handle on database `id` is open in this process (what
+    /// [`D1Database::open_shared`] would share).
+    pub(crate) fn is_open(id: &DatabaseId) -> bool {
+        let registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+        registry.get(id).is_some_and(|r| r.held.get().is_some())
+    }
+
     /// Opens the database `connection` describes; the token, for an HTTP connection, is read
     /// from where the connection says ([`Connection::token_source`]: an environment variable,
     /// or with feature `recoco` an entry of ReCoco's auth registry) after checking it may be

@@ -368,9 +368,13 @@ impl TargetFactoryBase for D1TargetFactory {
         let mut tables: HashMap<D1TableId, String> = HashMap::new();
         for d in data_collections {
             let spec = d.spec;
-            spec.connection
-                .check()
-                .map_err(|e| to_recoco(e).context(format!("D1 export `{}`", d.name)))?;
+            // A database the application opened already is shared as it is (see
+            // `D1TargetFactory::database`): no token goes anywhere new, nothing to check.
+            if !D1Database::is_open(&spec.connection.identity()) {
+                spec.connection
+                    .check()
+                    .map_err(|e| to_recoco(e).context(format!("D1 export `{}`", d.name)))?;
+            }
             let table = spec
                 .table
                 .clone()
