@@ -197,7 +197,7 @@ impl D1Database {
     }
 
     /// [`D1Database::connect`] with the API token given (read from elsewhere than the
-    /// connection's [`TokenSource`]); ignored for a local file. Shares the open handle like
+    /// connection's [`crate::TokenSource`]); ignored for a local file. Shares the open handle like
     /// `connect`.
     pub fn connect_with_token(
         connection: &Connection,
@@ -318,7 +318,7 @@ impl D1Database {
     /// before it ran), or D1's "overloaded" message. After any other transient failure (a
     /// timeout, a reset connection, a 5xx, "Network connection lost") D1 may have committed
     /// it, so it is not retried: the error's [`crate::Error::outcome_unknown`] is `true` and
-    /// its [`crate::Error::retry_stop`] is [`RetryStop::OutcomeUnknown`]. Use
+    /// its [`crate::Error::retry_stop`] is [`crate::client::RetryStop::OutcomeUnknown`]. Use
     /// [`D1Database::execute_idempotent`] for statements that may safely run twice (reads,
     /// upserts, deletes by key) to retry every transient failure. The embedded database
     /// retries `SQLITE_BUSY` / `SQLITE_LOCKED` either way: a busy database ran nothing.

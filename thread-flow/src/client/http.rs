@@ -1,6 +1,6 @@
 //! Cloudflare D1 over HTTP: `POST .../raw` with a `batch` body, retries and backoff.
 //!
-//! One [`HttpD1::request`] is one HTTP request carrying every statement of one transaction as
+//! One request is one HTTP request carrying every statement of one transaction as
 //! `{"batch": [{"sql", "params"}, ..]}`. Transient failures (429, 5xx, dropped connections,
 //! timeouts, D1's retryable messages) are retried with exponential backoff and jitter within
 //! a total deadline ([`RetryPolicy`]); concurrency is bounded by a semaphore and, optionally,
