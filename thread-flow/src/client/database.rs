@@ -183,6 +183,12 @@ impl D1Database {
     /// # Ok::<(), thread_flow::Error>(())
     /// ```
     pub fn connect(connection: &Connection) -> Result<D1Database> {
+        if let Connection::Local(path) = connection
+            && !local::is_file_path(path)
+        {
+            // `:memory:` or a `file:` URI: SQLite's to interpret, a connection of its own.
+            return Ok(D1Database::from_transport(Arc::new(LocalD1::open(path)?)));
+        }
         D1Database::open_shared(
             &connection.identity(),
             || {
@@ -887,6 +893,11 @@ mod tests {
                 .await
                 .is_err()
         );
+        // `:memory:` is SQLite's own: a database of its own each time, never a file.
+        let m1 = D1Database::local(":memory:")?;
+        let m2 = D1Database::local(":memory:")?;
+        assert!(!m1.shares_transport_with(&m2));
+        assert!(!std::path::Path::new(":memory:").exists());
         drop((again, other, own));
         std::fs::remove_dir_all(&dir).ok();
         Ok(())

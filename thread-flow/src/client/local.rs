@@ -225,17 +225,22 @@ impl Transport for LocalD1 {
     }
 }
 
+/// Whether `path` names a file, not a SQLite URI (`file:...`) or `:memory:`, which are
+/// SQLite's to interpret.
+pub(crate) fn is_file_path(path: &Path) -> bool {
+    !path.as_os_str().is_empty()
+        && path
+            .to_str()
+            .is_none_or(|p| !p.starts_with("file:") && p != ":memory:")
+}
+
 /// Creates a new local D1 file and the folders made for it, private (0600 / 0700; SQLite gives
 /// its WAL and journal files the database file's mode): the one place a D1 file is created.
 /// A folder named `.thread-flow` is thread-flow's own and is made private even if it exists;
 /// any other existing folder is the user's and left as it is, and so is an existing file.
 /// `file:` URIs and `:memory:` are SQLite's to interpret.
 fn create_database_file(path: &Path) -> Result<()> {
-    let plain_path = !path.as_os_str().is_empty()
-        && path
-            .to_str()
-            .is_none_or(|p| !p.starts_with("file:") && p != ":memory:");
-    if !plain_path {
+    if !is_file_path(path) {
         return Ok(());
     }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
