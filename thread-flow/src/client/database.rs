@@ -152,6 +152,7 @@ impl D1Database {
 
     /// Whether a handle on database `id` is open in this process (what
     /// [`D1Database::open_shared`] would share).
+    #[cfg(feature = "recoco")]
     pub(crate) fn is_open(id: &DatabaseId) -> bool {
         let registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
         registry.get(id).is_some_and(|r| r.held.get().is_some())
