@@ -16,11 +16,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use thread_flow::Connection;
 use thread_flow::code::index::{self, CodeIndex, IndexReport, TableChanges};
 use thread_flow::code::query::{self, Answer};
 use thread_flow::code::{CallRow, FileRow, ImportRow, Language, SymbolKind, SymbolRow};
 use thread_flow::code::{flow, walk};
-use thread_flow::target::Connection;
 use thread_flow::{D1Database, D1Target};
 use thread_flow_suite::fake_d1::FakeD1;
 
@@ -1169,7 +1169,7 @@ async fn an_index_whose_tables_were_deleted_is_rebuilt() {
 
 #[test]
 fn flow_names_key_the_index_by_destination_and_tree() {
-    use thread_flow::target::DatabaseId;
+    use thread_flow::DatabaseId;
     let local = |p: &str| DatabaseId::Local { path: p.to_owned() };
     let cloud = |db: &str| DatabaseId::Http {
         base_url: "https://d1.example".to_owned(),

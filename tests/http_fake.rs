@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use thread_flow::client::http::{HttpConfig, RateLimit, RetryPolicy};
-use thread_flow::client::{DatabaseConfig, Idempotency, RequestOutcome, RetryStop};
+use thread_flow::client::{Idempotency, RequestOutcome, RetryStop};
 use thread_flow::sql::Statement;
-use thread_flow::{D1Database, Error, Value};
+use thread_flow::{Connection, D1Database, Error, Value};
 use thread_flow_suite::fake_d1::{FakeD1, Fault, FaultPlan, RETRYABLE_MESSAGE};
 
 const CREATE: &str = "CREATE TABLE IF NOT EXISTS \"items\" (\"id\" INTEGER PRIMARY KEY, \"name\" TEXT NOT NULL) STRICT";
@@ -702,11 +702,15 @@ async fn from_vars_selects_the_http_transport() {
         ("CLOUDFLARE_API_TOKEN", fake.token().to_owned()),
         ("D1_BASE_URL", fake.base_url().to_owned()),
     ];
-    let config =
-        DatabaseConfig::from_vars(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone()))
+    let connection =
+        Connection::from_vars(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone()))
             .unwrap();
-    assert!(!format!("{config:?}").contains(fake.token()));
-    let db = D1Database::from_config(config).unwrap();
+    assert!(
+        matches!(connection, Connection::Http { .. }),
+        "{connection:?}"
+    );
+    assert!(!format!("{connection:?}").contains(fake.token()));
+    let db = D1Database::connect_with_token(&connection, fake.token()).unwrap();
     db.request(vec![Statement::raw(CREATE)]).await.unwrap();
     assert_eq!(fake.stats().committed, 1);
 
@@ -714,7 +718,7 @@ async fn from_vars_selects_the_http_transport() {
         ("CLOUDFLARE_ACCOUNT_ID", "a"),
         ("CLOUDFLARE_API_TOKEN", "tok-abc-123"),
     ];
-    let err = DatabaseConfig::from_vars(|n| {
+    let err = Connection::from_vars(|n| {
         partial
             .iter()
             .find(|(k, _)| *k == n)
@@ -834,7 +838,7 @@ async fn plain_http_to_another_host_is_refused_before_any_request() {
             ("CLOUDFLARE_API_TOKEN", token),
             ("D1_BASE_URL", base),
         ];
-        let err = DatabaseConfig::from_vars(|n| {
+        let err = Connection::from_vars(|n| {
             vars.iter()
                 .find(|(k, _)| *k == n)
                 .map(|(_, v)| (*v).to_owned())
@@ -842,10 +846,14 @@ async fn plain_http_to_another_host_is_refused_before_any_request() {
         .unwrap_err();
         assert!(matches!(err, Error::Config(_)), "{err:?}");
         assert!(err.to_string().contains("D1_BASE_URL"), "{err}");
-        // A DatabaseConfig built by hand is checked when it is opened.
-        config_error(D1Database::from_config(DatabaseConfig::Http(Box::new(
-            HttpConfig::new(base, "acc", "db", token),
-        ))));
+        // A connection built by hand is checked when it is opened.
+        let by_hand = Connection::Http {
+            base_url: base.into(),
+            account_id: "acc".into(),
+            database_id: "db".into(),
+            token: None,
+        };
+        config_error(D1Database::connect_with_token(&by_hand, token));
     }
     for base in [
         "ftp://example.com",

@@ -272,7 +272,10 @@ async fn check_applied(w: &Write, encoding: Encoding, plan: sql::WritePlan) {
     let options = sql::MigrationOptions::default();
     let planned = D1Database::in_memory().unwrap();
     planned.migrate_table(&w.table, &options).await.unwrap();
-    planned.send_plan(&w.table.name, plan).await.unwrap();
+    // The plan's requests as planned: every upsert request, then every delete request.
+    for request in plan.upsert_requests.into_iter().chain(plan.delete_requests) {
+        planned.request(request).await.unwrap();
+    }
     let reference = D1Database::in_memory().unwrap();
     reference.migrate_table(&w.table, &options).await.unwrap();
     for r in &w.upserts {

@@ -20,7 +20,6 @@ use recoco_core::ops::sdk::{
     TargetFactoryBase, TypedExportDataCollectionSpec, TypedResourceSetupChangeItem,
 };
 use recoco_core::setup::{AuthRegistry, CombinedState};
-use thread_flow::client::DatabaseConfig;
 use thread_flow::client::http::{HttpConfig, RetryPolicy};
 use thread_flow::sql::{MigrationOptions, Statement};
 use thread_flow::target::testing::D1TargetFactory;
@@ -358,14 +357,18 @@ async fn exercise(shown: &mut Shown) {
         ("D1_BASE_URL", fake.base_url().to_owned()),
     ];
     let from_vars =
-        DatabaseConfig::from_vars(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone()))
+        Connection::from_vars(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone()))
             .unwrap();
-    shown.debug("DatabaseConfig", &from_vars);
+    shown.debug("Connection (from vars)", &from_vars);
+    shown.0.push(format!(
+        "Connection JSON: {}",
+        serde_json::to_string(&from_vars).unwrap()
+    ));
     let partial =
-        DatabaseConfig::from_vars(|n| (n == "CLOUDFLARE_API_TOKEN").then(|| TOKEN.to_owned()))
+        Connection::from_vars(|n| (n == "CLOUDFLARE_API_TOKEN").then(|| TOKEN.to_owned()))
             .unwrap_err();
     shown.error("config: partial environment", &partial);
-    let from_env_db = D1Database::from_config(from_vars).unwrap();
+    let from_env_db = D1Database::connect_with_token(&from_vars, TOKEN).unwrap();
     shown.debug("D1Database (from vars)", &from_env_db);
     from_env_db.table::<Item>().count().await.unwrap();
 

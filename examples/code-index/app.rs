@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use thread_flow::Connection;
 use thread_flow::D1Target;
 use thread_flow::code::index::{self, CodeIndex, Progress};
 use thread_flow::code::{CallRow, FileRow, ImportRow, SymbolRow};
 use thread_flow::code::{printable, printable_json, printable_text, query};
 use thread_flow::migrations::{self, Migrations};
-use thread_flow::target::Connection;
 
 use crate::cli::{Args, Mode};
 

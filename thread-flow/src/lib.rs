@@ -40,7 +40,7 @@ mod table;
 pub mod target;
 pub mod value;
 
-pub use client::D1Database;
+pub use client::{Connection, D1Database, DatabaseId, TokenSource};
 pub use error::{DatabaseErrorKind, Error, Result};
 pub use reads::{Lookup, Page, Scan};
 pub use schema::{Column, ColumnDefault, Index, SqlType, TableSchema};

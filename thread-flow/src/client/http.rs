@@ -1,6 +1,6 @@
 //! Cloudflare D1 over HTTP: `POST .../raw` with a `batch` body, retries and backoff.
 //!
-//! One [`HttpD1::request`] is one HTTP request carrying every statement of one transaction as
+//! One request is one HTTP request carrying every statement of one transaction as
 //! `{"batch": [{"sql", "params"}, ..]}`. Transient failures (429, 5xx, dropped connections,
 //! timeouts, D1's retryable messages) are retried with exponential backoff and jitter within
 //! a total deadline ([`RetryPolicy`]); concurrency is bounded by a semaphore and, optionally,
@@ -25,8 +25,10 @@ use tracing::Instrument as _;
 
 pub use retry::{RateLimit, RetryPolicy};
 
-use crate::client::{Idempotency, RequestOutcome, RetryStop, retryable_message};
-use crate::sql::Statement;
+use crate::client::{
+    BoxFuture, Idempotency, RequestOutcome, RetryStop, Transport, retryable_message,
+};
+use crate::sql::{Encoding, Statement, WriteOptions};
 use crate::{DatabaseErrorKind, Error, Result, Secret};
 
 /// Cloudflare's API host.
@@ -248,12 +250,12 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
-/// The HTTP transport.
+/// The HTTP transport, used through [`crate::D1Database`].
 ///
 /// One handle serves every Tokio runtime of the process: the concurrency limit and the rate
 /// limiter are shared, while the connection pool (whose connections belong to the runtime that
 /// opened them) is kept per runtime.
-pub struct HttpD1 {
+pub(crate) struct HttpD1 {
     clients: RuntimeClients,
     endpoint: String,
     auth: HeaderValue,
@@ -465,12 +467,32 @@ impl RuntimeClients {
     }
 }
 
+impl Transport for HttpD1 {
+    fn request(
+        &self,
+        statements: Vec<Statement>,
+        idempotency: Idempotency,
+    ) -> BoxFuture<'_, Result<RequestOutcome>> {
+        Box::pin(self.request_with(statements, idempotency))
+    }
+
+    /// Over HTTP every value travels as JSON (integers beyond ±(2^53-1) and BLOBs are sent so
+    /// that they arrive exactly).
+    fn encoding(&self) -> Encoding {
+        Encoding::Json
+    }
+
+    fn default_write_options(&self) -> WriteOptions {
+        WriteOptions::default()
+    }
+}
+
 const RATE_HINT: &str = "D1 is rate limiting this token or the database is overloaded: \
     write fewer, larger batches, lower the concurrency or retry later";
 
 impl HttpD1 {
     /// Builds the client.
-    pub fn new(config: HttpConfig) -> Result<HttpD1> {
+    pub(crate) fn new(config: HttpConfig) -> Result<HttpD1> {
         let endpoint = config.endpoint()?;
         let mut auth = HeaderValue::from_str(&format!("Bearer {}", config.token.expose().trim()))
             .map_err(|_| {
@@ -508,19 +530,8 @@ impl HttpD1 {
         })
     }
 
-    /// The `/raw` endpoint this transport posts to (contains no secret).
-    pub fn endpoint(&self) -> &str {
-        &self.endpoint
-    }
-
-    /// Sends one request (one transaction) of idempotent statements, retrying every transient
-    /// failure.
-    pub async fn request(&self, statements: Vec<Statement>) -> Result<RequestOutcome> {
-        self.request_with(statements, Idempotency::Idempotent).await
-    }
-
     /// Sends one request (one transaction); which failures are retried follows `idempotency`.
-    pub async fn request_with(
+    async fn request_with(
         &self,
         statements: Vec<Statement>,
         idempotency: Idempotency,

@@ -22,8 +22,13 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::client::http::RetryPolicy;
-use crate::client::{RequestOutcome, RetryStop, StatementResult};
-use crate::sql::{MAX_PARAMS_PER_STATEMENT, MAX_SQL_BYTES, MAX_VALUE_BYTES, Statement};
+use crate::client::{
+    BoxFuture, Idempotency, Piece, RequestOutcome, RetryStop, StatementResult, StreamedPieces,
+    StreamedRequest, Transport,
+};
+use crate::sql::{
+    Encoding, MAX_PARAMS_PER_STATEMENT, MAX_SQL_BYTES, MAX_VALUE_BYTES, Statement, WriteOptions,
+};
 use crate::{DatabaseErrorKind, Error, Result, Value};
 
 /// D1's error code for SQL errors.
@@ -81,47 +86,23 @@ impl LocalConfig {
     }
 }
 
-/// The embedded transport. Clones share the connection.
+/// The embedded transport. Clones share the connection. Used through
+/// [`crate::D1Database`].
 #[derive(Debug, Clone)]
-pub struct LocalD1 {
+pub(crate) struct LocalD1 {
     conn: Arc<Mutex<Connection>>,
-    path: Option<std::path::PathBuf>,
     retry: Arc<RetryPolicy>,
 }
 
 impl LocalD1 {
     /// Opens (or creates) the database file, in WAL mode, with the default [`LocalConfig`].
-    pub fn open(path: &Path) -> Result<LocalD1> {
+    pub(crate) fn open(path: &Path) -> Result<LocalD1> {
         LocalD1::open_with(path, LocalConfig::default())
     }
 
     /// Opens (or creates) the database file, in WAL mode.
-    pub fn open_with(path: &Path, config: LocalConfig) -> Result<LocalD1> {
-        // A new D1 file and the folders made for it are private (0600 / 0700; SQLite gives
-        // its WAL and journal files the database file's mode). What exists is left alone.
-        // `file:` URIs and `:memory:` are SQLite's to interpret.
-        let plain_path = !path.as_os_str().is_empty()
-            && path
-                .to_str()
-                .is_none_or(|p| !p.starts_with("file:") && p != ":memory:");
-        if plain_path {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                crate::local_state::create_missing_dirs(dir).map_err(|e| {
-                    Error::Config(format!(
-                        "cannot create the folder {} for the local D1 database: {e}",
-                        dir.display()
-                    ))
-                })?;
-            }
-            if !path.exists() {
-                crate::local_state::create_private_file(path).map_err(|e| {
-                    Error::Config(format!(
-                        "cannot create the local D1 database {}: {e}",
-                        path.display()
-                    ))
-                })?;
-            }
-        }
+    pub(crate) fn open_with(path: &Path, config: LocalConfig) -> Result<LocalD1> {
+        create_database_file(path)?;
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -141,20 +122,16 @@ impl LocalD1 {
             .map_err(sql_error)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(sql_error)?;
-        LocalD1::configure(conn, Some(path.to_path_buf()), config.retry)
+        LocalD1::configure(conn, config.retry)
     }
 
     /// An in-memory database (for tests); gone when the last clone is dropped.
-    pub fn in_memory() -> Result<LocalD1> {
+    pub(crate) fn in_memory() -> Result<LocalD1> {
         let conn = Connection::open_in_memory().map_err(sql_error)?;
-        LocalD1::configure(conn, None, RetryPolicy::default())
+        LocalD1::configure(conn, RetryPolicy::default())
     }
 
-    fn configure(
-        conn: Connection,
-        path: Option<std::path::PathBuf>,
-        retry: RetryPolicy,
-    ) -> Result<LocalD1> {
+    fn configure(conn: Connection, retry: RetryPolicy) -> Result<LocalD1> {
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(sql_error)?;
         // No double-quoted string literals: `"name"` is always an identifier, so a misspelt
@@ -172,18 +149,12 @@ impl LocalD1 {
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(LocalD1 {
             conn: Arc::new(Mutex::new(conn)),
-            path,
             retry: Arc::new(retry),
         })
     }
 
-    /// The database file, `None` in memory.
-    pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
-    }
-
     /// Runs the statements in order as one transaction (rolled back if any fails).
-    pub async fn request(&self, statements: Vec<Statement>) -> Result<RequestOutcome> {
+    pub(crate) async fn request(&self, statements: Vec<Statement>) -> Result<RequestOutcome> {
         let conn = Arc::clone(&self.conn);
         let retry = Arc::clone(&self.retry);
         let (outcome, statements) = tokio::task::spawn_blocking(move || {
@@ -208,72 +179,92 @@ impl LocalD1 {
     /// Starts one request (one transaction) whose statements arrive in pieces while earlier
     /// pieces run: [`StreamedRequest::send`] each piece, then [`StreamedRequest::commit`].
     /// Dropping the request before `commit` rolls everything back.
-    pub(crate) fn request_streamed(&self) -> StreamedRequest {
+    fn start_streamed(&self) -> StreamedRequest {
         let conn = Arc::clone(&self.conn);
         let retry = Arc::clone(&self.retry);
-        let (pieces, mut incoming) = tokio::sync::mpsc::channel::<Piece>(STREAM_PIECES);
-        let (answer, outcome) = tokio::sync::oneshot::channel();
+        let (request, pieces) = StreamedRequest::channel();
+        let StreamedPieces {
+            mut incoming,
+            answer,
+        } = pieces;
         tokio::task::spawn_blocking(move || {
             let mut guard = lock(&conn);
             let outcome = run_streamed(&mut guard, &mut incoming, &retry);
             drop(guard);
             let _ = answer.send(outcome);
         });
-        StreamedRequest { pieces, outcome }
-    }
-
-    /// Runs the statements on the calling thread (blocking). Same semantics as
-    /// [`LocalD1::request`]; for callers already off the async runtime.
-    pub fn request_blocking(&self, statements: &[Statement]) -> Result<RequestOutcome> {
-        let mut guard = lock(&self.conn);
-        run_with_retries(&mut guard, statements, &self.retry)
+        request
     }
 }
 
-/// Pieces of a streamed request queued ahead of the SQLite thread.
-const STREAM_PIECES: usize = 4;
-
-/// One message of a streamed request.
-enum Piece {
-    /// Statements to run next. The sender keeps a clone and frees them once the SQLite thread
-    /// has dropped its own (so rows are freed by the thread that allocated them).
-    Statements(Arc<Vec<Statement>>),
-    /// Every statement was sent: commit.
-    Commit,
-}
-
-/// A request being streamed to the SQLite thread (see [`LocalD1::request_streamed`]).
-pub(crate) struct StreamedRequest {
-    pieces: tokio::sync::mpsc::Sender<Piece>,
-    outcome: tokio::sync::oneshot::Receiver<Result<RequestOutcome>>,
-}
-
-impl StreamedRequest {
-    /// Queues `statements` to run after those sent before. `false` when the request already
-    /// failed (its error comes from [`StreamedRequest::commit`]).
-    pub(crate) async fn send(&self, statements: Arc<Vec<Statement>>) -> bool {
-        self.pieces
-            .send(Piece::Statements(statements))
-            .await
-            .is_ok()
+impl Transport for LocalD1 {
+    /// Every request is retried only while the database is busy or locked (nothing ran), so
+    /// `idempotency` changes nothing here.
+    fn request(
+        &self,
+        statements: Vec<Statement>,
+        _idempotency: Idempotency,
+    ) -> BoxFuture<'_, Result<RequestOutcome>> {
+        Box::pin(LocalD1::request(self, statements))
     }
 
-    /// Commits once every statement sent ran; the request's outcome.
-    pub(crate) async fn commit(self) -> Result<RequestOutcome> {
-        // A failed request has stopped listening; its error is in the outcome.
-        let _ = self.pieces.send(Piece::Commit).await;
-        self.outcome.await.map_err(|_| worker_failed())?
+    fn encoding(&self) -> Encoding {
+        Encoding::Native
+    }
+
+    fn default_write_options(&self) -> WriteOptions {
+        WriteOptions::local()
+    }
+
+    fn streams(&self) -> bool {
+        true
+    }
+
+    fn request_streamed(&self) -> Option<StreamedRequest> {
+        Some(self.start_streamed())
     }
 }
 
-fn worker_failed() -> Error {
-    Error::Transport {
-        message: "the local D1 worker thread failed before answering".into(),
-        table: None,
-        first_key: None,
-        attempts: 1,
-        stopped: None,
+/// Whether `path` names a file, not a SQLite URI (`file:...`) or `:memory:`, which are
+/// SQLite's to interpret.
+pub(crate) fn is_file_path(path: &Path) -> bool {
+    !path.as_os_str().is_empty()
+        && path
+            .to_str()
+            .is_none_or(|p| !p.starts_with("file:") && p != ":memory:")
+}
+
+/// Creates a new local D1 file and the folders made for it, private (0600 / 0700; SQLite gives
+/// its WAL and journal files the database file's mode): the one place a D1 file is created.
+/// A folder named `.thread-flow` is thread-flow's own and is made private even if it exists;
+/// any other existing folder is the user's and left as it is, and so is an existing file.
+/// `file:` URIs and `:memory:` are SQLite's to interpret.
+fn create_database_file(path: &Path) -> Result<()> {
+    if !is_file_path(path) {
+        return Ok(());
     }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let created = if dir.file_name() == Some(std::ffi::OsStr::new(".thread-flow")) {
+            crate::local_state::create_private_dir(dir)
+        } else {
+            crate::local_state::create_missing_dirs(dir)
+        };
+        created.map_err(|e| {
+            Error::Config(format!(
+                "cannot create the folder {} for the local D1 database: {e}",
+                dir.display()
+            ))
+        })?;
+    }
+    if !path.exists() {
+        crate::local_state::create_private_file(path).map_err(|e| {
+            Error::Config(format!(
+                "cannot create the local D1 database {}: {e}",
+                path.display()
+            ))
+        })?;
+    }
+    Ok(())
 }
 
 /// Whether a local error is SQLite's "database is busy / locked" (see [`sql_error`]).

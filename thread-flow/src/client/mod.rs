@@ -1,17 +1,34 @@
-//! [`D1Database`]: one handle over two transports (embedded local D1, Cloudflare HTTP).
+//! The **transport -> D1** step of struct -> schema -> SQL -> transport -> D1: where a
+//! database is ([`Connection`]), the handle on it ([`D1Database`]) and how a request reaches it
+//! (the `Transport` trait and its two implementations).
 //!
-//! A *request* is a list of statements that D1 runs as one transaction. The client never
+//! - [`connection`]: [`Connection`], the one secret-free, serde-able description of a
+//!   database (from the environment, from a ReCoco spec, built by hand), its identity
+//!   ([`DatabaseId`]) and where its API token comes from ([`TokenSource`]).
+//! - [`database`]: [`D1Database`] and all of its methods: raw requests, schema reads and
+//!   migrations, the batched write engine; one handle per database per process.
+//! - [`local`]: the embedded local D1 transport (a SQLite file). [`http`]: Cloudflare D1 (or a
+//!   compatible endpoint) over its HTTP API.
+//!
+//! A *request* is a list of statements that D1 runs as one transaction. This module never
 //! builds SQL; it only carries [`Statement`]s produced by [`crate::sql`].
+//!
+//! Adding a transport (say a Workers binding) is one new file implementing `Transport` and one
+//! arm in `database::open_transport` (the connection -> transport constructor).
 
-mod env;
+pub mod connection;
+pub mod database;
 pub mod http;
 pub mod local;
 
-pub use env::{
-    ACCOUNT_ID_VAR, API_TOKEN_VAR, BASE_URL_VAR, DATABASE_ID_VAR, DEFAULT_LOCAL_PATH,
-    DatabaseConfig, LOCAL_PATH_VAR,
+pub use connection::{
+    ACCOUNT_ID_VAR, API_TOKEN_VAR, BASE_URL_VAR, Connection, DATABASE_ID_VAR, DEFAULT_LOCAL_PATH,
+    DatabaseId, LOCAL_PATH_VAR, TokenSource,
 };
+pub use database::D1Database;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::sql::{Encoding, Statement, WriteOptions};
@@ -117,236 +134,102 @@ pub fn retryable_message(message: &str) -> bool {
     RETRYABLE.iter().any(|m| message.contains(m))
 }
 
-// Held once behind an Arc, so the size difference costs nothing.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug)]
-enum Backend {
-    Local(local::LocalD1),
-    Http(http::HttpD1),
+/// A boxed, sendable future (what a `Transport` returns, so the trait stays object safe).
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// How requests reach one D1 database: what [`D1Database`] holds (behind an `Arc`), one
+/// implementation per transport ([`local::LocalD1`], [`http::HttpD1`]).
+///
+/// Everything [`D1Database`] does that depends on the transport goes through here, so the
+/// handle, the write engine and the reads have no transport-specific branch.
+pub(crate) trait Transport: std::fmt::Debug + Send + Sync + 'static {
+    /// Sends one request: the statements run in order as one transaction. Which failures are
+    /// retried follows `idempotency`.
+    fn request(
+        &self,
+        statements: Vec<Statement>,
+        idempotency: Idempotency,
+    ) -> BoxFuture<'_, Result<RequestOutcome>>;
+
+    /// How parameters travel on this transport.
+    fn encoding(&self) -> Encoding;
+
+    /// The write tuning a new handle starts with (request size, statements per request,
+    /// concurrency).
+    fn default_write_options(&self) -> WriteOptions;
+
+    /// Whether the transport takes streamed requests ([`Transport::request_streamed`]). Then
+    /// the write engine sends one request at a time, streamed in pieces (the embedded
+    /// transport: packing overlaps SQLite's work); else (the default) whole requests, several
+    /// in flight.
+    fn streams(&self) -> bool {
+        false
+    }
+
+    /// Starts one request whose statements arrive in pieces while earlier pieces run; `None`
+    /// when the transport does not stream ([`Transport::streams`] is `false`).
+    fn request_streamed(&self) -> Option<StreamedRequest> {
+        None
+    }
 }
 
-/// A D1 database handle. Cheap to clone; clones share the connection and limits.
-#[derive(Debug, Clone)]
-pub struct D1Database {
-    backend: Arc<Backend>,
-    write_options: WriteOptions,
+/// One message of a streamed request.
+pub(crate) enum Piece {
+    /// Statements to run next. The sender keeps a clone and frees them once the transport has
+    /// dropped its own (so rows are freed by the thread that allocated them).
+    Statements(Arc<Vec<Statement>>),
+    /// Every statement was sent: commit.
+    Commit,
 }
 
-impl D1Database {
-    fn from_backend(backend: Backend) -> D1Database {
-        let write_options = match backend {
-            Backend::Local(_) => WriteOptions::local(),
-            Backend::Http(_) => WriteOptions::default(),
-        };
-        D1Database {
-            backend: Arc::new(backend),
-            write_options,
-        }
+/// Pieces of a streamed request queued ahead of the transport.
+const STREAM_PIECES: usize = 4;
+
+/// The sending side of a streamed request (see [`Transport::request_streamed`]).
+pub(crate) struct StreamedRequest {
+    pieces: tokio::sync::mpsc::Sender<Piece>,
+    outcome: tokio::sync::oneshot::Receiver<Result<RequestOutcome>>,
+}
+
+/// The transport's side of a streamed request: the pieces as they come, and where to put the
+/// outcome.
+pub(crate) struct StreamedPieces {
+    /// Pieces in order; the channel closes without [`Piece::Commit`] when the sender gave up.
+    pub(crate) incoming: tokio::sync::mpsc::Receiver<Piece>,
+    /// Where the request's outcome goes.
+    pub(crate) answer: tokio::sync::oneshot::Sender<Result<RequestOutcome>>,
+}
+
+impl StreamedRequest {
+    /// A new streamed request and the transport's end of it.
+    pub(crate) fn channel() -> (StreamedRequest, StreamedPieces) {
+        let (pieces, incoming) = tokio::sync::mpsc::channel::<Piece>(STREAM_PIECES);
+        let (answer, outcome) = tokio::sync::oneshot::channel();
+        (
+            StreamedRequest { pieces, outcome },
+            StreamedPieces { incoming, answer },
+        )
     }
 
-    /// This handle with other write tuning (request byte budget, statements per request,
-    /// concurrency). Clones made afterwards keep it; the connection is shared.
-    pub fn with_write_options(mut self, options: WriteOptions) -> D1Database {
-        self.write_options = options;
-        self
-    }
-
-    /// The write tuning used by [`D1Database::write_rows`].
-    pub fn write_options(&self) -> &WriteOptions {
-        &self.write_options
-    }
-
-    /// Runs one SQL statement (`?` placeholders, values bound in order) as one request; the
-    /// escape hatch for anything thread-flow does not generate. The text must hold exactly
-    /// one statement (trailing statements are refused, as D1 refuses them).
-    ///
-    /// Over HTTP, integers beyond ±(2^53-1) and BLOBs are sent so that they arrive exactly;
-    /// result values arrive as D1 returns them (use [`crate::sql::select`] for exact reads).
-    ///
-    /// # Retries
-    ///
-    /// The statement is treated as **not idempotent** ([`Idempotency::NotIdempotent`]): over
-    /// HTTP it is sent again only after a failure that proves it did not run: the connection
-    /// could not be opened, HTTP 429 (rate limited or D1 overloaded: the request was refused
-    /// before it ran), or D1's "overloaded" message. After any other transient failure (a
-    /// timeout, a reset connection, a 5xx, "Network connection lost") D1 may have committed
-    /// it, so it is not retried: the error's [`crate::Error::outcome_unknown`] is `true` and
-    /// its [`crate::Error::retry_stop`] is [`RetryStop::OutcomeUnknown`]. Use
-    /// [`D1Database::execute_idempotent`] for statements that may safely run twice (reads,
-    /// upserts, deletes by key) to retry every transient failure. The embedded database
-    /// retries `SQLITE_BUSY` / `SQLITE_LOCKED` either way: a busy database ran nothing.
-    ///
-    /// ```
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// let db = thread_flow::D1Database::in_memory()?;
-    /// db.execute("CREATE TABLE counter (n INTEGER NOT NULL) STRICT", vec![]).await?;
-    /// db.execute("INSERT INTO counter (n) VALUES (0)", vec![]).await?;
-    /// // Not idempotent: never sent twice.
-    /// db.execute("UPDATE counter SET n = n + 1", vec![]).await?;
-    /// // A read may be retried after any transient failure.
-    /// let r = db.execute_idempotent("SELECT n FROM counter", vec![]).await?;
-    /// assert_eq!(r.rows, vec![vec![thread_flow::Value::Integer(1)]]);
-    /// # Ok::<(), thread_flow::Error>(())
-    /// # }).unwrap();
-    /// ```
-    pub async fn execute(
-        &self,
-        sql: impl AsRef<str>,
-        params: Vec<Value>,
-    ) -> Result<StatementResult> {
-        self.execute_with(sql.as_ref(), params, Idempotency::NotIdempotent)
+    /// Queues `statements` to run after those sent before. `false` when the request already
+    /// failed (its error comes from [`StreamedRequest::commit`]).
+    pub(crate) async fn send(&self, statements: Arc<Vec<Statement>>) -> bool {
+        self.pieces
+            .send(Piece::Statements(statements))
             .await
+            .is_ok()
     }
 
-    /// [`D1Database::execute`] for a statement that may safely run twice (a read, an upsert or
-    /// delete by key): every transient failure is retried under the transport's retry policy.
-    pub async fn execute_idempotent(
-        &self,
-        sql: impl AsRef<str>,
-        params: Vec<Value>,
-    ) -> Result<StatementResult> {
-        self.execute_with(sql.as_ref(), params, Idempotency::Idempotent)
-            .await
-    }
-
-    async fn execute_with(
-        &self,
-        sql: &str,
-        params: Vec<Value>,
-        idempotency: Idempotency,
-    ) -> Result<StatementResult> {
-        let statement = crate::sql::encoded_statement(sql, params, self.encoding());
-        let outcome = self.request_with(vec![statement], idempotency).await?;
-        Ok(outcome.results.into_iter().next().unwrap_or_default())
-    }
-
-    /// Runs statements in order as one transaction (one request) and returns one result each.
-    ///
-    /// Treated as not idempotent, retried like [`D1Database::execute`]; see
-    /// [`D1Database::batch_idempotent`].
-    pub async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<StatementResult>> {
-        self.batch_with(statements, Idempotency::NotIdempotent)
-            .await
-    }
-
-    /// [`D1Database::batch`] for statements that may safely run twice: every transient
-    /// failure is retried.
-    pub async fn batch_idempotent(
-        &self,
-        statements: Vec<Statement>,
-    ) -> Result<Vec<StatementResult>> {
-        self.batch_with(statements, Idempotency::Idempotent).await
-    }
-
-    async fn batch_with(
-        &self,
-        statements: Vec<Statement>,
-        idempotency: Idempotency,
-    ) -> Result<Vec<StatementResult>> {
-        let encoding = self.encoding();
-        let statements = statements
-            .into_iter()
-            .map(|s| crate::sql::encoded_statement(&s.sql, s.params, encoding))
-            .collect();
-        Ok(self.request_with(statements, idempotency).await?.results)
-    }
-
-    /// Embedded local D1 stored in a SQLite file at `path` (created if missing).
-    pub fn local(path: impl AsRef<std::path::Path>) -> Result<D1Database> {
-        Ok(D1Database::from_backend(Backend::Local(
-            local::LocalD1::open(path.as_ref())?,
-        )))
-    }
-
-    /// Embedded local D1 stored in a SQLite file, with explicit busy handling
-    /// ([`local::LocalConfig`]: how long to wait for another connection's lock and how to
-    /// retry `SQLITE_BUSY`).
-    pub fn local_with(
-        path: impl AsRef<std::path::Path>,
-        config: local::LocalConfig,
-    ) -> Result<D1Database> {
-        Ok(D1Database::from_backend(Backend::Local(
-            local::LocalD1::open_with(path.as_ref(), config)?,
-        )))
-    }
-
-    /// Embedded local D1 in memory (for tests).
-    pub fn in_memory() -> Result<D1Database> {
-        Ok(D1Database::from_backend(Backend::Local(
-            local::LocalD1::in_memory()?,
-        )))
-    }
-
-    /// Cloudflare D1 over its HTTP API.
-    pub fn cloudflare(
-        account_id: impl Into<String>,
-        database_id: impl Into<String>,
-        token: impl Into<crate::Secret>,
-    ) -> Result<D1Database> {
-        D1Database::http(http::CLOUDFLARE_API_BASE, account_id, database_id, token)
-    }
-
-    /// Any D1-compatible HTTP endpoint (a local emulator, a proxy) at `base_url`.
-    ///
-    /// `base_url` must be `https://`, or `http://` to a loopback host only (`127.0.0.0/8`,
-    /// `::1`, `localhost`): the API token must never travel in clear text. Anything else is
-    /// an [`crate::Error::Config`] before any request. Redirects are never followed.
-    pub fn http(
-        base_url: impl Into<String>,
-        account_id: impl Into<String>,
-        database_id: impl Into<String>,
-        token: impl Into<crate::Secret>,
-    ) -> Result<D1Database> {
-        D1Database::http_with(http::HttpConfig::new(
-            base_url,
-            account_id,
-            database_id,
-            token,
-        ))
-    }
-
-    /// An HTTP database with full configuration (timeouts, concurrency, retries).
-    pub fn http_with(config: http::HttpConfig) -> Result<D1Database> {
-        Ok(D1Database::from_backend(Backend::Http(http::HttpD1::new(
-            config,
-        )?)))
-    }
-
-    /// How parameters travel on this database's transport.
-    pub fn encoding(&self) -> Encoding {
-        match &*self.backend {
-            Backend::Local(_) => Encoding::Native,
-            Backend::Http(_) => Encoding::Json,
-        }
-    }
-
-    /// The embedded transport, when this database is local.
-    pub(crate) fn local_transport(&self) -> Option<&local::LocalD1> {
-        match &*self.backend {
-            Backend::Local(l) => Some(l),
-            Backend::Http(_) => None,
-        }
-    }
-
-    /// Sends one request: the statements run in order as one transaction.
-    ///
-    /// The statements are treated as **idempotent** (every transient failure is retried):
-    /// this is how thread-flow sends its own upserts, deletes, reads and migrations. For
-    /// statements that must not run twice use [`D1Database::request_with`] with
-    /// [`Idempotency::NotIdempotent`], or [`D1Database::batch`].
-    pub async fn request(&self, statements: Vec<Statement>) -> Result<RequestOutcome> {
-        self.request_with(statements, Idempotency::Idempotent).await
-    }
-
-    /// Sends one request whose retries follow `idempotency` (see [`Idempotency`]).
-    pub async fn request_with(
-        &self,
-        statements: Vec<Statement>,
-        idempotency: Idempotency,
-    ) -> Result<RequestOutcome> {
-        match &*self.backend {
-            Backend::Local(l) => l.request(statements).await,
-            Backend::Http(h) => h.request_with(statements, idempotency).await,
-        }
+    /// Commits once every statement sent ran; the request's outcome.
+    pub(crate) async fn commit(self) -> Result<RequestOutcome> {
+        // A failed request has stopped listening; its error is in the outcome.
+        let _ = self.pieces.send(Piece::Commit).await;
+        self.outcome.await.map_err(|_| crate::Error::Transport {
+            message: "the D1 transport stopped before answering a streamed request".into(),
+            table: None,
+            first_key: None,
+            attempts: 1,
+            stopped: None,
+        })?
     }
 }

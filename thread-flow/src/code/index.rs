@@ -3,7 +3,7 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), thread_flow::code::index::IndexError> {
 //! use thread_flow::code::{Language, index::CodeIndex};
-//! use thread_flow::target::Connection;
+//! use thread_flow::Connection;
 //!
 //! let report = CodeIndex::new("my-project")
 //!     .include(["src/**", "lib/**"])
@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::client::DatabaseConfig;
+use crate::client::API_TOKEN_VAR;
 use crate::client::http::CLOUDFLARE_API_BASE;
 use crate::code::Language;
 use crate::code::flow::{self, FlowConfig, SourceCounts, TableExport};
@@ -43,7 +43,8 @@ use crate::code::rows::{CallRow, FileRow, ImportRow, SymbolRow};
 use crate::code::text::printable;
 use crate::code::walk::Skipped;
 use crate::sql::MigrationOptions;
-use crate::target::{Connection, D1TableId, DatabaseId, TableStatsSnapshot, TokenSource};
+use crate::target::{D1TableId, TableStatsSnapshot};
+use crate::{Connection, DatabaseId};
 use crate::{D1Database, D1Target, TableSchema};
 
 /// Why an index run stopped. Nothing was written when it is [`IndexError::Refused`] or
@@ -645,8 +646,10 @@ impl CodeIndex {
                     IndexError::Config(format!("bad D1 file path {}: {e}", path.display()))
                 })?;
                 let db = open_local(&path)?;
-                // The real path (links resolved) now that its folder exists: the identity.
+                // The real path (links resolved) now that its folder exists: the identity,
+                // and the key of the handle the ReCoco export shares.
                 let real = real_path(&path)?;
+                let db = if real == path { db } else { open_local(&real)? };
                 (Connection::Local(real.clone()), db, Some(real))
             }
             remote => {
@@ -861,59 +864,35 @@ pub fn describe(connection: &Connection) -> String {
 /// The destination the main job uses given environment variables (looked up by `env`):
 /// Cloudflare D1 when `CLOUDFLARE_ACCOUNT_ID`, `D1_DATABASE_ID` and `CLOUDFLARE_API_TOKEN`
 /// are set (through `D1_BASE_URL` when set: `https://`, or `http://` to this machine), else
-/// the local file `default_local`. Some but not all set is an error, not a silent fallback.
+/// the local file `default_local`. Some but not all set is an error naming the missing
+/// variable ([`Connection::from_vars`]), not a silent fallback.
 ///
-/// The token is registered in ReCoco's auth registry (under a key derived from it) and the
-/// connection names only that key, so the token reaches exactly the URL read here.
+/// For Cloudflare, the database is opened here with the token read from `env`
+/// ([`D1Database::connect_with_token`]): the index and its ReCoco export then share that one
+/// process-wide handle, so the token stays inside it and reaches exactly the URL read here.
+/// The connection itself holds no secret.
 pub fn connection_from_vars(
     env: impl Fn(&str) -> Option<String>,
     default_local: impl Into<PathBuf>,
 ) -> Result<Connection, IndexError> {
-    let config = DatabaseConfig::from_vars(env)
+    let connection = Connection::from_vars(&env)
         .map_err(|e| IndexError::Config(format!("reading the D1 settings: {e}")))?;
-    Ok(match config {
-        DatabaseConfig::Local { .. } => Connection::local(default_local),
-        DatabaseConfig::Http(config) => {
-            let key = recoco_core::lib_context::get_auth_registry()
-                .add_transient(serde_json::Value::String(config.token.expose().to_owned()))
-                .map_err(|e| IndexError::Config(format!("registering the API token: {e}")))?;
-            let token = Some(TokenSource::Auth { key });
-            let (account_id, database_id) = (config.account_id.clone(), config.database_id.clone());
-            if config.base_url.trim_end_matches('/') == CLOUDFLARE_API_BASE {
-                Connection::Cloudflare {
-                    account_id,
-                    database_id,
-                    token,
-                }
-            } else {
-                Connection::Http {
-                    base_url: config.base_url.clone(),
-                    account_id,
-                    database_id,
-                    token,
-                }
-            }
-        }
-    })
+    if let Connection::Local(_) = connection {
+        return Ok(Connection::local(default_local));
+    }
+    let token = crate::client::connection::var(&env, API_TOKEN_VAR).ok_or_else(|| {
+        IndexError::Config(format!(
+            "reading the D1 settings: {API_TOKEN_VAR} is not set"
+        ))
+    })?;
+    D1Database::connect_with_token(&connection, token)
+        .map_err(d1_error("connecting to Cloudflare D1"))?;
+    Ok(connection)
 }
 
-/// Opens the local D1 file. `.thread-flow` is ours by name: private (0700) even if an older
-/// run made it 0755. Another folder is the user's: only created if missing (0700), never
-/// re-moded. The D1 file is created 0600; an existing one is left as it is.
+/// Opens (creating it if missing) the local D1 file: the transport creates it and its folder
+/// private (see [`D1Database::connect`]).
 fn open_local(path: &Path) -> Result<D1Database, IndexError> {
-    if let Some(parent) = path.parent() {
-        let created = if parent.file_name() == Some(std::ffi::OsStr::new(".thread-flow")) {
-            crate::local_state::create_private_dir(parent)
-        } else if parent.is_dir() {
-            Ok(())
-        } else {
-            crate::local_state::create_private_dir(parent)
-        };
-        created
-            .map_err(|e| IndexError::Config(format!("cannot create {}: {e}", parent.display())))?;
-    }
-    crate::local_state::create_private_file(path)
-        .map_err(|e| IndexError::Config(format!("cannot create {}: {e}", path.display())))?;
     D1Database::local(path).map_err(d1_error(format!("cannot open {}", path.display())))
 }
 
@@ -928,43 +907,17 @@ pub fn open_existing(connection: &Connection) -> Result<D1Database, IndexError> 
                     path.display()
                 )));
             }
-            D1Database::local(path).map_err(d1_error(format!("cannot open {}", path.display())))
+            open_local(path)
         }
         remote => open_remote(remote),
     }
 }
 
-/// Opens a remote D1 database with the connection's token (checked against the spec rules).
+/// Opens a remote D1 database: the process's open handle when there is one (see
+/// [`connection_from_vars`]), else with the connection's token (checked against the spec
+/// rules).
 fn open_remote(connection: &Connection) -> Result<D1Database, IndexError> {
-    connection
-        .check()
-        .map_err(|e| IndexError::Config(e.to_string()))?;
-    let token = connection
-        .token_source()
-        .ok_or_else(|| IndexError::Config("a remote D1 database needs a token".into()))?
-        .resolve(recoco_core::lib_context::get_auth_registry())
-        .map_err(|e| IndexError::Config(e.to_string()))?;
-    let opened = match connection {
-        Connection::Cloudflare {
-            account_id,
-            database_id,
-            ..
-        } => D1Database::http(CLOUDFLARE_API_BASE, account_id, database_id, token),
-        Connection::Http {
-            base_url,
-            account_id,
-            database_id,
-            ..
-        } => D1Database::http(base_url, account_id, database_id, token),
-        Connection::Local(_) => unreachable_local(),
-    };
-    opened.map_err(d1_error("connecting to Cloudflare D1"))
-}
-
-fn unreachable_local() -> crate::Result<D1Database> {
-    Err(crate::Error::Config(
-        "internal: a local file is opened by open_local".into(),
-    ))
+    D1Database::connect(connection).map_err(d1_error("connecting to Cloudflare D1"))
 }
 
 /// `path` with every link resolved; for a file not created yet, its folder's real path.
@@ -1505,4 +1458,60 @@ fn target_totals(
             sum.failed_rows += s.failed_rows;
             sum
         })
+}
+
+#[cfg(test)]
+mod connection_tests {
+    use super::*;
+
+    fn lookup(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn the_main_job_refuses_partial_credentials_naming_the_variable() {
+        let err = connection_from_vars(
+            lookup(&[
+                ("CLOUDFLARE_ACCOUNT_ID", "acc"),
+                ("D1_DATABASE_ID", "db"),
+                ("D1_BASE_URL", "http://127.0.0.1:9"),
+            ]),
+            "x.d1",
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(err.contains("CLOUDFLARE_API_TOKEN missing"), "{err}");
+        let local = connection_from_vars(lookup(&[]), "x.d1").ok();
+        assert_eq!(local, Some(Connection::local("x.d1")));
+    }
+
+    #[test]
+    fn the_main_job_opens_the_shared_handle_without_the_auth_registry() {
+        let connection = connection_from_vars(
+            lookup(&[
+                ("CLOUDFLARE_ACCOUNT_ID", "acc"),
+                ("D1_DATABASE_ID", "main-job-db"),
+                ("CLOUDFLARE_API_TOKEN", "main-job-token"),
+                ("D1_BASE_URL", "http://127.0.0.1:9"),
+            ]),
+            "x.d1",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        // No secret in the connection; the token lives in the handle the job opened, which
+        // opening the connection again (the index, its ReCoco export) shares.
+        assert!(
+            !serde_json::to_string(&connection)
+                .unwrap_or_default()
+                .contains("main-job-token")
+        );
+        let a = open_remote(&connection).unwrap_or_else(|e| panic!("{e}"));
+        let b = D1Database::connect(&connection).unwrap_or_else(|e| panic!("{e}"));
+        assert!(a.shares_transport_with(&b));
+    }
 }

@@ -20,14 +20,13 @@ use super::batch::{
 use super::columns::{ColumnMap, ColumnSource, column_map};
 use super::export::row_type_named;
 use super::spec::{
-    D1SetupState, D1Spec, D1TableId, DatabaseId, ExistingTable, TokenSource, check_token_use,
-    default_table_name,
+    D1SetupState, D1Spec, D1TableId, DatabaseId, ExistingTable, TokenSource, default_table_name,
 };
 use super::types::{field_to_value, key_part_to_value};
-use crate::client::http::{CLOUDFLARE_API_BASE, HttpConfig};
+use crate::client::connection::check_token_use;
 use crate::sql::migrate::{MigrationOptions, MigrationPlan, plan_drop, plan_migration};
 use crate::sql::{WriteOptions, render_key};
-use crate::{D1Database, Error, MigrationReport, Secret, TableSchema, Value};
+use crate::{D1Database, Error, MigrationReport, TableSchema, Value};
 
 /// The ReCoco target kind name.
 pub const KIND: &str = "D1";
@@ -35,21 +34,13 @@ pub const KIND: &str = "D1";
 /// ReCoco's target factory for D1 tables (kind `"D1"`). Register it with
 /// [`crate::register`].
 ///
-/// Databases are opened once per process and shared by every export, setup step and clone:
-/// one local SQLite connection per file, and one HTTP handle per D1 database (one concurrency
-/// limit and one client-side rate limit, whatever the number of exports and Tokio runtimes).
+/// Databases are opened once per process and shared by every export, setup step and clone,
+/// and with [`D1Database::connect`]: one local SQLite connection per file, and one HTTP handle
+/// per D1 database (one concurrency limit and one client-side rate limit, whatever the number
+/// of exports and Tokio runtimes).
 #[derive(Debug, Default)]
 pub struct D1TargetFactory {
-    /// Open databases, by identity.
-    databases: Mutex<HashMap<DatabaseId, Opened>>,
     stats: Mutex<HashMap<D1TableId, Arc<TableStats>>>,
-}
-
-/// One open database, and the token its HTTP handle was made with (to notice a rotated token).
-#[derive(Debug)]
-struct Opened {
-    db: D1Database,
-    token: Option<Secret>,
 }
 
 /// Per-export state: the table, how mutations map to its columns, and its batching writer.
@@ -66,15 +57,19 @@ fn to_recoco(e: Error) -> RecocoError {
 }
 
 impl D1TargetFactory {
-    /// Opens the database, once per process: every export, setup step and clone shares one
-    /// local SQLite connection per file, and one HTTP handle (one concurrency limit, one rate
-    /// limit) per D1 database. The HTTP handle serves every Tokio runtime (it keeps one
-    /// connection pool per runtime). `concurrency` sets the handle's requests in flight when
-    /// this call opens it (default 6); later calls share the open handle as it is.
+    /// Opens the database, once per process: every export, setup step and clone shares the
+    /// process-wide handle of `id` ([`D1Database::connect`]): one local SQLite connection per
+    /// file, and one HTTP handle (one concurrency limit, one rate limit) per D1 database. The
+    /// HTTP handle serves every Tokio runtime (it keeps one connection pool per runtime).
+    /// `concurrency` sets the handle's requests in flight when this call opens it (default
+    /// 6); later calls share the open handle as it is.
     ///
     /// The token is read now (checked against the spec rules first), kept only inside the
     /// handle (redacted), and never persisted. When the token read now differs from the one
-    /// the open handle was made with (a rotated token), a new handle replaces it.
+    /// the open handle was made with (a rotated token), a new handle replaces it. When it
+    /// cannot be read but the application already opened this database (say with a token of
+    /// its own, [`D1Database::connect_with_token`]), that handle is shared: no token goes
+    /// anywhere new.
     fn database(
         &self,
         id: &DatabaseId,
@@ -82,63 +77,22 @@ impl D1TargetFactory {
         auth: &recoco_core::setup::AuthRegistry,
         concurrency: Option<usize>,
     ) -> Result<D1Database, Error> {
-        let default_source = TokenSource::Env {
-            env: super::spec::DEFAULT_TOKEN_ENV.into(),
-        };
+        let default_source = TokenSource::default_env();
         let source = match id {
             DatabaseId::Local { .. } => None,
             _ => Some(token.unwrap_or(&default_source)),
         };
-        check_token_use(id, source)?;
-        let secret = source.map(|t| t.resolve(auth)).transpose()?;
-        let mut dbs = self.databases.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(open) = dbs.get(id) {
-            let same_token = match (&open.token, &secret) {
-                (Some(a), Some(b)) => a.expose() == b.expose(),
-                (None, None) => true,
-                _ => false,
-            };
-            if same_token {
-                return Ok(open.db.clone());
-            }
-            tracing::info!(database = %id, "the D1 API token changed; opening a new HTTP handle");
-        }
-        let http = |base_url: &str, account_id: &str, database_id: &str, token: Secret| {
-            let mut config = HttpConfig::new(base_url, account_id, database_id, token);
-            if let Some(n) = concurrency {
-                config = config.with_max_concurrency(n);
-            }
-            D1Database::http_with(config)
-        };
-        let db = match (id, secret.clone()) {
-            (DatabaseId::Local { path }, _) => D1Database::local(path)?,
-            (
-                DatabaseId::Cloudflare {
-                    account_id,
-                    database_id,
-                },
-                Some(token),
-            ) => http(CLOUDFLARE_API_BASE, account_id, database_id, token)?,
-            (
-                DatabaseId::Http {
-                    base_url,
-                    account_id,
-                    database_id,
-                },
-                Some(token),
-            ) => http(base_url, account_id, database_id, token)?,
-            (_, None) => {
-                return Err(Error::Config(format!("{id} needs an API token")));
-            }
-        };
-        dbs.insert(
-            id.clone(),
-            Opened {
-                db: db.clone(),
-                token: secret,
+        D1Database::open_shared(
+            id,
+            || {
+                check_token_use(id, source)?;
+                source.map(|t| t.resolve(auth)).transpose()
             },
-        );
-        Ok(db)
+            |config| match concurrency {
+                Some(n) => config.with_max_concurrency(n),
+                None => config,
+            },
+        )
     }
 
     fn stats_for(&self, id: &D1TableId) -> Arc<TableStats> {
@@ -431,9 +385,13 @@ impl TargetFactoryBase for D1TargetFactory {
         let mut tables: HashMap<D1TableId, String> = HashMap::new();
         for d in data_collections {
             let spec = d.spec;
-            spec.connection
-                .check()
-                .map_err(|e| to_recoco(e).context(format!("D1 export `{}`", d.name)))?;
+            // A database the application opened already is shared as it is (see
+            // `D1TargetFactory::database`): no token goes anywhere new, nothing to check.
+            if !D1Database::is_open(&spec.connection.identity()) {
+                spec.connection
+                    .check()
+                    .map_err(|e| to_recoco(e).context(format!("D1 export `{}`", d.name)))?;
+            }
             let table = spec
                 .table
                 .clone()
@@ -839,6 +797,56 @@ mod tests {
             .execute_idempotent(r#"SELECT * FROM "parent""#, Vec::new())
             .await?;
         assert_eq!(parent.rows.len(), 2, "the parent rows are untouched");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn the_factory_shares_the_handle_connect_opened() -> Result<(), Error> {
+        let dir = std::env::temp_dir().join(format!(
+            "tf-factory-shared-{}-{}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        let connection = crate::Connection::local(dir.join("f.d1"));
+        let db = D1Database::connect(&connection)?;
+        let factory = D1TargetFactory::default();
+        let auth = recoco_core::setup::AuthRegistry::new();
+        let from_factory = factory.database(&connection.identity(), None, &auth, None)?;
+        assert!(from_factory.shares_transport_with(&db));
+
+        // The main job's case: the application opened an HTTP database with a token of its
+        // own; the spec's default token variable is not set (nor allowed to that loopback
+        // URL), and the factory shares the open handle instead of failing.
+        let remote = crate::Connection::Http {
+            base_url: "http://127.0.0.1:9".into(),
+            account_id: "acc".into(),
+            database_id: format!("factory-{}", fastrand::u64(..)),
+            token: None,
+        };
+        let app = D1Database::connect_with_token(&remote, "app-token")?;
+        let shared = factory.database(&remote.identity(), None, &auth, Some(2))?;
+        assert!(shared.shares_transport_with(&app));
+        // Never opened and no token to be had: the error names the variable.
+        let unopened = crate::Connection::Cloudflare {
+            account_id: "acc".into(),
+            database_id: format!("never-{}", fastrand::u64(..)),
+            token: Some(TokenSource::Env {
+                env: "THREAD_FLOW_TEST_UNSET_API_TOKEN".into(),
+            }),
+        };
+        let err = factory
+            .database(
+                &unopened.identity(),
+                unopened.token_source().as_ref(),
+                &auth,
+                None,
+            )
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("THREAD_FLOW_TEST_UNSET_API_TOKEN"), "{err}");
+        drop((db, from_factory));
+        std::fs::remove_dir_all(&dir).ok();
         Ok(())
     }
 }
