@@ -14,11 +14,9 @@ use recoco_core::ops::sdk::{
     TargetFactoryBase, TypedExportDataCollectionSpec, TypedResourceSetupChangeItem,
 };
 use recoco_core::setup::{AuthRegistry, CombinedState, ResourceSetupChange, SetupChangeType};
-use thread_flow::target::{
-    Connection, D1ExportContext, D1SetupState, D1Spec, D1TableId, D1TargetFactory, ExistingTable,
-    TokenSource,
-};
-use thread_flow::{D1Database, D1Target, SqlType, TableSchema, Value};
+use thread_flow::target::testing::{D1ExportContext, D1SetupState, D1TargetFactory};
+use thread_flow::target::{Connection, D1Spec, D1TableId, ExistingTable, TokenSource};
+use thread_flow::{D1Database, D1Target, D1Value, SqlType, TableSchema, Value};
 
 #[derive(Debug, Clone, PartialEq, D1Target)]
 #[d1(table = "items")]
@@ -596,6 +594,246 @@ async fn key_parts_of_every_kind_round_trip() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A text enum with renamed variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, D1Value)]
+#[d1(rename_all = "kebab-case")]
+enum Shape {
+    RoundThing,
+    Square,
+}
+
+/// A newtype over text (in the key) and one over an integer.
+#[derive(Debug, Clone, PartialEq, Eq, D1Value)]
+struct Label(String);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, D1Value)]
+struct Millimetres(i64);
+
+/// Stored as JSON: its fields serialize in declaration order, not in alphabetical order.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Meta {
+    zeta: i64,
+    alpha: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, D1Target)]
+#[d1(table = "shapes", primary_key(kind, label))]
+struct ShapeRow {
+    kind: Shape,
+    label: Label,
+    length: Millimetres,
+    #[d1(json)]
+    meta: Meta,
+    #[d1(json)]
+    tags: Option<Vec<String>>,
+}
+
+fn shape_row(kind: Shape, label: &str, length: i64, zeta: i64, tags: Option<&[&str]>) -> ShapeRow {
+    ShapeRow {
+        kind,
+        label: Label(label.into()),
+        length: Millimetres(length),
+        meta: Meta {
+            zeta,
+            alpha: format!("{label}-alpha"),
+        },
+        tags: tags.map(|t| t.iter().map(|s| s.to_string()).collect()),
+    }
+}
+
+/// `row` as a flow collects it: the enum's text, the newtypes' inner values, and JSON values
+/// as ReCoco holds them (`serde_json::Value`, whose object keys come out in alphabetical
+/// order: `alpha` before `zeta`, unlike `Meta`'s own serialization).
+fn shape_upsert(row: &ShapeRow) -> anyhow::Result<ExportTargetUpsertEntry> {
+    let text = |v: Value| match v {
+        Value::Text(t) => Ok(t),
+        other => Err(anyhow::anyhow!("expected text, got {other:?}")),
+    };
+    let json = |v: serde_json::Value| RValue::Basic(BasicValue::Json(Arc::new(v)));
+    let kind = text(row.kind.to_value()?)?;
+    Ok(ExportTargetUpsertEntry {
+        key: KeyValue(Box::new([
+            KeyPart::Str(kind.as_str().into()),
+            KeyPart::Str(row.label.0.as_str().into()),
+        ])),
+        additional_key: serde_json::Value::Null,
+        value: FieldValues {
+            fields: vec![
+                RValue::Basic(BasicValue::Int64(row.length.0)),
+                json(serde_json::json!({"alpha": row.meta.alpha, "zeta": row.meta.zeta})),
+                row.tags
+                    .as_ref()
+                    .map_or(RValue::Null, |t| json(serde_json::json!(t))),
+            ],
+        },
+    })
+}
+
+fn shape_fields() -> (Vec<FieldSchema>, Vec<FieldSchema>) {
+    (
+        vec![
+            field("kind", BasicValueType::Str, false),
+            field("label", BasicValueType::Str, false),
+        ],
+        vec![
+            field("length", BasicValueType::Int64, false),
+            field("meta", BasicValueType::Json, false),
+            field("tags", BasicValueType::Json, true),
+        ],
+    )
+}
+
+async fn all_shapes(db: &D1Database) -> anyhow::Result<Vec<Vec<Value>>> {
+    Ok(db
+        .execute(r#"SELECT * FROM "shapes" ORDER BY "kind", "label""#, vec![])
+        .await?
+        .rows)
+}
+
+#[tokio::test]
+async fn enum_json_and_newtype_fields_go_through_the_derived_codecs() -> anyhow::Result<()> {
+    let (dir, path, factory) = local_target("codecs.d1")?;
+    let export = thread_flow::export::<ShapeRow>(Connection::local(&path))?;
+    let spec: D1Spec = serde_json::from_value(serde_json::Value::Object(export.spec))?;
+    assert!(
+        spec.row_type
+            .as_deref()
+            .is_some_and(|t| t.ends_with("ShapeRow")),
+        "{spec:?}"
+    );
+    let (k, v) = shape_fields();
+    let b = build(&factory, "codecs", spec, k, v, export.index_options).await?;
+    setup(&factory, &b.key, Some(b.state.clone()), None).await?;
+
+    let rows = vec![
+        shape_row(Shape::RoundThing, "a", 1200, 1, Some(&["x", "y"])),
+        shape_row(Shape::Square, "b", 40, 2, None),
+        shape_row(Shape::Square, "c", -3, 3, Some(&[])),
+    ];
+    let upserts = rows
+        .iter()
+        .map(shape_upsert)
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    apply(&factory, &b.export, upserts, vec![]).await?;
+
+    // The same rows written by D1Table<ShapeRow> into another database.
+    let typed_db = D1Database::local(dir.path().join("typed.d1"))?;
+    typed_db.table::<ShapeRow>().migrate().await?;
+    typed_db.table::<ShapeRow>().upsert(&rows).await?;
+
+    let db = D1Database::local(&path)?;
+    let flowed = all_shapes(&db).await?;
+    assert_eq!(flowed, all_shapes(&typed_db).await?);
+    // Byte for byte what the struct's codecs write: the enum's renamed variant, the newtype's
+    // inner value, and `Meta` serialized in its own field order (not the flow's `alpha` first).
+    assert_eq!(
+        flowed[0],
+        vec![
+            Value::Text("round-thing".into()),
+            Value::Text("a".into()),
+            Value::Integer(1200),
+            Value::Text(r#"{"zeta":1,"alpha":"a-alpha"}"#.into()),
+            Value::Text(r#"["x","y"]"#.into()),
+        ]
+    );
+    assert_eq!(flowed[1][4], Value::Null);
+    let mut read = db.table::<ShapeRow>().all().await?;
+    read.sort_by(|a, b| a.label.0.cmp(&b.label.0));
+    assert_eq!(read, rows);
+
+    // A deleted key is encoded by the same codecs.
+    let key = KeyValue(Box::new([
+        KeyPart::Str("square".into()),
+        KeyPart::Str("b".into()),
+    ]));
+    let del = ExportTargetDeleteEntry {
+        key,
+        additional_key: serde_json::Value::Null,
+    };
+    apply(&factory, &b.export, vec![], vec![del]).await?;
+    assert_eq!(all_shapes(&db).await?.len(), 2);
+
+    // A value the field's type cannot decode is refused with the column and key, not stored.
+    let mut bad = shape_upsert(&rows[0])?;
+    bad.key = KeyValue(Box::new([
+        KeyPart::Str("triangle".into()),
+        KeyPart::Str("t".into()),
+    ]));
+    let err = apply(&factory, &b.export, vec![bad], vec![])
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("an unknown variant was stored"))?;
+    match typed(&err) {
+        Some(thread_flow::Error::Bind {
+            table,
+            column,
+            message,
+            ..
+        }) => {
+            assert_eq!(
+                (table.as_str(), column.as_deref()),
+                ("shapes", Some("kind"))
+            );
+            assert!(
+                message.contains("\"triangle\" is not a variant of Shape"),
+                "{message}"
+            );
+        }
+        other => panic!("expected a bind error, got {other:?} ({err})"),
+    }
+    let mut bad = shape_upsert(&rows[0])?;
+    bad.value.fields[1] =
+        RValue::Basic(BasicValue::Json(Arc::new(serde_json::json!({"alpha": 1}))));
+    let err = apply(&factory, &b.export, vec![bad], vec![])
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("JSON that is not a Meta was stored"))?;
+    match typed(&err) {
+        Some(thread_flow::Error::Bind { column, key, .. }) => {
+            assert_eq!(column.as_deref(), Some("meta"));
+            assert!(
+                key.as_deref().is_some_and(|k| k.contains("round-thing")),
+                "{key:?}"
+            );
+        }
+        other => panic!("expected a bind error, got {other:?} ({err})"),
+    }
+    assert_eq!(all_shapes(&db).await?.len(), 2);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_spec_naming_an_unregistered_row_type_is_refused() -> anyhow::Result<()> {
+    let (_dir, path, factory) = local_target("unknown.d1")?;
+    let mut spec = schema_spec(&path, Item::schema());
+    spec.row_type = Some("no::such::Row".into());
+    let (k, v) = item_fields();
+    let err = build(&factory, "unknown", spec, k, v, pk(&["id"]))
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("an unknown row type was accepted"))?;
+    assert!(
+        matches!(typed(&err), Some(thread_flow::Error::Config(m)) if m.contains("no::such::Row")),
+        "{err}"
+    );
+    // A row type whose columns differ from the spec's schema is refused too.
+    let mut spec = schema_spec(&path, Item::schema());
+    spec.row_type = serde_json::from_value::<D1Spec>(serde_json::Value::Object(
+        thread_flow::export::<ItemV2>(Connection::local(&path))?.spec,
+    ))?
+    .row_type;
+    let (k, v) = item_fields();
+    let err = build(&factory, "mismatch", spec, k, v, pk(&["id"]))
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("a mismatched row type was accepted"))?;
+    assert!(
+        matches!(typed(&err), Some(thread_flow::Error::Config(m)) if m.contains("does not match")),
+        "{err}"
+    );
+    Ok(())
+}
+
 #[tokio::test]
 async fn build_refuses_vector_indexes_and_mismatched_collectors() {
     let factory = Arc::new(D1TargetFactory::default());
@@ -721,12 +959,12 @@ fn compatibility_follows_recoco() {
     let base = Item::schema().clone();
     let mut added = ItemV2::schema().clone();
     assert_eq!(
-        thread_flow::target::compatibility(&added, &base),
+        thread_flow::target::testing::compatibility(&added, &base),
         SetupStateCompatibility::Compatible
     );
     added.columns.retain(|c| c.name != "score");
     assert_eq!(
-        thread_flow::target::compatibility(&added, &base),
+        thread_flow::target::testing::compatibility(&added, &base),
         SetupStateCompatibility::PartialCompatible
     );
     let mut retyped = base.clone();
@@ -734,7 +972,7 @@ fn compatibility_follows_recoco() {
         c.sql_type = SqlType::Blob;
     }
     assert_eq!(
-        thread_flow::target::compatibility(&retyped, &base),
+        thread_flow::target::testing::compatibility(&retyped, &base),
         SetupStateCompatibility::PartialCompatible
     );
     let mut rekeyed: TableSchema = base.clone();
@@ -743,7 +981,7 @@ fn compatibility_follows_recoco() {
         c.nullable = false;
     }
     assert_eq!(
-        thread_flow::target::compatibility(&rekeyed, &base),
+        thread_flow::target::testing::compatibility(&rekeyed, &base),
         SetupStateCompatibility::NotCompatible
     );
 }

@@ -1,6 +1,8 @@
 //! Codegen for `#[derive(D1Target)]`: a static `TableSchema` built once, the key, row / key
-//! binders and a row decoder in schema column order, and the lookup functions (`by_..`, one
-//! per key or index prefix). Reads only the checked model; emits no SQL text.
+//! binders and a row decoder in schema column order, one codec per column for values that
+//! arrive in storage form (the ReCoco export: decode as the field's type, encode again, with the
+//! same expressions as the binders and decoder), and the lookup functions (`by_..`, one per key
+//! or index prefix). Reads only the checked model; emits no SQL text.
 
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -118,6 +120,36 @@ impl<'a> Codec<'a> {
                 optional: false,
             } => {
                 quote_spanned!(ty.span()=> #krate::__private::json_from_value::<#ty>(#value))
+            }
+        }
+    }
+}
+
+impl Codec<'_> {
+    /// A function `fn(Value) -> Result<Value, ValueError>` that decodes a value in the
+    /// column's storage form as the field's type and encodes it again: `D1Value::reencode` for
+    /// a plain field, else `encode(decode(value))` with this codec's own expressions. `name` is
+    /// the nested function's name when one is needed; the tokens define it and name it.
+    fn reencode(&self, krate: &Path, name: &syn::Ident) -> (TokenStream, TokenStream) {
+        match self {
+            Codec::Value { ty } => (
+                TokenStream::new(),
+                quote_spanned!(ty.span()=> <#ty as #krate::D1Value>::reencode),
+            ),
+            Codec::Override { ty, .. } | Codec::Json { ty, .. } => {
+                let dec = self.decode(krate, &quote!(value));
+                let enc = self.encode(krate, &quote!(&decoded));
+                (
+                    quote! {
+                        fn #name(
+                            value: #krate::Value,
+                        ) -> #krate::__private::Result<#krate::Value, #krate::ValueError> {
+                            let decoded: #ty = #dec?;
+                            #enc
+                        }
+                    },
+                    quote!(#name),
+                )
             }
         }
     }
@@ -327,6 +359,13 @@ fn generate(table: &Table<'_>, checked: &Checked) -> TokenStream {
         }
     }
 
+    // --- per-column codecs for values arriving in storage form (the ReCoco export) ---
+    let (codec_fns, codec_refs): (Vec<TokenStream>, Vec<TokenStream>) = columns
+        .iter()
+        .enumerate()
+        .map(|(i, f)| Codec::of(f).reencode(krate, &format_ident!("__reencode_column{}", i)))
+        .unzip();
+
     let lookups = lookup_functions(table, &checked.lookups);
 
     quote! {
@@ -383,6 +422,12 @@ fn generate(table: &Table<'_>, checked: &Checked) -> TokenStream {
                     return #krate::__private::Result::Err(#krate::__private::extra_values(#n_columns, len));
                 }
                 #krate::__private::Result::Ok(#ident { #(#inits),* })
+            }
+
+            fn column_codecs() -> &'static [#krate::__private::ColumnCodec] {
+                #(#codec_fns)*
+                static CODECS: [#krate::__private::ColumnCodec; #n_columns] = [#(#codec_refs),*];
+                &CODECS
             }
         }
 

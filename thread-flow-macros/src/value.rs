@@ -31,6 +31,11 @@ fn text_enum(v: &ValueType<'_>, variants: &[Variant<'_>]) -> TokenStream {
     let type_name = ident.to_string();
     let idents: Vec<_> = variants.iter().map(|v| v.ident).collect();
     let names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
+    let known_name = if names.is_empty() {
+        quote!(false)
+    } else {
+        quote!(::core::matches!(text.as_str(), #(#names)|*))
+    };
     quote! {
         #[automatically_derived]
         impl #krate::D1Value for #ident {
@@ -53,6 +58,21 @@ fn text_enum(v: &ValueType<'_>, variants: &[Variant<'_>]) -> TokenStream {
                     },
                     other => #krate::__private::Result::Err(#krate::ValueError::unexpected("TEXT", &other)),
                 }
+            }
+
+            fn reencode(value: #krate::Value) -> #krate::__private::Result<#krate::Value, #krate::ValueError> {
+                // A variant's name is its own encoding: keep the text instead of copying it.
+                let known = match &value {
+                    #krate::Value::Text(text) => #known_name,
+                    _ => false,
+                };
+                if known {
+                    return #krate::__private::Result::Ok(value);
+                }
+                #krate::__private::Result::and_then(
+                    <Self as #krate::D1Value>::from_value(value),
+                    |decoded| <Self as #krate::D1Value>::to_value(&decoded),
+                )
             }
         }
 
@@ -129,6 +149,10 @@ fn newtype(v: &ValueType<'_>, member: &syn::Member, ty: &syn::Type) -> TokenStre
 
             fn from_value(value: #krate::Value) -> #krate::__private::Result<Self, #krate::ValueError> {
                 #krate::__private::Result::map(#inner::from_value(value), |inner| #ident { #member: inner })
+            }
+
+            fn reencode(value: #krate::Value) -> #krate::__private::Result<#krate::Value, #krate::ValueError> {
+                #inner::reencode(value)
             }
         }
 

@@ -17,6 +17,10 @@ use crate::schema::SqlType;
 pub use crate::value::{json_from_value, json_to_value};
 use crate::{ColumnError, D1KeyValue, D1Value, TableSchema, Value, ValueError};
 
+/// One column's codec for a value given in the column's storage form: decodes it as the
+/// field's type and encodes it with the field's codec (`D1Target::column_codecs`).
+pub type ColumnCodec = fn(Value) -> Result<Value, ValueError>;
+
 /// Compile-time check that a field's type can be stored in a column (errors point at the
 /// field's type through `D1Value`'s `on_unimplemented` message).
 pub const fn assert_d1_value<T: D1Value>() {}

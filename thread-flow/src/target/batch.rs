@@ -180,6 +180,7 @@ impl TableWriter {
     }
 
     /// The database this table is written to (with the export's write options).
+    #[cfg(feature = "testing")]
     pub(crate) fn database(&self) -> &D1Database {
         &self.db
     }

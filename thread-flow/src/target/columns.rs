@@ -4,8 +4,13 @@
 use recoco_core::base::schema::{FieldSchema, ValueType};
 use recoco_core::base::spec::IndexOptions;
 
+use super::export::RowType;
 use super::types::{is_key_type, sql_type_of};
-use crate::{Column, Error, Result, TableSchema};
+use crate::{Column, Error, Result, TableSchema, Value, ValueError};
+
+/// A derived column codec: decodes a value in the column's storage form as the field's type
+/// and encodes it again (see `D1Target::column_codecs`).
+pub(crate) use crate::__private::ColumnCodec as Codec;
 
 /// Where a column's value comes from in a ReCoco mutation.
 #[derive(Debug, Clone)]
@@ -23,10 +28,29 @@ pub(crate) struct ColumnMap {
     pub schema: TableSchema,
     /// One source per column of `schema.columns`, in column order.
     pub sources: Vec<ColumnSource>,
-    /// For each column of `schema.primary_key`, the key part feeding it.
-    pub key_parts: Vec<(usize, ValueType)>,
+    /// For each column of `schema.primary_key`, the key part feeding it and the column's
+    /// index in `schema.columns`.
+    pub key_parts: Vec<(usize, ValueType, usize)>,
     /// Number of value fields a mutation carries.
     pub value_fields: usize,
+    /// The derived codec of each column, in column order, when the export names a
+    /// `#[derive(D1Target)]` struct; `None`: the values are stored in their natural encoding.
+    pub codecs: Option<&'static [Codec]>,
+}
+
+impl ColumnMap {
+    /// `value` (a collected value in its natural encoding) as column `column` stores it:
+    /// through the field's derived codec when there is one.
+    pub(crate) fn encode(
+        &self,
+        column: usize,
+        value: std::result::Result<Value, ValueError>,
+    ) -> std::result::Result<Value, ValueError> {
+        match self.codecs {
+            Some(codecs) => value.and_then(codecs[column]),
+            None => value,
+        }
+    }
 }
 
 /// Builds the table for a collector: the user's schema (checked against the fields) or one
@@ -37,8 +61,13 @@ pub(crate) fn column_map(
     value_fields: &[FieldSchema],
     index_options: &IndexOptions,
     user_schema: Option<&TableSchema>,
+    row_type: Option<&RowType>,
 ) -> Result<ColumnMap> {
     refuse_unsupported_indexes(table, index_options)?;
+    let codecs = match row_type {
+        Some(row_type) => Some(row_type.codecs_for(table, user_schema)?),
+        None => None,
+    };
     let schema = match user_schema {
         Some(s) => {
             let s = renamed(s, table);
@@ -77,8 +106,11 @@ pub(crate) fn column_map(
     }
     let mut key_parts = Vec::with_capacity(schema.primary_key.len());
     for k in &schema.primary_key {
-        match find(k) {
-            Some(ColumnSource::Key { part, typ }) => key_parts.push((part, typ)),
+        let column = schema.columns.iter().position(|c| &c.name == k);
+        match (find(k), column) {
+            (Some(ColumnSource::Key { part, typ }), Some(column)) => {
+                key_parts.push((part, typ, column));
+            }
             _ => {
                 return Err(Error::Config(format!(
                     "table `{table}`: primary key column `{k}` is not a key field of the collector"
@@ -91,6 +123,7 @@ pub(crate) fn column_map(
         sources,
         key_parts,
         value_fields: value_fields.len(),
+        codecs,
     })
 }
 
@@ -177,7 +210,7 @@ fn derived_schema(
 /// Checks that a collector's fields match `schema`'s columns: same names (after renames), the
 /// key fields are exactly the primary key, each field's D1 type equals its column's, and a
 /// nullable field only feeds a nullable column. The error lists every mismatch.
-pub fn check_fields(
+pub(crate) fn check_fields(
     schema: &TableSchema,
     key_fields: &[FieldSchema],
     value_fields: &[FieldSchema],
@@ -301,6 +334,7 @@ mod tests {
             ],
             &no_indexes(),
             None,
+            None,
         )
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(m.schema.primary_key, vec!["id".to_string()]);
@@ -323,6 +357,7 @@ mod tests {
             &[field("text", BasicValueType::Str, false)],
             &no_indexes(),
             Some(&user_schema()),
+            None,
         )
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(m.schema.name, "renamed");
@@ -330,7 +365,7 @@ mod tests {
         assert!(matches!(m.sources[1], ColumnSource::Key { part: 0, .. }));
         assert!(matches!(m.sources[2], ColumnSource::Field { index: 0, .. }));
         assert_eq!(
-            m.key_parts.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+            m.key_parts.iter().map(|(p, _, _)| *p).collect::<Vec<_>>(),
             vec![0, 1]
         );
     }
@@ -353,6 +388,7 @@ mod tests {
             &[field("text", BasicValueType::Str, true)],
             &no_indexes(),
             Some(&schema),
+            None,
         )
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(m.schema.indexes[0].name, "other_text_idx");
@@ -397,6 +433,7 @@ mod tests {
             &[field("id", BasicValueType::Str, false)],
             &[],
             &opts,
+            None,
             None,
         )
         .err()

@@ -1,13 +1,118 @@
 //! From a `#[derive(D1Target)]` struct to what `FlowBuilder::export` needs.
+//!
+//! [`export::<T>()`](export) puts `T`'s schema in the spec and registers `T`'s derived column
+//! codecs under a name the spec carries (`row_type`); the target finds them by that name when
+//! the flow is built, and runs each collected value through its column's codec. A spec is JSON
+//! (it cannot carry functions), so the codecs live in this process-wide registry.
+
+use std::any::TypeId;
+use std::sync::Mutex;
 
 use recoco_core::base::schema::FieldSchema;
 use recoco_core::base::spec::IndexOptions;
 use recoco_core::builder::FlowBuilder;
 use recoco_core::builder::flow_builder::{DataCollector, DataSlice};
 
-use super::columns::check_fields;
+use super::columns::{Codec, check_fields};
 use super::spec::{Connection, D1Spec, ExistingTable};
 use crate::{D1Target, Error, Result, TableSchema};
+
+/// A `#[derive(D1Target)]` struct an export was made from: its schema and column codecs.
+#[derive(Clone, Copy)]
+pub(crate) struct RowType {
+    /// The name the spec's `row_type` carries.
+    name: &'static str,
+    schema: fn() -> &'static TableSchema,
+    codecs: &'static [Codec],
+}
+
+impl std::fmt::Debug for RowType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowType")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RowType {
+    /// The codecs, once the table `table` of the spec (`schema`) is checked to have the
+    /// struct's columns, in its order (a spec naming a row type of another shape is refused).
+    pub(crate) fn codecs_for(
+        &self,
+        table: &str,
+        schema: Option<&TableSchema>,
+    ) -> Result<&'static [Codec]> {
+        let derived = (self.schema)();
+        let same = schema.is_some_and(|s| s.columns == derived.columns);
+        if !same || self.codecs.len() != derived.columns.len() {
+            return Err(Error::Config(format!(
+                "D1 export to table `{table}`: the spec's `row_type` `{}` does not match its \
+                 `schema` (the columns differ); make the export with \
+                 thread_flow::export::<{}>() instead of editing its spec",
+                self.name, self.name
+            )));
+        }
+        Ok(self.codecs)
+    }
+}
+
+/// The row types registered by [`export`] in this process: (type, name, row type).
+static ROW_TYPES: Mutex<Vec<(TypeId, RowType)>> = Mutex::new(Vec::new());
+
+/// Registers `T`'s codecs (once) and returns the name a spec names them by: the type's name,
+/// with `#2`, `#3`, ... appended should two types share one.
+fn register_row_type<T: D1Target>() -> Result<&'static str> {
+    let codecs = T::column_codecs();
+    if codecs.len() != T::schema().columns.len() {
+        return Err(Error::Config(format!(
+            "`{}` implements D1Target by hand; the ReCoco export encodes collected values with \
+             the codecs `#[derive(D1Target)]` generates, so derive it",
+            std::any::type_name::<T>()
+        )));
+    }
+    let id = TypeId::of::<T>();
+    let mut types = ROW_TYPES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, row_type)) = types.iter().find(|(t, _)| *t == id) {
+        return Ok(row_type.name);
+    }
+    let base = std::any::type_name::<T>();
+    let taken = types
+        .iter()
+        .filter(|(_, r)| r.name.split('#').next() == Some(base))
+        .count();
+    let name: &'static str = if taken == 0 {
+        base
+    } else {
+        // One small leak per extra type per process, at most.
+        Box::leak(format!("{base}#{}", taken + 1).into_boxed_str())
+    };
+    types.push((
+        id,
+        RowType {
+            name,
+            schema: T::schema,
+            codecs,
+        },
+    ));
+    Ok(name)
+}
+
+/// The row type a spec's `row_type` names; an error when no [`export`] in this process
+/// registered it.
+pub(crate) fn row_type_named(name: &str) -> Result<RowType> {
+    let types = ROW_TYPES.lock().unwrap_or_else(|e| e.into_inner());
+    types
+        .iter()
+        .find(|(_, r)| r.name == name)
+        .map(|(_, r)| *r)
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "the D1 spec's `row_type` names `{name}`, which no thread_flow::export::<T>() \
+                 of this process registered; make the export with thread_flow::export::<T>(), \
+                 or remove `row_type` to store the collected values as they are"
+            ))
+        })
+}
 
 /// The arguments of `FlowBuilder::export` for one D1 table.
 #[derive(Debug, Clone)]
@@ -76,6 +181,14 @@ pub fn index_options_for(schema: &TableSchema) -> IndexOptions {
 /// `T::schema()` (columns, key, indexes, STRICT, ...) becomes the table's definition, and the
 /// collector's fields must be named after its columns.
 ///
+/// The export also carries `T`'s derived column codecs (registered in this process, named by
+/// the spec's `row_type`): each collected value, given in its column's storage form (an enum's
+/// variant text or discriminant, a newtype's inner value, JSON for a `#[d1(json)]` field), is
+/// decoded as the field's type and encoded by the field's own codec, so the table holds exactly
+/// what `D1Table<T>::upsert` writes, and a value the field cannot hold (an unknown variant, JSON
+/// of another shape) fails its row with [`Error::Bind`] naming the column and key. `T` must
+/// implement [`D1Target`] with `#[derive(D1Target)]`.
+///
 /// ```no_run
 /// # #[derive(thread_flow::D1Target)] struct Line { #[d1(primary_key)] id: i64, text: String }
 /// use thread_flow::target::Connection;
@@ -86,6 +199,7 @@ pub fn index_options_for(schema: &TableSchema) -> IndexOptions {
 pub fn export<T: D1Target>(connection: Connection) -> Result<D1Export> {
     let mut spec = D1Spec::new(connection);
     spec.schema = Some(T::schema().clone());
+    spec.row_type = Some(register_row_type::<T>()?.to_string());
     D1Export::from_spec(&spec)
 }
 

@@ -18,6 +18,7 @@ use super::batch::{
     TableWriter,
 };
 use super::columns::{ColumnMap, ColumnSource, column_map};
+use super::export::row_type_named;
 use super::spec::{
     D1SetupState, D1Spec, D1TableId, DatabaseId, ExistingTable, TokenSource, default_table_name,
 };
@@ -132,6 +133,7 @@ pub struct D1SetupChange {
 }
 
 impl D1SetupChange {
+    #[cfg(feature = "testing")]
     /// The planned steps, as described to the user.
     pub fn plan(&self) -> &MigrationPlan {
         &self.plan
@@ -265,11 +267,13 @@ pub fn compatibility(desired: &TableSchema, existing: &TableSchema) -> SetupStat
 }
 
 impl D1ExportContext {
+    #[cfg(feature = "testing")]
     /// The table this export writes.
     pub fn schema(&self) -> &TableSchema {
         &self.map.schema
     }
 
+    #[cfg(feature = "testing")]
     /// The write tuning this export's batches use: the spec's `max_request_bytes` and
     /// `concurrency` over the transport's defaults ([`WriteOptions::local`] for a local
     /// database, [`WriteOptions::default`] over HTTP).
@@ -279,13 +283,17 @@ impl D1ExportContext {
 
     fn key_values(&self, key: &KeyValue) -> Result<Vec<Value>, Error> {
         let mut out = Vec::with_capacity(self.map.key_parts.len());
-        for (i, (part, typ)) in self.map.key_parts.iter().enumerate() {
-            let column = &self.map.schema.primary_key[i];
+        for (part, typ, column) in &self.map.key_parts {
+            let name = &self.map.schema.columns[*column].name;
             let p = key
                 .0
                 .get(*part)
-                .ok_or_else(|| self.bind_error(column, None, "key part missing"))?;
-            out.push(key_part_to_value(p, typ).map_err(|m| self.bind_error(column, None, &m))?);
+                .ok_or_else(|| self.bind_error(name, None, "key part missing"))?;
+            let v = self
+                .map
+                .encode(*column, key_part_to_value(p, typ))
+                .map_err(|e| self.bind_error(name, None, &e.message))?;
+            out.push(v);
         }
         Ok(out)
     }
@@ -305,8 +313,15 @@ impl D1ExportContext {
             )));
         }
         let mut row = Vec::with_capacity(self.map.sources.len());
-        for (column, source) in self.map.schema.columns.iter().zip(&self.map.sources) {
-            let v = match source {
+        for (i, (column, source)) in self
+            .map
+            .schema
+            .columns
+            .iter()
+            .zip(&self.map.sources)
+            .enumerate()
+        {
+            let natural = match source {
                 ColumnSource::Key { part, typ } => {
                     let p = key.0.get(*part).ok_or_else(|| {
                         self.bind_error(
@@ -318,8 +333,10 @@ impl D1ExportContext {
                     key_part_to_value(p, typ)
                 }
                 ColumnSource::Field { index, typ } => field_to_value(&value.fields[*index], typ),
-            }
-            .map_err(|m| self.bind_error(&column.name, Some(render_key(key_values)), &m))?;
+            };
+            let v = self.map.encode(i, natural).map_err(|e| {
+                self.bind_error(&column.name, Some(render_key(key_values)), &e.message)
+            })?;
             if v.is_null() && !column.nullable {
                 return Err(self.bind_error(
                     &column.name,
@@ -380,12 +397,19 @@ impl TargetFactoryBase for D1TargetFactory {
                 .clone()
                 .or_else(|| spec.schema.as_ref().map(|s| s.name.clone()))
                 .unwrap_or_else(|| default_table_name(&context.flow_instance_name, &d.name));
+            let row_type = spec
+                .row_type
+                .as_deref()
+                .map(row_type_named)
+                .transpose()
+                .map_err(|e| to_recoco(e).context(format!("D1 export `{}`", d.name)))?;
             let map = column_map(
                 &table,
                 &d.key_fields_schema,
                 &d.value_fields_schema,
                 &d.index_options,
                 spec.schema.as_ref(),
+                row_type.as_ref(),
             )
             .map_err(|e| to_recoco(e).context(format!("D1 export `{}`", d.name)))?;
             let key = D1TableId {

@@ -1,9 +1,18 @@
 //! The ReCoco target kind `"D1"` (feature `recoco`): collected rows land in a D1 table through
 //! the same schema model, SQL planner and transports as [`crate::D1Table`].
 //!
-//! - [`register`] registers [`D1TargetFactory`] with ReCoco (idempotent, thread-safe).
+//! The public surface is what a flow author uses: [`register`], [`export`] / [`D1Export`] /
+//! [`export_collector`] / [`check_collected`], the spec types ([`D1Spec`], [`Connection`],
+//! [`TokenSource`], [`ExistingTable`], [`KIND`]) and [`table_stats`]. The factory itself (ReCoco's
+//! `TargetFactoryBase`, its setup state and export context) is private; the workspace's tests
+//! reach it through the `testing` feature.
+//!
+//! - [`register`] registers the target factory with ReCoco (idempotent, thread-safe).
 //! - [`export`] turns a `#[derive(D1Target)]` struct into the spec and `IndexOptions` for
-//!   `FlowBuilder::export`; [`check_collected`] checks a collector's fields against it.
+//!   `FlowBuilder::export`, and carries the struct's column codecs: every collected value is
+//!   decoded as its field's type and encoded by the field's own codec (enum text, JSON,
+//!   newtypes), exactly as `D1Table<T>` writes it; [`check_collected`] checks a collector's
+//!   fields against it.
 //! - Setup: the setup key is the database identity + table name ([`D1TableId`], names compared
 //!   without regard to case, as SQLite does); the setup state is the [`crate::TableSchema`]
 //!   (plus where the token comes from, never the token). Changes are planned by
@@ -40,15 +49,25 @@ mod types;
 
 use std::sync::{Arc, OnceLock};
 
-pub use batch::{DEFAULT_BATCH_WINDOW, DEFAULT_MAX_BATCH_ROWS, TableStatsSnapshot};
-pub use columns::{check_fields, renamed};
+pub use batch::TableStatsSnapshot;
+pub use columns::renamed;
 pub use export::{D1Export, check_collected, export, export_collector};
-pub use factory::{D1ExportContext, D1SetupChange, D1TargetFactory, KIND, compatibility, diff};
+use factory::D1TargetFactory;
+pub use factory::KIND;
 pub use spec::{
-    Connection, D1SetupState, D1Spec, D1TableId, DEFAULT_TOKEN_ENV, DatabaseId, ExistingTable,
-    TokenSource, default_table_name,
+    Connection, D1Spec, D1TableId, DEFAULT_TOKEN_ENV, DatabaseId, ExistingTable, TokenSource,
 };
-pub use types::sql_type_of;
+
+/// The factory's internals, for this workspace's tests (feature `testing`): they drive ReCoco's
+/// `TargetFactoryBase` directly, without a flow. Not part of the public API.
+#[cfg(feature = "testing")]
+pub mod testing {
+    pub use super::batch::{DEFAULT_BATCH_WINDOW, DEFAULT_MAX_BATCH_ROWS};
+    pub use super::factory::{
+        D1ExportContext, D1SetupChange, D1TargetFactory, compatibility, diff,
+    };
+    pub use super::spec::{D1SetupState, default_table_name};
+}
 
 use crate::{Error, Result};
 
@@ -56,7 +75,7 @@ static FACTORY: OnceLock<Arc<D1TargetFactory>> = OnceLock::new();
 static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
 
 /// The process-wide factory (the one [`register`] hands to ReCoco).
-pub fn factory() -> &'static Arc<D1TargetFactory> {
+fn factory() -> &'static Arc<D1TargetFactory> {
     FACTORY.get_or_init(|| Arc::new(D1TargetFactory::default()))
 }
 

@@ -46,6 +46,7 @@ impl ExistingTable {
 ///   "connection": {"local": "index.d1"},
 ///   "table": "symbols",
 ///   "schema": { "name": "symbols", "columns": [...], "primary_key": [...], ... },
+///   "row_type": "my_crate::Symbol",
 ///   "max_request_bytes": 500000,
 ///   "concurrency": 4,
 ///   "batch_window_ms": 5,
@@ -114,6 +115,13 @@ pub struct D1Spec {
     /// columns by name and type. Default: one column per collector field, no index.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<TableSchema>,
+    /// Set by [`crate::export`]: the `#[derive(D1Target)]` struct whose column codecs encode
+    /// the collected values, so an enum, newtype or `#[d1(json)]` column is stored exactly as
+    /// `D1Table<T>` stores it (the collector sends each value in its column's storage form:
+    /// an enum's text, JSON, ...). It names a type registered in this process, so it only
+    /// comes from `export::<T>()`; without it the values are stored as ReCoco holds them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row_type: Option<String>,
     /// Byte budget per D1 request (default: the runtime's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_request_bytes: Option<usize>,
@@ -139,6 +147,7 @@ impl D1Spec {
             connection,
             table: None,
             schema: None,
+            row_type: None,
             max_request_bytes: None,
             concurrency: None,
             batch_window_ms: None,

@@ -1,37 +1,31 @@
 //! ReCoco value types -> D1 column types, and ReCoco values -> bound [`Value`]s.
 //!
+//! A ReCoco value holds a Rust value (`Arc<str>`, `i64`, `uuid::Uuid`, `chrono::NaiveDate`,
+//! `serde_json::Value`, ...): it is encoded by that type's [`D1Value`] implementation, the same
+//! code `#[derive(D1Target)]` binds with, so this module holds no encoding of its own for them.
+//! Only what has no Rust counterpart in the runtime is ReCoco-specific here:
+//!
 //! | ReCoco | column | value |
 //! |---|---|---|
-//! | Bytes | BLOB | raw bytes |
-//! | Str | TEXT | the string |
-//! | Bool | INTEGER | 0 / 1 |
-//! | Int64 | INTEGER | the integer |
-//! | Float32, Float64 | REAL | finite floats only (NaN / inf are a bind error) |
-//! | Uuid | TEXT | lowercase hyphenated |
-//! | Date | TEXT | `YYYY-MM-DD` |
-//! | Time | TEXT | `HH:MM:SS.nnnnnnnnn` |
-//! | LocalDateTime | TEXT | `YYYY-MM-DDTHH:MM:SS.nnnnnnnnn` |
-//! | OffsetDateTime | TEXT | converted to UTC: `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ` |
+//! | Bytes, Str, Bool, Int64, Float32, Float64, Uuid, Date, Time, LocalDateTime, Json | per [`D1Value`] of its Rust type | `Vec<u8>`/`Arc<str>`/`bool`/`i64`/`f32`/`f64`/`Uuid`/`NaiveDate`/`NaiveTime`/`NaiveDateTime`/`serde_json::Value` |
+//! | OffsetDateTime | TEXT | converted to UTC, then as `DateTime<Utc>` |
 //! | TimeDelta | INTEGER | microseconds |
 //! | Range | TEXT | JSON `[start,end]` |
-//! | Json | TEXT | compact JSON |
 //! | Vector, Union, Struct, Table | TEXT | compact JSON (structs as objects keyed by field name) |
 //!
-//! The date/time forms are the ones `#[derive(D1Target)]` uses for chrono fields, so a
-//! `D1Table<T>` reads rows a flow wrote.
+//! With a `#[derive(D1Target)]` struct (`thread_flow::export::<T>()`), each column's value is
+//! then passed through the field's own codec ([`D1Value::reencode`]; see `columns.rs`), so an
+//! enum, a newtype or a `#[d1(json)]` field is stored exactly as `D1Table<T>` stores it. Without
+//! a struct (a spec arriving as data, or no schema at all), the values above are stored as is.
 
 use recoco_core::base::schema::{BasicValueType, ValueType};
 use recoco_core::base::value::{self as rv, BasicValue, KeyPart, TypedValue};
 
-use crate::{SqlType, Value};
-
-const DATE: &str = "%Y-%m-%d";
-const TIME: &str = "%H:%M:%S%.9f";
-const NAIVE_DATETIME: &str = "%Y-%m-%dT%H:%M:%S%.9f";
-const UTC_DATETIME: &str = "%Y-%m-%dT%H:%M:%S%.9fZ";
+use crate::value::json_to_value;
+use crate::{D1Value, SqlType, Value, ValueError};
 
 /// The D1 column type a ReCoco value type is stored as.
-pub fn sql_type_of(typ: &ValueType) -> SqlType {
+pub(crate) fn sql_type_of(typ: &ValueType) -> SqlType {
     match typ {
         ValueType::Basic(b) => match b {
             BasicValueType::Bytes => SqlType::Blob,
@@ -55,7 +49,7 @@ pub fn sql_type_of(typ: &ValueType) -> SqlType {
 }
 
 /// Whether ReCoco allows this type in a key (and so whether we can bind it as a key part).
-pub fn is_key_type(typ: &ValueType) -> bool {
+pub(crate) fn is_key_type(typ: &ValueType) -> bool {
     match typ {
         ValueType::Basic(b) => matches!(
             b,
@@ -73,81 +67,60 @@ pub fn is_key_type(typ: &ValueType) -> bool {
 }
 
 /// Encodes one key part of type `typ`.
-pub fn key_part_to_value(part: &KeyPart, typ: &ValueType) -> Result<Value, String> {
-    Ok(match part {
-        KeyPart::Bytes(b) => Value::Blob(b.to_vec()),
-        KeyPart::Str(s) => Value::Text(s.to_string()),
-        KeyPart::Bool(b) => Value::Integer(i64::from(*b)),
-        KeyPart::Int64(i) => Value::Integer(*i),
-        KeyPart::Range(r) => range_text(r),
-        KeyPart::Uuid(u) => Value::Text(u.hyphenated().to_string()),
-        KeyPart::Date(d) => Value::Text(d.format(DATE).to_string()),
+pub(crate) fn key_part_to_value(part: &KeyPart, typ: &ValueType) -> Result<Value, ValueError> {
+    match part {
+        KeyPart::Bytes(b) => b.to_value(),
+        KeyPart::Str(s) => s.to_value(),
+        KeyPart::Bool(b) => b.to_value(),
+        KeyPart::Int64(i) => i.to_value(),
+        KeyPart::Range(r) => Ok(range_text(r)),
+        KeyPart::Uuid(u) => u.to_value(),
+        KeyPart::Date(d) => d.to_value(),
         KeyPart::Struct(_) => {
             let v = rv::Value::from(part);
-            json_text(&TypedValue { t: typ, v: &v })?
+            json_to_value(&TypedValue { t: typ, v: &v })
         }
-    })
+    }
 }
 
 /// Encodes one field value of type `typ` (NULL for a null value).
-pub fn field_to_value(value: &rv::Value, typ: &ValueType) -> Result<Value, String> {
+pub(crate) fn field_to_value(value: &rv::Value, typ: &ValueType) -> Result<Value, ValueError> {
     match value {
         rv::Value::Null => Ok(Value::Null),
         rv::Value::Basic(b) => basic_to_value(b, value, typ),
         rv::Value::Struct(_)
         | rv::Value::UTable(_)
         | rv::Value::KTable(_)
-        | rv::Value::LTable(_) => json_text(&TypedValue { t: typ, v: value }),
+        | rv::Value::LTable(_) => json_to_value(&TypedValue { t: typ, v: value }),
     }
 }
 
-fn basic_to_value(b: &BasicValue, whole: &rv::Value, typ: &ValueType) -> Result<Value, String> {
-    Ok(match b {
-        BasicValue::Bytes(b) => Value::Blob(b.to_vec()),
-        BasicValue::Str(s) => Value::Text(s.to_string()),
-        BasicValue::Bool(b) => Value::Integer(i64::from(*b)),
-        BasicValue::Int64(i) => Value::Integer(*i),
-        BasicValue::Float32(f) => real(f64::from(*f))?,
-        BasicValue::Float64(f) => real(*f)?,
-        BasicValue::Range(r) => range_text(r),
-        BasicValue::Uuid(u) => Value::Text(u.hyphenated().to_string()),
-        BasicValue::Date(d) => Value::Text(d.format(DATE).to_string()),
-        BasicValue::Time(t) => Value::Text(t.format(TIME).to_string()),
-        BasicValue::LocalDateTime(t) => Value::Text(t.format(NAIVE_DATETIME).to_string()),
-        BasicValue::OffsetDateTime(t) => Value::Text(
-            t.with_timezone(&chrono::Utc)
-                .format(UTC_DATETIME)
-                .to_string(),
-        ),
-        BasicValue::TimeDelta(d) => Value::Integer(
-            d.num_microseconds()
-                .ok_or_else(|| format!("duration {d} does not fit in 64-bit microseconds"))?,
-        ),
-        BasicValue::Json(j) => json_text(&**j)?,
+fn basic_to_value(b: &BasicValue, whole: &rv::Value, typ: &ValueType) -> Result<Value, ValueError> {
+    match b {
+        BasicValue::Bytes(b) => b.to_value(),
+        BasicValue::Str(s) => s.to_value(),
+        BasicValue::Bool(b) => b.to_value(),
+        BasicValue::Int64(i) => i.to_value(),
+        BasicValue::Float32(f) => f.to_value(),
+        BasicValue::Float64(f) => f.to_value(),
+        BasicValue::Range(r) => Ok(range_text(r)),
+        BasicValue::Uuid(u) => u.to_value(),
+        BasicValue::Date(d) => d.to_value(),
+        BasicValue::Time(t) => t.to_value(),
+        BasicValue::LocalDateTime(t) => t.to_value(),
+        BasicValue::OffsetDateTime(t) => t.with_timezone(&chrono::Utc).to_value(),
+        BasicValue::TimeDelta(d) => d.num_microseconds().map(Value::Integer).ok_or_else(|| {
+            ValueError::new(format!("duration {d} does not fit in 64-bit microseconds"))
+        }),
+        BasicValue::Json(j) => (**j).to_value(),
         BasicValue::Vector(_) | BasicValue::UnionVariant { .. } => {
-            json_text(&TypedValue { t: typ, v: whole })?
+            json_to_value(&TypedValue { t: typ, v: whole })
         }
-    })
-}
-
-fn real(f: f64) -> Result<Value, String> {
-    if f.is_finite() {
-        Ok(Value::Real(f))
-    } else {
-        Err(format!(
-            "{f} is not a finite number; D1 cannot store NaN or infinity"
-        ))
     }
 }
 
 fn range_text(r: &rv::RangeValue) -> Value {
     Value::Text(format!("[{},{}]", r.start, r.end))
-}
-
-fn json_text<T: serde::Serialize + ?Sized>(v: &T) -> Result<Value, String> {
-    serde_json::to_string(v)
-        .map(Value::Text)
-        .map_err(|e| format!("cannot encode as JSON: {e}"))
 }
 
 #[cfg(test)]
@@ -175,22 +148,8 @@ mod tests {
     }
 
     #[test]
-    fn key_parts_encode_like_the_derive() {
-        let t = basic(BasicValueType::Str);
-        assert_eq!(
-            key_part_to_value(&KeyPart::Bool(true), &t),
-            Ok(Value::Integer(1))
-        );
-        let u = uuid::Uuid::from_u128(0xA1A2A3A4B1B2C1C2D1D2D3D4D5D6D7D8);
-        assert_eq!(
-            key_part_to_value(&KeyPart::Uuid(u), &t),
-            Ok(Value::Text("a1a2a3a4-b1b2-c1c2-d1d2-d3d4d5d6d7d8".into()))
-        );
-        let d = chrono::NaiveDate::from_ymd_opt(2024, 2, 29).unwrap_or_default();
-        assert_eq!(
-            key_part_to_value(&KeyPart::Date(d), &t),
-            Ok(Value::Text("2024-02-29".into()))
-        );
+    fn ranges_are_json_pairs() {
+        let t = basic(BasicValueType::Range);
         assert_eq!(
             key_part_to_value(&KeyPart::Range(rv::RangeValue::new(3, 9)), &t),
             Ok(Value::Text("[3,9]".into()))

@@ -120,6 +120,9 @@ impl D1Value for String {
     fn from_value(value: Value) -> Result<Self, ValueError> {
         text(value)
     }
+    fn reencode(value: Value) -> Result<Value, ValueError> {
+        text(value).map(Value::Text)
+    }
 }
 impl D1KeyValue for String {}
 
@@ -146,6 +149,9 @@ impl D1Value for Vec<u8> {
     }
     fn from_value(value: Value) -> Result<Self, ValueError> {
         blob(value)
+    }
+    fn reencode(value: Value) -> Result<Value, ValueError> {
+        blob(value).map(Value::Blob)
     }
 }
 impl D1KeyValue for Vec<u8> {}
@@ -190,6 +196,12 @@ impl<T: D1Value> D1Value for Option<T> {
             v => T::from_value(v).map(Some),
         }
     }
+    fn reencode(value: Value) -> Result<Value, ValueError> {
+        match value {
+            Value::Null => Ok(Value::Null),
+            v => T::reencode(v),
+        }
+    }
 }
 
 impl<T: D1Value> D1Value for Box<T> {
@@ -200,6 +212,9 @@ impl<T: D1Value> D1Value for Box<T> {
     }
     fn from_value(value: Value) -> Result<Self, ValueError> {
         T::from_value(value).map(Box::new)
+    }
+    fn reencode(value: Value) -> Result<Value, ValueError> {
+        T::reencode(value)
     }
 }
 

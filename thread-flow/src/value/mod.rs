@@ -123,6 +123,16 @@ pub trait D1Value: Sized {
 
     /// Decodes a value read back from D1.
     fn from_value(value: Value) -> Result<Self, ValueError>;
+
+    /// Decodes `value` as this type and encodes the result: what a column of this type stores
+    /// for a value given in its storage form (the ReCoco export runs it on every collected
+    /// value, so an enum, newtype or `#[d1(json)]` column is encoded by its own codec).
+    ///
+    /// An override may only skip work (a copy of the text, a re-encoding of a value already in
+    /// this type's own form); it must return what `from_value` then `to_value` would.
+    fn reencode(value: Value) -> Result<Value, ValueError> {
+        Self::from_value(value)?.to_value()
+    }
 }
 
 /// Marker for types allowed in a primary key: not nullable, not floating point, not JSON.
