@@ -973,15 +973,37 @@ pub async fn update(
         },
     )
     .await?;
+    let started = std::time::Instant::now();
+    let counters = counters(flow.0.flow_name());
     let mut wait = std::pin::pin!(updater.wait());
     let mut ticker = tokio::time::interval(every);
     ticker.tick().await; // the first tick is immediate
     let result = loop {
         tokio::select! {
             result = &mut wait => break result,
-            _ = ticker.tick() => tick(&SourceCounts::total(&updater)),
+            _ = ticker.tick() => {
+                let counts = SourceCounts::total(&updater);
+                // A timeline of the update (`RUST_LOG=thread_flow::code::flow=debug`): parsing
+                // ahead of `done` means the writes (PostgreSQL tracking, D1) are behind.
+                tracing::debug!(
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    listed = counters.listed(),
+                    parsed = counters.parsed(),
+                    done = counts.seen(),
+                    in_process = counts.in_process,
+                    "update progress"
+                );
+                tick(&counts)
+            }
         }
     };
     result?;
-    Ok(SourceCounts::total(&updater))
+    let counts = SourceCounts::total(&updater);
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        parsed = counters.parsed(),
+        done = counts.seen(),
+        "update finished"
+    );
+    Ok(counts)
 }
