@@ -321,6 +321,12 @@ impl SourceExecutor for TreeExecutor {
         let key = key.single_part()?.str_value()?.to_string();
         let rules = self.rules.clone();
         let read_key = key.clone();
+        // ReCoco asks for every listed file at once: without a limit each read got its own
+        // blocking thread (hundreds of threads, each with its own stack and malloc arena).
+        let _permit = read_permits()
+            .acquire()
+            .await
+            .map_err(|e| recoco_core::prelude::Error::internal_msg(e.to_string()))?;
         let read = tokio::task::spawn_blocking(move || walk::read(&rules, &read_key))
             .await
             .map_err(internal)?;
@@ -614,6 +620,15 @@ fn part_value(part: Part, facts: &FileFacts) -> Value {
             ],
         }),
     }
+}
+
+/// Permits for the file reads of this process (a few per core: reads mostly wait on the disk).
+fn read_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        tokio::sync::Semaphore::new(4 * cores)
+    })
 }
 
 /// One permit per core for the parser tasks of this process.
@@ -973,15 +988,37 @@ pub async fn update(
         },
     )
     .await?;
+    let started = std::time::Instant::now();
+    let counters = counters(flow.0.flow_name());
     let mut wait = std::pin::pin!(updater.wait());
     let mut ticker = tokio::time::interval(every);
     ticker.tick().await; // the first tick is immediate
     let result = loop {
         tokio::select! {
             result = &mut wait => break result,
-            _ = ticker.tick() => tick(&SourceCounts::total(&updater)),
+            _ = ticker.tick() => {
+                let counts = SourceCounts::total(&updater);
+                // A timeline of the update (`RUST_LOG=thread_flow::code::flow=debug`). ReCoco
+                // publishes its per-source counts only when the source is done, so the live
+                // figure is our own parse counter.
+                tracing::debug!(
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    listed = counters.listed(),
+                    parsed = counters.parsed(),
+                    bytes_parsed = counters.bytes_parsed(),
+                    "update progress"
+                );
+                tick(&counts)
+            }
         }
     };
     result?;
-    Ok(SourceCounts::total(&updater))
+    let counts = SourceCounts::total(&updater);
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        parsed = counters.parsed(),
+        done = counts.seen(),
+        "update finished"
+    );
+    Ok(counts)
 }
