@@ -266,7 +266,7 @@ async fn referenced_rebuild_is_refused(db: &D1Database) {
         reason.contains("`reviews` (author) ON DELETE NO ACTION"),
         "{reason}"
     );
-    assert!(reason.contains("rebuild_referenced: true"), "{reason}");
+    assert!(reason.contains("with_rebuild_referenced(true)"), "{reason}");
     assert_untouched(db, false).await;
 }
 

@@ -186,11 +186,11 @@ async fn generated_files_are_numbered_headed_and_only_written_when_needed() {
     // D1-safe: deferred keys once at the top for the rebuild, no transaction control, no
     // foreign_key_check.
     let statements = migrations::split_statements(&second.text);
-    assert_eq!(statements[0], migrations::DEFER_FOREIGN_KEYS);
+    assert_eq!(statements[0], "PRAGMA defer_foreign_keys = on");
     assert_eq!(
         statements
             .iter()
-            .filter(|s| s.as_str() == migrations::DEFER_FOREIGN_KEYS)
+            .filter(|s| s.as_str() == "PRAGMA defer_foreign_keys = on")
             .count(),
         1
     );

@@ -264,8 +264,8 @@ impl D1Database {
     }
 
     /// Writes rows to the table of `schema`: `upserts` (values in schema column order) and
-    /// `deletes` (values in key order). Plans the write ([`crate::sql::plan_write`], every row checked before
-    /// anything is sent), sends the upsert requests, up to [`crate::sql::WriteOptions::concurrency`]
+    /// `deletes` (values in key order). Plans the write (`sql::plan_write`, every row checked before
+    /// anything is sent), sends the upsert requests, up to [`crate::WriteOptions::concurrency`]
     /// at once, then the delete requests.
     ///
     /// Requests already sent stay applied when a later one fails; every write is an idempotent
@@ -558,7 +558,7 @@ impl<T: D1Target> D1Table<T> {
     /// # Atomicity
     ///
     /// Each request is one transaction, but a write larger than one request (see
-    /// [`crate::sql::WriteOptions`]: by default 1,000,000 bytes and 1000 statements over HTTP,
+    /// [`crate::WriteOptions`]: by default 1,000,000 bytes and 1000 statements over HTTP,
     /// 16,000,000 bytes and 10,000 statements locally) is **not atomic**: D1 has no transaction across requests. While the call
     /// runs, other readers may see some requests' rows and not others'; if it fails, the
     /// requests before the failed one stay applied, the failed one and those after it

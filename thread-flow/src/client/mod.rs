@@ -1,7 +1,7 @@
 //! [`D1Database`]: one handle over two transports (embedded local D1, Cloudflare HTTP).
 //!
 //! A *request* is a list of statements that D1 runs as one transaction. The client never
-//! builds SQL; it only carries [`Statement`]s produced by [`crate::sql`].
+//! builds SQL; it only carries [`Statement`]s produced by the SQL builders (`sql`).
 
 mod env;
 pub mod http;
@@ -161,7 +161,7 @@ impl D1Database {
     /// one statement (trailing statements are refused, as D1 refuses them).
     ///
     /// Over HTTP, integers beyond ±(2^53-1) and BLOBs are sent so that they arrive exactly;
-    /// result values arrive as D1 returns them (use [`crate::sql::select`] for exact reads).
+    /// result values arrive as D1 returns them ([`crate::D1Table`]'s typed reads are exact).
     ///
     /// # Retries
     ///
