@@ -18,8 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use thread_flow::migrations::{self, Migrations};
-use thread_flow::sql::{MigrationOptions, Statement, plan_migration};
+use thread_flow::sql::plan_migration;
 use thread_flow::{D1Database, D1Target, Error, TableSchema, Value};
+use thread_flow::{MigrationOptions, Statement};
 use thread_flow_suite::fake_d1::{FakeD1, Fault, FaultPlan};
 use thread_flow_suite::miniflare::{LocalD1Server, server_dir};
 
@@ -235,10 +236,7 @@ async fn data_loss_is_refused_unless_allowed() {
         "{refused:?}"
     );
     assert_eq!(names(m.folder()), vec!["0001_init.sql".to_string()]);
-    let allowed = MigrationOptions {
-        allow_data_loss: true,
-        ..MigrationOptions::default()
-    };
+    let allowed = MigrationOptions::default().with_allow_data_loss(true);
     let written = migrations::generate(&m, "drop size", &[v3::FileRow::schema()], &allowed)
         .await
         .unwrap()
