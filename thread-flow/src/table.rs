@@ -324,7 +324,7 @@ impl D1Database {
         Ok(report)
     }
 
-    /// Sends a [`WritePlan`]: upsert requests (concurrently), then delete requests.
+    /// Sends a `WritePlan`: upsert requests (concurrently), then delete requests.
     pub async fn send_plan(&self, table: &str, plan: WritePlan) -> Result<WriteReport> {
         let mut report = WriteReport {
             rows: plan.upsert_rows + plan.delete_rows,
@@ -500,7 +500,7 @@ fn with_context(e: Error, table_name: &str, key: Option<String>) -> Error {
 ///   [`D1Table::find_one`], [`D1Table::count_where`]; in keyset pages: [`D1Table::page`],
 ///   [`D1Table::page_where`], [`D1Table::scan`], [`D1Table::scan_where`]; whole table:
 ///   [`D1Table::count`], [`D1Table::all`]. Every read is ordered by key and bounded per request
-///   (see [`crate::reads`]).
+///   (see [typed reads](crate#typed-reads)).
 #[derive(Debug)]
 pub struct D1Table<T> {
     db: D1Database,

@@ -169,9 +169,8 @@ pub struct MigrationPlan {
     pub steps: Vec<MigrationStep>,
     /// Whether the plan rebuilds the table (copies every row).
     pub rebuild: bool,
-    /// Whether the plan was allowed only because the table was empty when it was read (see
-    /// [`plan_migration_of_empty_table`]): its first step fails the request, changing nothing,
-    /// when the table holds a row by then.
+    /// Whether the plan was allowed only because the table was empty when it was read: its
+    /// first step fails the request, changing nothing, when the table holds a row by then.
     pub requires_empty_table: bool,
 }
 
