@@ -92,7 +92,11 @@ pub fn count_table(name: &str) -> Statement {
 }
 
 /// `SELECT <columns> FROM "t" ORDER BY <key>`.
-#[cfg(any(feature = "code-core", test, feature = "testing"))]
+#[cfg(any(
+    all(feature = "code-core", feature = "recoco", unix),
+    test,
+    feature = "testing"
+))]
 pub fn select_all(schema: &TableSchema, encoding: Encoding) -> Statement {
     let mut sql = String::from("SELECT ");
     sql.push_str(&column_list(schema, encoding));
