@@ -16,6 +16,7 @@ use crate::{Error, Result};
 
 /// One migration file of the folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MigrationFile {
     /// The file name (`0001_create_files.sql`): what wrangler records in `d1_migrations`.
     pub name: String,

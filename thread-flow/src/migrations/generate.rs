@@ -20,6 +20,7 @@ pub(crate) const DEFER_FOREIGN_KEYS: &str = "PRAGMA defer_foreign_keys = on";
 
 /// What the next migration must do so the migrations folder reaches the row structs.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct NextMigration {
     /// The number the file gets (highest in the folder plus one).
     pub number: u64,
@@ -29,6 +30,7 @@ pub struct NextMigration {
 
 /// The change one table needs.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct TableChange {
     /// Table name.
     pub table: String,
@@ -127,6 +129,7 @@ fn comment_text(description: &str) -> String {
 
 /// A migration file written by [`generate`].
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct WrittenMigration {
     /// The file name (`0003_add_kind.sql`).
     pub name: String,

@@ -155,6 +155,7 @@ impl TableDependents {
 
 /// One step of a migration, described in plain words.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct MigrationStep {
     /// What the step does ("add column `x` (TEXT, nullable) to table `t`").
     pub description: String,
@@ -164,6 +165,7 @@ pub struct MigrationStep {
 
 /// The steps that bring a table to its target schema. Empty when nothing changes.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MigrationPlan {
     /// Steps in order.
     pub steps: Vec<MigrationStep>,
