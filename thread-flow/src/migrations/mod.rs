@@ -102,7 +102,7 @@ use crate::{D1Database, MigrationOptions};
 ///
 /// For tests (feature `testing`, not stable API); users read a file's statements with
 /// [`MigrationFile::statements`].
-#[cfg(any(test, feature = "testing"))]
+#[cfg(feature = "testing")]
 #[doc(hidden)]
 pub fn split_statements(sql: &str) -> Vec<String> {
     split::split_statements(sql)

@@ -126,7 +126,7 @@ fn balanced_outer_parens(e: &str) -> bool {
 }
 
 /// `CREATE [UNIQUE] INDEX IF NOT EXISTS "name" ON "table" ("a", "b") [WHERE ...]`.
-#[cfg(any(test, feature = "testing"))]
+#[cfg(feature = "testing")]
 pub fn create_index(schema: &TableSchema, index: &Index) -> String {
     create_index_on(&schema.name, index)
 }

@@ -497,7 +497,7 @@ fn plan(
 }
 
 /// Drops the table of `schema` and its indexes (`DROP TABLE IF EXISTS`).
-#[cfg(any(feature = "recoco", test, feature = "testing"))]
+#[cfg(any(feature = "recoco", feature = "testing"))]
 pub fn plan_drop(schema: &TableSchema) -> MigrationPlan {
     MigrationPlan {
         steps: vec![step(

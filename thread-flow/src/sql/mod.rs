@@ -22,9 +22,9 @@ pub use migrate::{
 };
 pub use plan::{WriteOptions, WritePlan};
 // For the planners' own tests (feature `testing`, not stable API).
-#[cfg(any(test, feature = "testing"))]
+#[cfg(feature = "testing")]
 pub use migrate::{ReferencingKey, TableTrigger, plan_drop};
-#[cfg(any(test, feature = "testing"))]
+#[cfg(feature = "testing")]
 pub use plan::plan_write;
 
 use crate::Value;

@@ -139,7 +139,7 @@ impl WritePlan {
 ///
 /// The runtime plans through `prepare_write` (no intermediate rows); this entry point is for
 /// the planner's own tests.
-#[cfg(any(test, feature = "testing"))]
+#[cfg(feature = "testing")]
 pub fn plan_write(
     schema: &TableSchema,
     upserts: Vec<Vec<Value>>,

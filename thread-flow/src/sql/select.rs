@@ -94,7 +94,6 @@ pub fn count_table(name: &str) -> Statement {
 /// `SELECT <columns> FROM "t" ORDER BY <key>`.
 #[cfg(any(
     all(feature = "code-core", feature = "recoco", unix),
-    test,
     feature = "testing"
 ))]
 pub fn select_all(schema: &TableSchema, encoding: Encoding) -> Statement {
