@@ -68,7 +68,10 @@ impl Statement {
 }
 
 /// How parameters travel to the database, which decides how placeholders are written.
+///
+/// Non-exhaustive: a new transport may bring its own encoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Encoding {
     /// Values bind natively (embedded SQLite): `?` everywhere.
     Native,
