@@ -7,8 +7,8 @@
 use std::error::Error as _;
 use std::time::Duration;
 
+use thread_flow::Statement;
 use thread_flow::client::http::RetryPolicy;
-use thread_flow::sql::Statement;
 use thread_flow::{D1Database, D1Target, DatabaseErrorKind, Error, Value};
 use thread_flow_suite::fake_d1::{FakeD1, Fault, FaultPlan};
 use thread_flow_suite::miniflare::LocalD1Server;

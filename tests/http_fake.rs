@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use thread_flow::Statement;
 use thread_flow::client::http::{HttpConfig, RateLimit, RetryPolicy};
 use thread_flow::client::{Idempotency, RequestOutcome, RetryStop};
-use thread_flow::sql::Statement;
 use thread_flow::{Connection, D1Database, Error, Value};
 use thread_flow_suite::fake_d1::{FakeD1, Fault, FaultPlan, RETRYABLE_MESSAGE};
 

@@ -7,7 +7,7 @@
 
 use std::process::Command;
 
-use thread_flow::sql::Statement;
+use thread_flow::Statement;
 use thread_flow::{D1Database, Error, Value};
 use thread_flow_suite::miniflare::LocalD1Server;
 

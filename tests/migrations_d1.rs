@@ -13,8 +13,9 @@
 //! The Miniflare tests need the npm packages (`npm ci` in tests/d1-server); without them they
 //! fail with that instruction, they never skip.
 
-use thread_flow::sql::{MigrationOptions, Statement, plan_migration};
+use thread_flow::sql::plan_migration;
 use thread_flow::{Column, D1Database, Error, Index, SqlType, TableSchema, Value};
+use thread_flow::{MigrationOptions, Statement};
 use thread_flow_suite::miniflare::LocalD1Server;
 
 fn start() -> LocalD1Server {
@@ -45,18 +46,12 @@ async fn migrate(db: &D1Database, schema: &TableSchema) {
 
 /// Default options but `allow_data_loss`.
 fn allowing_data_loss() -> MigrationOptions {
-    MigrationOptions {
-        allow_data_loss: true,
-        ..MigrationOptions::default()
-    }
+    MigrationOptions::default().with_allow_data_loss(true)
 }
 
 /// Default options but `rebuild_referenced`.
 fn rebuild_referenced() -> MigrationOptions {
-    MigrationOptions {
-        rebuild_referenced: true,
-        ..MigrationOptions::default()
-    }
+    MigrationOptions::default().with_rebuild_referenced(true)
 }
 
 /// The tables, indexes and triggers a migration made for itself (none may be left).
@@ -252,10 +247,9 @@ async fn referenced_rebuild_is_refused(db: &D1Database) {
     assert!(!reason.contains("`reviews`"), "{reason}");
     assert_untouched(db, true).await;
     // allow_data_loss does not open that door either.
-    let all = MigrationOptions {
-        allow_data_loss: true,
-        rebuild_referenced: true,
-    };
+    let all = MigrationOptions::default()
+        .with_allow_data_loss(true)
+        .with_rebuild_referenced(true);
     refused_reason(db, &all).await;
     assert_untouched(db, true).await;
 
@@ -266,7 +260,7 @@ async fn referenced_rebuild_is_refused(db: &D1Database) {
         reason.contains("`reviews` (author) ON DELETE NO ACTION"),
         "{reason}"
     );
-    assert!(reason.contains("rebuild_referenced: true"), "{reason}");
+    assert!(reason.contains("with_rebuild_referenced(true)"), "{reason}");
     assert_untouched(db, false).await;
 }
 

@@ -16,7 +16,7 @@
 //! written out by hand. The Miniflare tests need the npm packages (`npm ci` in
 //! tests/d1-server); without them they fail with that instruction, they never skip.
 
-use thread_flow::sql::Statement;
+use thread_flow::Statement;
 use thread_flow::{D1Database, D1Target, D1Value, Error, Lookup, Value};
 use thread_flow_suite::miniflare::LocalD1Server;
 

@@ -475,14 +475,14 @@ async fn incremental_flow_into_local_and_real_d1() -> anyhow::Result<()> {
     // Record every later write to the local table.
     local
         .batch(vec![
-            thread_flow::sql::Statement::raw(r#"CREATE TABLE "audit" ("op" TEXT, "file" TEXT, "line" INTEGER)"#),
-            thread_flow::sql::Statement::raw(
+            thread_flow::Statement::raw(r#"CREATE TABLE "audit" ("op" TEXT, "file" TEXT, "line" INTEGER)"#),
+            thread_flow::Statement::raw(
                 r#"CREATE TRIGGER "audit_i" AFTER INSERT ON "records" BEGIN INSERT INTO "audit" VALUES ('insert', NEW."file", NEW."line"); END"#,
             ),
-            thread_flow::sql::Statement::raw(
+            thread_flow::Statement::raw(
                 r#"CREATE TRIGGER "audit_u" AFTER UPDATE ON "records" BEGIN INSERT INTO "audit" VALUES ('update', NEW."file", NEW."line"); END"#,
             ),
-            thread_flow::sql::Statement::raw(
+            thread_flow::Statement::raw(
                 r#"CREATE TRIGGER "audit_d" AFTER DELETE ON "records" BEGIN INSERT INTO "audit" VALUES ('delete', OLD."file", OLD."line"); END"#,
             ),
         ])

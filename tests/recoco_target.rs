@@ -1609,10 +1609,7 @@ async fn a_local_export_uses_the_local_request_budget() -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("no stats"))?;
     assert_eq!(st.upserted, 30);
     assert_eq!(st.requests, 1, "{st:?}");
-    assert_eq!(
-        b.export.write_options(),
-        thread_flow::sql::WriteOptions::local()
-    );
+    assert_eq!(b.export.write_options(), thread_flow::WriteOptions::local());
     Ok(())
 }
 

@@ -17,9 +17,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use thread_flow::WriteOptions;
 use thread_flow::client::RetryStop;
 use thread_flow::client::http::{RateLimit, RetryPolicy};
-use thread_flow::sql::{WriteOptions, render_key};
+use thread_flow::sql::render_key;
 use thread_flow::{D1Database, D1Target, Error, Value};
 use thread_flow_suite::fake_d1::{FakeD1, Fault, FaultPlan, RETRYABLE_MESSAGE};
 
@@ -86,11 +87,12 @@ async fn fault_soak_25_percent_ends_with_exactly_the_model() {
     .unwrap()
     // Small requests so the write spans hundreds of them; one at a time, so the seeded fault
     // sequence meets the same requests on every run.
-    .with_write_options(WriteOptions {
-        max_request_bytes: 6_000,
-        max_statements_per_request: 4,
-        concurrency: 1,
-    });
+    .with_write_options(
+        WriteOptions::default()
+            .with_max_request_bytes(6_000)
+            .with_max_statements_per_request(4)
+            .with_concurrency(1),
+    );
     let table = db.table::<SoakRow>();
     table.migrate().await.unwrap();
     let mut faults = Fault::transient_mix(Duration::from_secs(30));
@@ -232,11 +234,12 @@ async fn always_failing(
             .with_retry(retry),
     )
     .unwrap()
-    .with_write_options(WriteOptions {
-        max_request_bytes: 2_000,
-        max_statements_per_request: 2,
-        concurrency: 1,
-    });
+    .with_write_options(
+        WriteOptions::default()
+            .with_max_request_bytes(2_000)
+            .with_max_statements_per_request(2)
+            .with_concurrency(1),
+    );
     let table = db.table::<SoakRow>();
     table.migrate().await.unwrap();
     let rows: Vec<SoakRow> = (0..200)
@@ -538,11 +541,12 @@ async fn eight_writers_on_overlapping_keys_keep_the_last_completed_write_within_
     )
     .unwrap()
     // More write concurrency than the transport allows: the transport's limit must hold.
-    .with_write_options(WriteOptions {
-        max_request_bytes: 2_500,
-        max_statements_per_request: 2,
-        concurrency: 4,
-    });
+    .with_write_options(
+        WriteOptions::default()
+            .with_max_request_bytes(2_500)
+            .with_max_statements_per_request(2)
+            .with_concurrency(4),
+    );
     let table = db.table::<Contended>();
     table.migrate().await.unwrap();
     // Transient faults too (no slow responses: an abandoned request stays in flight on the

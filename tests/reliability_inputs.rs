@@ -11,7 +11,8 @@
 //! The test prints one line per case and transport (`cargo test --test reliability_inputs --
 //! --nocapture`).
 
-use thread_flow::sql::{MigrationOptions, quote_ident, select};
+use thread_flow::MigrationOptions;
+use thread_flow::sql::{quote_ident, select};
 use thread_flow::{Column, D1Database, Error, SqlType, TableSchema, Value};
 use thread_flow_suite::fake_d1::FakeD1;
 

@@ -9,8 +9,8 @@
 
 use std::time::Duration;
 
-use thread_flow::sql::{MigrationOptions, MigrationPlan, Statement};
 use thread_flow::{Column, D1Database, Error, Index, SqlType, TableSchema, Value};
+use thread_flow::{MigrationOptions, MigrationPlan, Statement};
 use thread_flow_suite::fake_d1::{FakeD1, Fault, FaultPlan};
 
 const TABLE: &str = "crash \"test\".v1";

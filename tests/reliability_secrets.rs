@@ -21,10 +21,10 @@ use recoco_core::ops::sdk::{
 };
 use recoco_core::setup::{AuthRegistry, CombinedState};
 use thread_flow::client::http::{HttpConfig, RetryPolicy};
-use thread_flow::sql::{MigrationOptions, Statement};
 use thread_flow::target::testing::D1TargetFactory;
 use thread_flow::target::{Connection, D1Spec, TokenSource};
 use thread_flow::{Column, D1Database, D1Target, Error, Secret, SqlType, TableSchema, Value};
+use thread_flow::{MigrationOptions, Statement};
 use thread_flow_suite::fake_d1::{FakeD1, Fault, FaultPlan};
 
 const TOKEN: &str = "tf-SECRET-7q9ZX2-never-print-me";

@@ -152,7 +152,7 @@ pub(crate) async fn run() -> anyhow::Result<Json> {
         "http: D1Table over HTTP vs a naive one-statement-per-request writer (fake D1, {} ms per request, 6 requests in flight)",
         DELAY.as_millis()
     ));
-    let concurrency = thread_flow::sql::WriteOptions::default().concurrency;
+    let concurrency = thread_flow::WriteOptions::default().concurrency;
     let mut out = serde_json::Map::new();
     out.insert(
         "delay_ms_per_request".into(),

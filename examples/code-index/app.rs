@@ -48,7 +48,7 @@ pub async fn emit_migrations(dir: &Path) -> Result<String, String> {
         &folder,
         "",
         &tables,
-        &thread_flow::sql::MigrationOptions::default(),
+        &thread_flow::MigrationOptions::default(),
     )
     .await
     .map_err(|e| e.to_string())?;

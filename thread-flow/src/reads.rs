@@ -4,7 +4,7 @@
 //! [`D1Database::query_as`], which decodes any query's rows by column name.
 //!
 //! Every read stays within D1's limits over HTTP: statements bind at most 100 parameters,
-//! a request asks for at most [`READ_ROWS`] rows (and the first row of the next page), and a
+//! a request asks for at most `READ_ROWS` (1000) rows (and the first row of the next page), and a
 //! response larger than the transport's cap
 //! ([`crate::client::http::HttpConfig::max_response_bytes`]) is asked for again in halves,
 //! down to one row (a single row larger than the cap is [`Error::ResponseTooLarge`]).
@@ -19,7 +19,7 @@
 //! lookups are meant for selective columns; for a large result use larger pages.
 //!
 //! Step in struct -> schema -> SQL -> transport -> D1: this module turns typed arguments into
-//! values (through the derive's codecs), asks [`crate::sql::select`] for the statements and
+//! values (through the derive's codecs), asks the SQL builders (`sql::select`) for the statements and
 //! decodes the rows it gets back; it builds no SQL itself.
 
 use std::collections::{HashMap, VecDeque};
@@ -35,7 +35,7 @@ use crate::{ColumnError, D1Database, D1Table, D1Target, Error, Result, TableSche
 /// `find`): at most this many rows travel in one response, plus the first row of the next
 /// page, which tells whether there is one. A response over the transport's byte cap is asked
 /// for again in halves.
-pub const READ_ROWS: usize = 1000;
+pub(crate) const READ_ROWS: usize = 1000;
 
 /// An equality lookup on some columns of `T`'s table: the rows whose columns hold these
 /// values. `#[derive(D1Target)]` generates one per declared index and per key prefix, as
@@ -264,8 +264,8 @@ impl<T: D1Target> std::fmt::Debug for Scan<T> {
 }
 
 impl<T: D1Target> Scan<T> {
-    /// Rows per page (default [`READ_ROWS`]; at least 1). A page larger than [`READ_ROWS`]
-    /// is still read at most [`READ_ROWS`] + 1 rows per request.
+    /// Rows per page (default 1000; at least 1). A page larger than 1000
+    /// is still read at most 1000 + 1 rows per request.
     pub fn page_rows(mut self, rows: usize) -> Scan<T> {
         self.page_rows = rows.max(1);
         self
@@ -322,7 +322,7 @@ impl<T: D1Target> D1Table<T> {
     /// at its first place; missing keys are left out).
     ///
     /// Keys are sent `floor(100 / key columns)` per statement (D1's 100 bound parameters) and
-    /// at most [`READ_ROWS`] per request, up to [`crate::sql::WriteOptions::concurrency`]
+    /// at most 1000 per request, up to [`crate::WriteOptions::concurrency`]
     /// requests at once.
     pub async fn get_many(&self, keys: &[T::Key]) -> Result<Vec<T>> {
         let schema = T::schema();
@@ -398,7 +398,7 @@ impl<T: D1Target> D1Table<T> {
         Ok(found.into_iter().flatten().collect())
     }
 
-    /// Every row matching `lookup`, in key order. Read [`READ_ROWS`] rows per request; for
+    /// Every row matching `lookup`, in key order. Read 1000 rows per request; for
     /// results too large to hold, use [`D1Table::scan_where`] or [`D1Table::page_where`].
     pub async fn find(&self, lookup: Lookup<T>) -> Result<Vec<T>> {
         self.scan_where(lookup).collect().await
@@ -500,7 +500,7 @@ impl<T: D1Target> D1Table<T> {
         }
     }
 
-    /// Every row, ordered by key. Read a page ([`READ_ROWS`] rows) per request, so it works
+    /// Every row, ordered by key. Read a page (1000 rows) per request, so it works
     /// on tables of any size over HTTP, but holds them all: prefer [`D1Table::scan`] for
     /// large tables.
     pub async fn all(&self) -> Result<Vec<T>> {
@@ -508,7 +508,7 @@ impl<T: D1Target> D1Table<T> {
     }
 
     /// Up to `limit` rows matching `filter` after the key `after`, in key order, and whether
-    /// more follow. Asks at most [`READ_ROWS`] + 1 rows per request, and half as many after a
+    /// more follow. Asks at most 1000 + 1 rows per request, and half as many after a
     /// response over the transport's byte cap, down to one row.
     async fn fetch(
         &self,

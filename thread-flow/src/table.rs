@@ -1,6 +1,6 @@
 //! [`D1Table`]: the typed face of one table, the **struct** end of struct -> schema -> SQL ->
 //! transport -> D1. It binds a [`D1Target`]'s rows and keys to values and decodes rows back;
-//! migrate / upsert / delete / get / count here, the other reads in [`crate::reads`]. Planning
+//! migrate / upsert / delete / get / count here, the other reads in the `reads` module. Planning
 //! and sending are [`D1Database`]'s ([`crate::client::database`]); this module holds no SQL
 //! and no transport. Also the reports those operations return ([`WriteReport`],
 //! [`MigrationReport`]).
@@ -74,7 +74,7 @@ impl MigrationReport {
 ///   [`D1Table::find_one`], [`D1Table::count_where`]; in keyset pages: [`D1Table::page`],
 ///   [`D1Table::page_where`], [`D1Table::scan`], [`D1Table::scan_where`]; whole table:
 ///   [`D1Table::count`], [`D1Table::all`]. Every read is ordered by key and bounded per request
-///   (see [`crate::reads`]).
+///   (see [typed reads](crate#typed-reads)).
 #[derive(Debug)]
 pub struct D1Table<T> {
     db: D1Database,
@@ -132,7 +132,7 @@ impl<T: D1Target> D1Table<T> {
     /// # Atomicity
     ///
     /// Each request is one transaction, but a write larger than one request (see
-    /// [`crate::sql::WriteOptions`]: by default 1,000,000 bytes and 1000 statements over HTTP,
+    /// [`crate::WriteOptions`]: by default 1,000,000 bytes and 1000 statements over HTTP,
     /// 16,000,000 bytes and 10,000 statements locally) is **not atomic**: D1 has no transaction across requests. While the call
     /// runs, other readers may see some requests' rows and not others'; if it fails, the
     /// requests before the failed one stay applied, the failed one and those after it

@@ -1,8 +1,9 @@
 //! Migrations on the in-memory local D1: create, add column, index changes, rebuilds that keep
 //! every row, refusals, replay, and the live schema read back.
 
-use thread_flow::sql::{MigrationOptions, Statement, plan_drop, plan_migration};
+use thread_flow::sql::{plan_drop, plan_migration};
 use thread_flow::{Column, ColumnDefault, D1Database, Error, Index, SqlType, TableSchema, Value};
+use thread_flow::{MigrationOptions, Statement};
 
 fn v1() -> TableSchema {
     let mut t = TableSchema::new("docs");
@@ -24,10 +25,7 @@ fn v1() -> TableSchema {
 
 /// Default options but `allow_data_loss`.
 fn allowing_data_loss() -> MigrationOptions {
-    MigrationOptions {
-        allow_data_loss: true,
-        ..MigrationOptions::default()
-    }
+    MigrationOptions::default().with_allow_data_loss(true)
 }
 
 async fn seed(db: &D1Database, schema: &TableSchema, n: i64) {
@@ -535,10 +533,9 @@ async fn referenced_table_rebuild_is_refused_naming_the_referencing_table() {
     v2.columns[1] = Column::new("title", SqlType::Text).nullable(true);
     for options in [
         MigrationOptions::default(),
-        MigrationOptions {
-            allow_data_loss: true,
-            rebuild_referenced: true,
-        },
+        MigrationOptions::default()
+            .with_allow_data_loss(true)
+            .with_rebuild_referenced(true),
     ] {
         match db.migrate_table(&v2, &options).await {
             Err(Error::MigrationRefused { table, reason }) => {

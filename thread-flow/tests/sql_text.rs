@@ -1,7 +1,18 @@
 //! SQL text snapshots: DDL, upserts, deletes, selects, including hostile identifiers.
 
 use thread_flow::sql::{self, Encoding, ddl, select, write};
-use thread_flow::{Column, ColumnDefault, Index, SqlType, TableSchema, Value};
+use thread_flow::{Column, ColumnDefault, Index, SqlType, Statement, TableSchema, Value};
+
+/// One multi-row upsert of `rows` (values in column order), as the planner builds each of its
+/// statements.
+fn upsert(schema: &TableSchema, rows: Vec<Vec<Value>>, encoding: Encoding) -> Statement {
+    write::upsert_shape(schema).statement(rows.into_iter().flatten().collect(), encoding)
+}
+
+/// One multi-key delete of `keys` (values in key order), as the planner builds it.
+fn delete(schema: &TableSchema, keys: Vec<Vec<Value>>, encoding: Encoding) -> Statement {
+    write::delete_shape(schema).statement(keys.into_iter().flatten().collect(), encoding)
+}
 
 fn users() -> TableSchema {
     let mut t = TableSchema::new("users");
@@ -143,7 +154,7 @@ fn multi_row_upsert() {
             Value::Blob(vec![1]),
         ],
     ];
-    let s = write::upsert(&users(), rows, Encoding::Native);
+    let s = upsert(&users(), rows, Encoding::Native);
     assert_eq!(
         s.sql,
         "INSERT INTO \"users\" (\"id\", \"name\", \"score\", \"avatar\") VALUES (?,?,?,?),(?,?,?,?) \
@@ -162,7 +173,7 @@ fn key_only_table_upserts_do_nothing() {
         Column::new("b", SqlType::Integer),
     ];
     t.primary_key = vec!["a".into(), "b".into()];
-    let s = write::upsert(
+    let s = upsert(
         &t,
         vec![vec![Value::Text("x".into()), Value::Integer(1)]],
         Encoding::Native,
@@ -176,7 +187,7 @@ fn key_only_table_upserts_do_nothing() {
 #[test]
 fn hostile_upsert_and_delete() {
     let t = hostile();
-    let s = write::upsert(
+    let s = upsert(
         &t,
         vec![vec![
             Value::Text("k".into()),
@@ -192,7 +203,7 @@ fn hostile_upsert_and_delete() {
          ON CONFLICT (\"select\", \"a\"\"b\") DO UPDATE SET \"naïve col\" = excluded.\"naïve col\", \
          \"x.y\" = excluded.\"x.y\""
     );
-    let d = write::delete(
+    let d = delete(
         &t,
         vec![
             vec![Value::Text("k".into()), Value::Integer(1)],
@@ -209,7 +220,7 @@ fn hostile_upsert_and_delete() {
 
 #[test]
 fn single_key_delete() {
-    let d = write::delete(
+    let d = delete(
         &users(),
         vec![vec![Value::Integer(1)], vec![Value::Integer(2)]],
         Encoding::Native,
@@ -226,7 +237,7 @@ fn json_encoding_big_integers_and_blobs() {
         Value::Integer(3),
         Value::Blob(vec![0xde, 0xad]),
     ]];
-    let s = write::upsert(&users(), rows, Encoding::Json);
+    let s = upsert(&users(), rows, Encoding::Json);
     assert!(
         s.sql.contains("VALUES (CAST(? AS INTEGER),?,?,unhex(?))"),
         "{}",
@@ -243,7 +254,7 @@ fn json_encoding_big_integers_and_blobs() {
     );
     // Within ±(2^53-1) integers stay plain numbers.
     let safe = (1i64 << 53) - 1;
-    let s = write::delete(
+    let s = delete(
         &users(),
         vec![vec![Value::Integer(safe)], vec![Value::Integer(-big)]],
         Encoding::Json,
@@ -257,7 +268,7 @@ fn json_encoding_big_integers_and_blobs() {
         vec![Value::Integer(safe), Value::Text((-big).to_string())]
     );
     // Native encoding never rewrites.
-    let s = write::delete(&users(), vec![vec![Value::Integer(big)]], Encoding::Native);
+    let s = delete(&users(), vec![vec![Value::Integer(big)]], Encoding::Native);
     assert_eq!(s.sql, "DELETE FROM \"users\" WHERE \"id\" IN (?)");
     assert_eq!(s.params, vec![Value::Integer(big)]);
 }
@@ -265,7 +276,10 @@ fn json_encoding_big_integers_and_blobs() {
 #[test]
 fn selects() {
     let t = users();
-    assert_eq!(select::count(&t).sql, "SELECT COUNT(*) FROM \"users\"");
+    assert_eq!(
+        select::count_table(&t.name).sql,
+        "SELECT COUNT(*) FROM \"users\""
+    );
     let g = select::get_by_key(&t, vec![Value::Integer(7)], Encoding::Native);
     assert_eq!(
         g.sql,
@@ -484,10 +498,7 @@ fn referenced_rebuild_and_empty_table_guard() {
         }],
         mentioned_by: Vec::new(),
     };
-    let options = MigrationOptions {
-        rebuild_referenced: true,
-        ..MigrationOptions::default()
-    };
+    let options = MigrationOptions::default().with_rebuild_referenced(true);
     let plan = plan_migration_with(Some(&from), &dependents, &to, &options).unwrap();
     let sql: Vec<String> = plan.statements().into_iter().map(|s| s.sql).collect();
     let score = "CASE WHEN typeof(\"score\") = 'real' AND CAST(CAST(\"score\" AS TEXT) AS REAL) <> \"score\" THEN \

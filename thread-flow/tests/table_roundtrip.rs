@@ -230,13 +230,12 @@ async fn bind_errors_carry_table_column_and_key() {
 
 #[tokio::test]
 async fn request_errors_name_table_and_first_key_of_the_batch() {
-    let db = D1Database::in_memory()
-        .unwrap()
-        .with_write_options(WriteOptions {
-            max_request_bytes: 5_000,
-            max_statements_per_request: 2,
-            concurrency: 3,
-        });
+    let db = D1Database::in_memory().unwrap().with_write_options(
+        WriteOptions::default()
+            .with_max_request_bytes(5_000)
+            .with_max_statements_per_request(2)
+            .with_concurrency(3),
+    );
     let table = db.table::<Item>();
     // No migrate: the table does not exist.
     match table.upsert(&[item(4), item(8)]).await {
@@ -258,13 +257,12 @@ async fn request_errors_name_table_and_first_key_of_the_batch() {
 
 #[tokio::test]
 async fn concurrent_requests_write_every_row() {
-    let db = D1Database::in_memory()
-        .unwrap()
-        .with_write_options(WriteOptions {
-            max_request_bytes: 20_000,
-            max_statements_per_request: 5,
-            concurrency: 4,
-        });
+    let db = D1Database::in_memory().unwrap().with_write_options(
+        WriteOptions::default()
+            .with_max_request_bytes(20_000)
+            .with_max_statements_per_request(5)
+            .with_concurrency(4),
+    );
     assert_eq!(db.write_options().concurrency, 4);
     let table = db.table::<Item>();
     table.migrate().await.unwrap();

@@ -1,6 +1,6 @@
 //! [`D1Database`]: the handle on one D1 database, and every operation on it. This is the
 //! **transport** step of struct -> schema -> SQL -> transport -> D1 as seen by callers: it
-//! takes [`Statement`]s and [`TableSchema`]s (from [`crate::sql`] and [`crate::schema`]),
+//! takes [`Statement`]s and [`TableSchema`]s (from the `sql` and `schema` modules),
 //! sends requests through the database's `Transport` (embedded or HTTP), and returns
 //! results and reports. [`crate::D1Table`] and the ReCoco target are built on it.
 //!
@@ -315,7 +315,7 @@ impl D1Database {
     /// one statement (trailing statements are refused, as D1 refuses them).
     ///
     /// Over HTTP, integers beyond ±(2^53-1) and BLOBs are sent so that they arrive exactly;
-    /// result values arrive as D1 returns them (use [`crate::sql::select`] for exact reads).
+    /// result values arrive as D1 returns them ([`crate::D1Table`]'s typed reads are exact).
     ///
     /// # Retries
     ///
@@ -629,8 +629,8 @@ impl D1Database {
     }
 
     /// Writes rows to the table of `schema`: `upserts` (values in schema column order) and
-    /// `deletes` (values in key order). Plans the write ([`crate::sql::plan_write`], every row checked before
-    /// anything is sent), sends the upsert requests, up to [`crate::sql::WriteOptions::concurrency`]
+    /// `deletes` (values in key order). Plans the write (`sql::plan_write`, every row checked before
+    /// anything is sent), sends the upsert requests, up to [`crate::WriteOptions::concurrency`]
     /// at once, then the delete requests.
     ///
     /// Requests already sent stay applied when a later one fails; every write is an idempotent

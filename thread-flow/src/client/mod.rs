@@ -11,7 +11,7 @@
 //!   compatible endpoint) over its HTTP API.
 //!
 //! A *request* is a list of statements that D1 runs as one transaction. This module never
-//! builds SQL; it only carries [`Statement`]s produced by [`crate::sql`].
+//! builds SQL; it only carries [`Statement`]s produced by the SQL builders (`sql`).
 //!
 //! Adding a transport (say a Workers binding) is one new file implementing `Transport` and one
 //! arm in `database::open_transport` (the connection -> transport constructor).

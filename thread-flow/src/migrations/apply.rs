@@ -12,6 +12,7 @@ use crate::{D1Database, Error, Result, Value};
 
 /// What [`D1Database::apply_migrations`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AppliedMigrations {
     /// The table recording applied migrations.
     pub table: String,
@@ -35,6 +36,7 @@ impl AppliedMigrations {
 
 /// One migration file applied by [`D1Database::apply_migrations`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AppliedFile {
     /// The file name, as recorded in the tracking table.
     pub name: String,

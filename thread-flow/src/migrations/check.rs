@@ -116,6 +116,7 @@ fn block_on<T: Send>(future: impl std::future::Future<Output = Result<T>> + Send
 /// How a live database stands against a migrations folder and the row structs
 /// ([`D1Database::check_migrations`]).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct MigrationCheck {
     /// The tracking table.
     pub table: String,
@@ -132,6 +133,7 @@ pub struct MigrationCheck {
 
 /// One table whose live definition is not the one the migration files build.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TableDifference {
     /// Table name.
     pub table: String,

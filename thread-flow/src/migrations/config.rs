@@ -13,12 +13,12 @@ use serde::Deserialize;
 use crate::{Error, Result};
 
 /// The table wrangler records applied migrations in, unless `migrations_table` says otherwise.
-pub const DEFAULT_TABLE: &str = "d1_migrations";
+pub(crate) const DEFAULT_TABLE: &str = "d1_migrations";
 /// The folder wrangler reads migrations from, relative to its configuration file, unless
 /// `migrations_dir` says otherwise.
-pub const DEFAULT_FOLDER: &str = "migrations";
+pub(crate) const DEFAULT_FOLDER: &str = "migrations";
 /// The configuration file names wrangler looks for, in its order.
-pub const CONFIG_FILES: [&str; 3] = ["wrangler.json", "wrangler.jsonc", "wrangler.toml"];
+pub(crate) const CONFIG_FILES: [&str; 3] = ["wrangler.json", "wrangler.jsonc", "wrangler.toml"];
 
 /// A migrations folder and the table that records which of its files were applied.
 ///

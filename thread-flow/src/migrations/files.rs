@@ -16,6 +16,7 @@ use crate::{Error, Result};
 
 /// One migration file of the folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MigrationFile {
     /// The file name (`0001_create_files.sql`): what wrangler records in `d1_migrations`.
     pub name: String,
@@ -36,7 +37,7 @@ impl MigrationFile {
         })
     }
 
-    /// The statements of the file, in order (see [`super::split_statements`]).
+    /// The statements of the file, in order (`;` inside strings, quoted identifiers, comments and trigger bodies does not end a statement).
     pub fn statements(&self) -> Result<Vec<String>> {
         Ok(super::split::split_statements(&self.read()?))
     }
@@ -119,7 +120,7 @@ pub(crate) fn next_number(files: &[MigrationFile]) -> u64 {
 /// 4 digits, `_`, the message with spaces turned into `_`, `.sql`. A message wrangler could
 /// not write or record (empty, a path separator, a quote, a control character) is an
 /// [`Error::Config`].
-pub fn file_name(number: u64, message: &str) -> Result<String> {
+pub(crate) fn file_name(number: u64, message: &str) -> Result<String> {
     let message = message.trim();
     if message.is_empty() {
         return Err(Error::Config(
@@ -140,7 +141,7 @@ pub fn file_name(number: u64, message: &str) -> Result<String> {
 
 /// The first line wrangler writes in a new migration file (with its newline):
 /// `-- Migration number: 0001 \t 2026-01-31T12:00:00.000Z`.
-pub fn header(number: u64, at: SystemTime) -> String {
+pub(crate) fn header(number: u64, at: SystemTime) -> String {
     format!("-- Migration number: {number:04} \t {}\n", iso_8601(at))
 }
 

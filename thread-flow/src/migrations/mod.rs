@@ -13,7 +13,7 @@
 //!   (`0003_add_kind.sql`, `-- Migration number: 0003 \t <ISO date>`). Nothing to do: no file.
 //!   Data-losing changes are refused unless asked for ([`MigrationOptions`]), as in
 //!   `migrate()`. The SQL is D1-safe: no `BEGIN`/`COMMIT`, no `PRAGMA foreign_key_check`,
-//!   and [`DEFER_FOREIGN_KEYS`] at the top of a file that rebuilds a table.
+//!   and `PRAGMA defer_foreign_keys = on` at the top of a file that rebuilds a table.
 //! - [`D1Database::apply_migrations`] applies the pending files as wrangler does (same
 //!   tracking table, same names), locally or over HTTP, each file with its tracking row in
 //!   one request: a file is applied and recorded entirely or not at all. Files wrangler
@@ -29,7 +29,7 @@
 //!
 //! ```
 //! use thread_flow::migrations::{self, Migrations};
-//! use thread_flow::sql::MigrationOptions;
+//! use thread_flow::MigrationOptions;
 //! use thread_flow::{D1Database, D1Target};
 //!
 //! #[derive(D1Target)]
@@ -88,27 +88,22 @@ pub use check::{
     MESSAGE_VAR, MigrationCheck, TableDifference, WRITE_VAR, assert_up_to_date,
     assert_up_to_date_with,
 };
-pub use config::{CONFIG_FILES, DEFAULT_FOLDER, DEFAULT_TABLE, Migrations};
-pub use files::{MigrationFile, file_name, header};
-pub use generate::{
-    DEFER_FOREIGN_KEYS, NextMigration, TableChange, WrittenMigration, generate, plan,
-};
+pub use config::Migrations;
+pub use files::MigrationFile;
+pub use generate::{NextMigration, TableChange, WrittenMigration, generate, plan};
 
 #[cfg(doc)]
-use crate::{D1Database, sql::MigrationOptions};
+use crate::{D1Database, MigrationOptions};
 
 /// Splits SQL text into its statements the way [`D1Database::apply_migrations`] sends them:
 /// `;` inside strings, quoted identifiers, comments and trigger bodies (`BEGIN ... END`) does
 /// not end a statement; comment-only text is no statement. Each statement is returned
 /// without its leading comments and closing `;`.
 ///
-/// ```
-/// let sql = "-- header\nCREATE TABLE t (x TEXT DEFAULT 'a;b');\n\
-///            CREATE TRIGGER t_log AFTER INSERT ON t BEGIN SELECT 1; SELECT 2; END;\n";
-/// let statements = thread_flow::migrations::split_statements(sql);
-/// assert_eq!(statements.len(), 2);
-/// assert_eq!(statements[0], "CREATE TABLE t (x TEXT DEFAULT 'a;b')");
-/// ```
+/// For tests (feature `testing`, not stable API); users read a file's statements with
+/// [`MigrationFile::statements`].
+#[cfg(feature = "testing")]
+#[doc(hidden)]
 pub fn split_statements(sql: &str) -> Vec<String> {
     split::split_statements(sql)
 }

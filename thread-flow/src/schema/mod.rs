@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::Value;
 
 /// D1's limit on columns per table.
-pub const MAX_COLUMNS: usize = 100;
+pub(crate) const MAX_COLUMNS: usize = 100;
 
 /// A SQLite storage class used as a STRICT column type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -184,7 +184,7 @@ impl TableSchema {
     ///
     /// Panics never: an unknown key column yields no position and is reported by
     /// [`TableSchema::validate`].
-    pub fn key_indices(&self) -> Vec<usize> {
+    pub(crate) fn key_indices(&self) -> Vec<usize> {
         self.primary_key
             .iter()
             .filter_map(|k| self.column_index(k))
@@ -197,7 +197,7 @@ impl TableSchema {
     }
 
     /// Columns that are not part of the key, in declaration order.
-    pub fn value_columns(&self) -> impl Iterator<Item = &Column> {
+    pub(crate) fn value_columns(&self) -> impl Iterator<Item = &Column> {
         self.columns.iter().filter(|c| !self.is_key_column(&c.name))
     }
 }

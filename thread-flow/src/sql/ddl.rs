@@ -5,17 +5,8 @@ use crate::schema::{Column, ColumnDefault, Index, TableSchema};
 
 /// `CREATE TABLE IF NOT EXISTS` for `schema`: STRICT unless `strict` is false, key columns
 /// NOT NULL, a `PRIMARY KEY (...)` clause, `WITHOUT ROWID` when set, defaults as SQL literals.
-///
-/// ```
-/// use thread_flow::{Column, SqlType, TableSchema};
-/// let mut t = TableSchema::new("users");
-/// t.columns = vec![Column::new("id", SqlType::Integer), Column::new("name", SqlType::Text).nullable(true)];
-/// t.primary_key = vec!["id".into()];
-/// assert_eq!(
-///     thread_flow::sql::ddl::create_table(&t),
-///     r#"CREATE TABLE IF NOT EXISTS "users" ("id" INTEGER NOT NULL, "name" TEXT, PRIMARY KEY ("id")) STRICT"#
-/// );
-/// ```
+/// Only tests and benches name a table's DDL directly; the runtime goes through migrations.
+#[cfg(any(test, feature = "testing"))]
 pub fn create_table(schema: &TableSchema) -> String {
     create_table_named(schema, &schema.name)
 }
@@ -135,6 +126,7 @@ fn balanced_outer_parens(e: &str) -> bool {
 }
 
 /// `CREATE [UNIQUE] INDEX IF NOT EXISTS "name" ON "table" ("a", "b") [WHERE ...]`.
+#[cfg(feature = "testing")]
 pub fn create_index(schema: &TableSchema, index: &Index) -> String {
     create_index_on(&schema.name, index)
 }
@@ -181,5 +173,25 @@ pub(crate) fn push_ident_list<'a>(out: &mut String, names: impl Iterator<Item = 
             out.push_str(", ");
         }
         push_ident(out, n);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SqlType;
+
+    #[test]
+    fn create_table_is_strict_with_key_columns_not_null() {
+        let mut t = TableSchema::new("users");
+        t.columns = vec![
+            Column::new("id", SqlType::Integer),
+            Column::new("name", SqlType::Text).nullable(true),
+        ];
+        t.primary_key = vec!["id".into()];
+        assert_eq!(
+            create_table(&t),
+            r#"CREATE TABLE IF NOT EXISTS "users" ("id" INTEGER NOT NULL, "name" TEXT, PRIMARY KEY ("id")) STRICT"#
+        );
     }
 }

@@ -42,8 +42,17 @@ use super::{Statement, literal, push_ident, quote_ident};
 use crate::schema::{Column, ColumnDefault, Index, SqlType, TableSchema};
 use crate::{Error, Result, Value};
 
-/// What a migration may do.
+/// What a migration may do ([`crate::D1Table::migrate_with`]). Everything is off by default.
+///
+/// New settings may be added in any release, so the struct cannot be built with a literal:
+///
+/// ```
+/// let options = thread_flow::MigrationOptions::default().with_allow_data_loss(true);
+/// assert!(options.allow_data_loss);
+/// assert!(!options.rebuild_referenced);
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MigrationOptions {
     /// Apply changes that may lose data (dropped columns, lossy type changes, NOT NULL columns
     /// without default on existing rows). Off by default.
@@ -59,6 +68,20 @@ pub struct MigrationOptions {
     /// actions on the referencing rows (deleting or changing them), and D1 offers no way to turn
     /// them off. Change such keys to `NO ACTION` (or empty the table) first.
     pub rebuild_referenced: bool,
+}
+
+impl MigrationOptions {
+    /// Sets [`MigrationOptions::allow_data_loss`].
+    pub fn with_allow_data_loss(mut self, allow: bool) -> MigrationOptions {
+        self.allow_data_loss = allow;
+        self
+    }
+
+    /// Sets [`MigrationOptions::rebuild_referenced`].
+    pub fn with_rebuild_referenced(mut self, rebuild: bool) -> MigrationOptions {
+        self.rebuild_referenced = rebuild;
+        self
+    }
 }
 
 /// A foreign key of another table that references the migrated table.
@@ -132,6 +155,7 @@ impl TableDependents {
 
 /// One step of a migration, described in plain words.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct MigrationStep {
     /// What the step does ("add column `x` (TEXT, nullable) to table `t`").
     pub description: String,
@@ -141,14 +165,14 @@ pub struct MigrationStep {
 
 /// The steps that bring a table to its target schema. Empty when nothing changes.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MigrationPlan {
     /// Steps in order.
     pub steps: Vec<MigrationStep>,
     /// Whether the plan rebuilds the table (copies every row).
     pub rebuild: bool,
-    /// Whether the plan was allowed only because the table was empty when it was read (see
-    /// [`plan_migration_of_empty_table`]): its first step fails the request, changing nothing,
-    /// when the table holds a row by then.
+    /// Whether the plan was allowed only because the table was empty when it was read: its
+    /// first step fails the request, changing nothing, when the table holds a row by then.
     pub requires_empty_table: bool,
 }
 
@@ -377,7 +401,7 @@ fn plan(
     let mut refusals = Vec::new();
     if !losses.is_empty() && !options.allow_data_loss {
         refusals.push(format!(
-            "{}. To apply it anyway, migrate with MigrationOptions {{ allow_data_loss: true, .. }} (D1Table::migrate_with)",
+            "{}. To apply it anyway, migrate with MigrationOptions::default().with_allow_data_loss(true) (D1Table::migrate_with)",
             losses.join("; ")
         ));
     }
@@ -396,7 +420,7 @@ fn plan(
             ));
         } else if !options.rebuild_referenced {
             refusals.push(format!(
-                "the change rebuilds table `{table}` (drop and recreate), and other tables reference it: {}. To rebuild it anyway (every referencing row must find its parent again, or nothing changes), migrate with MigrationOptions {{ rebuild_referenced: true, .. }}",
+                "the change rebuilds table `{table}` (drop and recreate), and other tables reference it: {}. To rebuild it anyway (every referencing row must find its parent again, or nothing changes), migrate with MigrationOptions::default().with_rebuild_referenced(true)",
                 dependents.describe_referenced_by()
             ));
         }
@@ -473,6 +497,7 @@ fn plan(
 }
 
 /// Drops the table of `schema` and its indexes (`DROP TABLE IF EXISTS`).
+#[cfg(any(feature = "recoco", feature = "testing"))]
 pub fn plan_drop(schema: &TableSchema) -> MigrationPlan {
     MigrationPlan {
         steps: vec![step(

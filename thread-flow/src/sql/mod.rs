@@ -17,10 +17,15 @@ pub mod select;
 pub mod write;
 
 pub use migrate::{
-    MigrationOptions, MigrationPlan, MigrationStep, ReferencingKey, TableDependents, TableTrigger,
-    plan_drop, plan_migration, plan_migration_of_empty_table, plan_migration_with,
+    MigrationOptions, MigrationPlan, MigrationStep, TableDependents, plan_migration,
+    plan_migration_of_empty_table, plan_migration_with,
 };
-pub use plan::{WriteOptions, WritePlan, plan_write};
+pub use plan::{WriteOptions, WritePlan};
+// For the planners' own tests (feature `testing`, not stable API).
+#[cfg(feature = "testing")]
+pub use migrate::{ReferencingKey, TableTrigger, plan_drop};
+#[cfg(feature = "testing")]
+pub use plan::plan_write;
 
 use crate::Value;
 
@@ -60,22 +65,13 @@ impl Statement {
             params: Vec::new(),
         }
     }
-
-    /// Estimated bytes of this statement inside a JSON request body
-    /// (`{"sql": "...", "params": [...]}`), the measure of the request byte budget.
-    pub fn json_len(&self) -> usize {
-        STATEMENT_JSON_OVERHEAD
-            + json_str_len(&self.sql)
-            + self
-                .params
-                .iter()
-                .map(|p| param_json_len(p) + 1)
-                .sum::<usize>()
-    }
 }
 
 /// How parameters travel to the database, which decides how placeholders are written.
+///
+/// Non-exhaustive: a new transport may bring its own encoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Encoding {
     /// Values bind natively (embedded SQLite): `?` everywhere.
     Native,
@@ -87,12 +83,7 @@ pub enum Encoding {
 
 /// Quotes an identifier for SQLite: wrapped in double quotes, inner double quotes doubled.
 ///
-/// Works for keywords, spaces, dots and any unicode.
-///
-/// ```
-/// assert_eq!(thread_flow::sql::quote_ident("order"), "\"order\"");
-/// assert_eq!(thread_flow::sql::quote_ident("a\"b"), "\"a\"\"b\"");
-/// ```
+/// Works for keywords, spaces, dots and any unicode: `order` -> `"order"`, `a"b` -> `"a""b"`.
 pub fn quote_ident(name: &str) -> String {
     let mut out = String::with_capacity(name.len() + 2);
     push_ident(&mut out, name);
@@ -285,4 +276,16 @@ pub fn encoded_statement(sql: &str, params: Vec<Value>, encoding: Encoding) -> S
         .map(|p| encode_param(p, encoding))
         .collect();
     Statement::new(out, params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quote_ident;
+
+    #[test]
+    fn identifiers_are_double_quoted_with_inner_quotes_doubled() {
+        assert_eq!(quote_ident("order"), "\"order\"");
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(quote_ident("a.b c"), "\"a.b c\"");
+    }
 }

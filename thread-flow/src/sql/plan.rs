@@ -24,8 +24,22 @@ use super::{
 use crate::schema::{Column, SqlType, TableSchema};
 use crate::{Error, Result, Value};
 
-/// Tuning for batched writes.
+/// Tuning for batched writes ([`crate::D1Database::with_write_options`]).
+///
+/// Start from [`WriteOptions::default`] (D1 over HTTP) or [`WriteOptions::local`] and change
+/// what you need; new settings may be added in any release, so the struct cannot be built
+/// with a literal:
+///
+/// ```
+/// let options = thread_flow::WriteOptions::default()
+///     .with_max_statements_per_request(200)
+///     .with_concurrency(2);
+/// assert_eq!(options.max_statements_per_request, 200);
+/// assert_eq!(options.concurrency, 2);
+/// assert_eq!(options.max_request_bytes, 1_000_000);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WriteOptions {
     /// Estimated JSON body bytes per request (SQL + parameters). Default 1,000,000.
     pub max_request_bytes: usize,
@@ -45,6 +59,24 @@ impl WriteOptions {
             max_statements_per_request: 10_000,
             concurrency: 6,
         }
+    }
+
+    /// Sets [`WriteOptions::max_request_bytes`], the estimated JSON body bytes per request.
+    pub fn with_max_request_bytes(mut self, bytes: usize) -> WriteOptions {
+        self.max_request_bytes = bytes;
+        self
+    }
+
+    /// Sets [`WriteOptions::max_statements_per_request`].
+    pub fn with_max_statements_per_request(mut self, statements: usize) -> WriteOptions {
+        self.max_statements_per_request = statements;
+        self
+    }
+
+    /// Sets [`WriteOptions::concurrency`], the requests in flight at once.
+    pub fn with_concurrency(mut self, requests: usize) -> WriteOptions {
+        self.concurrency = requests;
+        self
     }
 }
 
@@ -104,6 +136,10 @@ impl WritePlan {
 /// wrong arity, a NULL in a NOT NULL column, a value of the wrong type or a non-finite REAL;
 /// [`Error::LimitExceeded`] for a value or row over 2,000,000 bytes or a row whose statement
 /// cannot fit 100,000 bytes of SQL. An empty write gives an empty plan.
+///
+/// The runtime plans through `prepare_write` (no intermediate rows); this entry point is for
+/// the planner's own tests.
+#[cfg(feature = "testing")]
 pub fn plan_write(
     schema: &TableSchema,
     upserts: Vec<Vec<Value>>,

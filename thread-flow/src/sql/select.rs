@@ -84,11 +84,6 @@ pub fn get_by_keys(schema: &TableSchema, keys: Vec<Vec<Value>>, encoding: Encodi
     Statement { sql, params }
 }
 
-/// `SELECT COUNT(*) FROM "t"`.
-pub fn count(schema: &TableSchema) -> Statement {
-    count_table(&schema.name)
-}
-
 /// `SELECT COUNT(*) FROM "name"`.
 pub fn count_table(name: &str) -> Statement {
     let mut sql = String::from("SELECT COUNT(*) FROM ");
@@ -97,6 +92,10 @@ pub fn count_table(name: &str) -> Statement {
 }
 
 /// `SELECT <columns> FROM "t" ORDER BY <key>`.
+#[cfg(any(
+    all(feature = "code-core", feature = "recoco", unix),
+    feature = "testing"
+))]
 pub fn select_all(schema: &TableSchema, encoding: Encoding) -> Statement {
     let mut sql = String::from("SELECT ");
     sql.push_str(&column_list(schema, encoding));

@@ -169,14 +169,3 @@ pub fn delete_shape(schema: &TableSchema) -> StatementShape {
         parens: width != 1,
     }
 }
-
-/// One multi-row upsert of `rows` (values in schema column order). No limit checks: use
-/// [`super::plan_write`] to split a write within D1's limits.
-pub fn upsert(schema: &TableSchema, rows: Vec<Vec<Value>>, encoding: Encoding) -> Statement {
-    upsert_shape(schema).statement(rows.into_iter().flatten().collect(), encoding)
-}
-
-/// One multi-key delete of `keys` (values in key order). No limit checks.
-pub fn delete(schema: &TableSchema, keys: Vec<Vec<Value>>, encoding: Encoding) -> Statement {
-    delete_shape(schema).statement(keys.into_iter().flatten().collect(), encoding)
-}

@@ -16,7 +16,7 @@
 //! - Setup: the setup key is the database identity + table name ([`D1TableId`], names compared
 //!   without regard to case, as SQLite does); the setup state is the [`crate::TableSchema`]
 //!   (plus where the token comes from, never the token). Changes are planned by
-//!   [`crate::sql::migrate`] (pure) and applied as one request per table. Only tables the
+//!   `sql::migrate` (pure) and applied as one request per table. Only tables the
 //!   recorded state says this flow created are migrated with data loss, dropped or recreated;
 //!   a live table it has no record of is used only when it matches exactly, unless the spec
 //!   says `"existing": "adopt"` ([`ExistingTable`]; see [`D1Spec`]).
