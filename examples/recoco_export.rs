@@ -15,8 +15,9 @@ use recoco_core::execution::{FlowLiveUpdater, FlowLiveUpdaterOptions};
 use recoco_core::lib_context::{get_lib_context, init_lib_context};
 use recoco_core::settings::Settings;
 use recoco_core::setup::{FlowSetupChangeAction, SetupChangeBundle};
+use thread_flow::Connection;
 use thread_flow::postgres::{PrivatePostgres, shutdown_signal};
-use thread_flow::target::{Connection, check_collected, export_collector, table_stats};
+use thread_flow::recoco::{check_collected, export_collector, table_stats};
 use thread_flow::{D1Database, D1Target};
 
 /// One row per source file. The table, its key and its columns come from this struct.
@@ -55,7 +56,7 @@ async fn run() -> anyhow::Result<()> {
         ..Settings::default()
     }))
     .await?;
-    thread_flow::register()?;
+    thread_flow::recoco::register()?;
 
     // The flow: LocalFile -> one row per file -> D1 table `documents`.
     let mut builder = FlowBuilder::new("recoco_export").await?;

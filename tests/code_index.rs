@@ -1230,7 +1230,7 @@ async fn an_index_made_by_an_earlier_code_index_is_refused_with_a_hint_then_adop
     recoco_core::lib_context::init_lib_context(Some(settings))
         .await
         .expect("ReCoco context");
-    thread_flow::register().expect("register D1");
+    thread_flow::recoco::register().expect("register D1");
     let connection = Connection::local(&d1);
     // The earlier code-index indexed definitions only: tables files and symbols.
     let config = flow::FlowConfig {
@@ -1243,11 +1243,11 @@ async fn an_index_made_by_an_earlier_code_index_is_refused_with_a_hint_then_adop
         max_file_bytes: flow::MAX_FILE_BYTES,
         files: flow::TableExport::new(
             "files",
-            thread_flow::export::<FileRow>(connection.clone()).expect("export"),
+            thread_flow::recoco::export::<FileRow>(connection.clone()).expect("export"),
         ),
         symbols: flow::TableExport::new(
             "symbols",
-            thread_flow::export::<SymbolRow>(connection).expect("export"),
+            thread_flow::recoco::export::<SymbolRow>(connection).expect("export"),
         ),
         imports: None,
         calls: None,
@@ -1609,7 +1609,7 @@ async fn the_builder_indexes_chosen_files_into_tables_of_the_users_names() {
     assert!(first.to_string().contains("my_symbols"), "{first}");
 
     let db = D1Database::local(&d1).expect("open");
-    let schema = |s: &thread_flow::TableSchema, name: &str| thread_flow::target::renamed(s, name);
+    let schema = |s: &thread_flow::TableSchema, name: &str| thread_flow::recoco::renamed(s, name);
     let files: Vec<FileRow> = index::read_all(&db, &schema(FileRow::schema(), "my_files"))
         .await
         .expect("read my_files");
@@ -1800,7 +1800,7 @@ async fn a_users_own_flow_uses_the_registered_functions() {
         )
         .await
         .expect("collect");
-    thread_flow::target::export_collector::<Definition>(
+    thread_flow::recoco::export_collector::<Definition>(
         &mut builder,
         "definitions",
         &collector,
@@ -1847,14 +1847,14 @@ async fn a_users_own_flow_uses_the_registered_functions() {
             .expect("collect");
         let connection = Connection::local(&d1);
         if table == "imported" {
-            thread_flow::target::export_collector::<Imported>(
+            thread_flow::recoco::export_collector::<Imported>(
                 &mut builder,
                 table,
                 &collector,
                 connection,
             )
         } else {
-            thread_flow::target::export_collector::<Called>(
+            thread_flow::recoco::export_collector::<Called>(
                 &mut builder,
                 table,
                 &collector,

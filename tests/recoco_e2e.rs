@@ -24,7 +24,8 @@ use recoco_core::ops::sdk::{
 use recoco_core::settings::Settings;
 use recoco_core::setup::{FlowSetupChangeAction, SetupChangeBundle};
 use thread_flow::postgres::PrivatePostgres;
-use thread_flow::target::{Connection, TokenSource, check_collected};
+use thread_flow::recoco::check_collected;
+use thread_flow::{Connection, TokenSource};
 use thread_flow::{D1Database, D1Target};
 use thread_flow_suite::miniflare::LocalD1Server;
 
@@ -153,7 +154,7 @@ impl SimpleFunctionFactoryBase for ParseFactory {
 
 fn register_all() -> anyhow::Result<()> {
     static PARSE_REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
-    thread_flow::register()?;
+    thread_flow::recoco::register()?;
     PARSE_REGISTERED
         .get_or_init(|| {
             recoco_core::ops::register_factory(
@@ -277,9 +278,9 @@ async fn build_flow(
 
 fn exports<T: D1Target>(
     targets: &Targets<'_>,
-) -> anyhow::Result<(thread_flow::D1Export, thread_flow::D1Export)> {
-    let local = thread_flow::export::<T>(Connection::local(targets.local))?;
-    let edge = thread_flow::export::<T>(Connection::Http {
+) -> anyhow::Result<(thread_flow::recoco::D1Export, thread_flow::recoco::D1Export)> {
+    let local = thread_flow::recoco::export::<T>(Connection::local(targets.local))?;
+    let edge = thread_flow::recoco::export::<T>(Connection::Http {
         base_url: targets.edge.base_url().to_string(),
         account_id: targets.edge.account_id().to_string(),
         database_id: targets.edge.database_id().to_string(),
@@ -536,16 +537,16 @@ async fn incremental_flow_into_local_and_real_d1() -> anyhow::Result<()> {
     std::fs::write(input.join("d.txt"), "poison=9\n")?;
     assert_eq!(update_errors(&flow).await?, 1);
     let failed = |stats: &[(
-        thread_flow::target::D1TableId,
-        thread_flow::target::TableStatsSnapshot,
+        thread_flow::recoco::D1TableId,
+        thread_flow::recoco::TableStatsSnapshot,
     )]| {
         stats
             .iter()
-            .filter(|(id, _)| matches!(id.database, thread_flow::target::DatabaseId::Local { .. }))
+            .filter(|(id, _)| matches!(id.database, thread_flow::DatabaseId::Local { .. }))
             .map(|(_, s)| s.failed_rows)
             .sum::<u64>()
     };
-    assert_eq!(failed(&thread_flow::target::table_stats()), 1);
+    assert_eq!(failed(&thread_flow::recoco::table_stats()), 1);
     assert!(
         !rows::<RecordV1>(&local)
             .await?
@@ -645,7 +646,7 @@ async fn incremental_flow_into_local_and_real_d1() -> anyhow::Result<()> {
         assert_eq!(rows::<RecordV3>(db).await?, want);
     }
 
-    let stats = thread_flow::target::table_stats();
+    let stats = thread_flow::recoco::table_stats();
     assert_eq!(failed(&stats), 1, "{stats:?}");
     drop(pg);
     Ok(())

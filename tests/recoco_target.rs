@@ -14,8 +14,9 @@ use recoco_core::ops::sdk::{
     TargetFactoryBase, TypedExportDataCollectionSpec, TypedResourceSetupChangeItem,
 };
 use recoco_core::setup::{AuthRegistry, CombinedState, ResourceSetupChange, SetupChangeType};
-use thread_flow::target::testing::{D1ExportContext, D1SetupState, D1TargetFactory};
-use thread_flow::target::{Connection, D1Spec, D1TableId, ExistingTable, TokenSource};
+use thread_flow::recoco::testing::{D1ExportContext, D1SetupState, D1TargetFactory};
+use thread_flow::recoco::{D1Spec, D1TableId, ExistingTable};
+use thread_flow::{Connection, TokenSource};
 use thread_flow::{D1Database, D1Target, D1Value, SqlType, TableSchema, Value};
 
 #[derive(Debug, Clone, PartialEq, D1Target)]
@@ -693,7 +694,7 @@ async fn all_shapes(db: &D1Database) -> anyhow::Result<Vec<Vec<Value>>> {
 #[tokio::test]
 async fn enum_json_and_newtype_fields_go_through_the_derived_codecs() -> anyhow::Result<()> {
     let (dir, path, factory) = local_target("codecs.d1")?;
-    let export = thread_flow::export::<ShapeRow>(Connection::local(&path))?;
+    let export = thread_flow::recoco::export::<ShapeRow>(Connection::local(&path))?;
     let spec: D1Spec = serde_json::from_value(serde_json::Value::Object(export.spec))?;
     assert!(
         spec.row_type
@@ -819,7 +820,7 @@ async fn a_spec_naming_an_unregistered_row_type_is_refused() -> anyhow::Result<(
     // A row type whose columns differ from the spec's schema is refused too.
     let mut spec = schema_spec(&path, Item::schema());
     spec.row_type = serde_json::from_value::<D1Spec>(serde_json::Value::Object(
-        thread_flow::export::<ItemV2>(Connection::local(&path))?.spec,
+        thread_flow::recoco::export::<ItemV2>(Connection::local(&path))?.spec,
     ))?
     .row_type;
     let (k, v) = item_fields();
@@ -945,12 +946,12 @@ async fn tokens_are_resolved_lazily_and_never_stored() -> anyhow::Result<()> {
 #[test]
 fn register_is_idempotent_across_threads() {
     let handles: Vec<_> = (0..8)
-        .map(|_| std::thread::spawn(thread_flow::register))
+        .map(|_| std::thread::spawn(thread_flow::recoco::register))
         .collect();
     for h in handles {
         assert!(h.join().map(|r| r.is_ok()).unwrap_or(false));
     }
-    assert!(thread_flow::register().is_ok());
+    assert!(thread_flow::recoco::register().is_ok());
     assert!(recoco_core::ops::get_optional_target_factory("D1").is_some());
 }
 
@@ -959,12 +960,12 @@ fn compatibility_follows_recoco() {
     let base = Item::schema().clone();
     let mut added = ItemV2::schema().clone();
     assert_eq!(
-        thread_flow::target::testing::compatibility(&added, &base),
+        thread_flow::recoco::testing::compatibility(&added, &base),
         SetupStateCompatibility::Compatible
     );
     added.columns.retain(|c| c.name != "score");
     assert_eq!(
-        thread_flow::target::testing::compatibility(&added, &base),
+        thread_flow::recoco::testing::compatibility(&added, &base),
         SetupStateCompatibility::PartialCompatible
     );
     let mut retyped = base.clone();
@@ -972,7 +973,7 @@ fn compatibility_follows_recoco() {
         c.sql_type = SqlType::Blob;
     }
     assert_eq!(
-        thread_flow::target::testing::compatibility(&retyped, &base),
+        thread_flow::recoco::testing::compatibility(&retyped, &base),
         SetupStateCompatibility::PartialCompatible
     );
     let mut rekeyed: TableSchema = base.clone();
@@ -981,7 +982,7 @@ fn compatibility_follows_recoco() {
         c.nullable = false;
     }
     assert_eq!(
-        thread_flow::target::testing::compatibility(&rekeyed, &base),
+        thread_flow::recoco::testing::compatibility(&rekeyed, &base),
         SetupStateCompatibility::NotCompatible
     );
 }
@@ -1266,7 +1267,7 @@ async fn a_foreign_table_that_matches_exactly_is_adopted() -> anyhow::Result<()>
 #[tokio::test]
 async fn table_identity_ignores_case() -> anyhow::Result<()> {
     let upper = D1TableId {
-        database: thread_flow::target::DatabaseId::Local {
+        database: thread_flow::DatabaseId::Local {
             path: "/data/index.d1".into(),
         },
         table: "Files".into(),
@@ -1640,8 +1641,8 @@ async fn adopt_migrates_a_foreign_table_but_never_recreates_it() -> anyhow::Resu
     assert!(live.column("extra").is_some());
 
     // Adopting under the export's own key: migrated, rows kept, the undeclared column gone.
-    let out =
-        thread_flow::export::<Item>(Connection::local(&path))?.with_existing(ExistingTable::Adopt);
+    let out = thread_flow::recoco::export::<Item>(Connection::local(&path))?
+        .with_existing(ExistingTable::Adopt);
     let spec: D1Spec = serde_json::from_value(serde_json::Value::Object(out.spec))?;
     assert_eq!(spec.existing, ExistingTable::Adopt);
     let _b = build_and_set_up(&factory, "f17", spec).await?;

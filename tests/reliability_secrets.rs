@@ -21,9 +21,10 @@ use recoco_core::ops::sdk::{
 };
 use recoco_core::setup::{AuthRegistry, CombinedState};
 use thread_flow::client::http::{HttpConfig, RetryPolicy};
-use thread_flow::target::testing::D1TargetFactory;
-use thread_flow::target::{Connection, D1Spec, TokenSource};
+use thread_flow::recoco::D1Spec;
+use thread_flow::recoco::testing::D1TargetFactory;
 use thread_flow::{Column, D1Database, D1Target, Error, Secret, SqlType, TableSchema, Value};
+use thread_flow::{Connection, TokenSource};
 use thread_flow::{MigrationOptions, Statement};
 use thread_flow_suite::fake_d1::{FakeD1, Fault, FaultPlan};
 
@@ -405,7 +406,7 @@ async fn target(shown: &mut Shown, fake: &FakeD1) {
         .unwrap();
     assert_eq!(secret.expose(), TOKEN);
     shown.both("resolved Secret", &secret);
-    let export = thread_flow::export::<Item>(connection).unwrap();
+    let export = thread_flow::recoco::export::<Item>(connection).unwrap();
     shown.debug("D1Export", &export);
 
     let factory = Arc::new(D1TargetFactory::default());

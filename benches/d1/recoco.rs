@@ -23,9 +23,9 @@ use recoco_core::prelude::async_trait;
 use recoco_core::setup::{FlowSetupChangeAction, SetupChangeBundle};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
+use thread_flow::Connection;
 use thread_flow::D1Database;
 use thread_flow::postgres::PrivatePostgres;
-use thread_flow::target::Connection;
 
 use crate::common::{BenchRow, row, scratch, thousands};
 use crate::memory::{RESULT_MARKER, run_child};
@@ -302,7 +302,7 @@ pub(crate) async fn child() -> anyhow::Result<()> {
         ..Default::default()
     };
     recoco_core::lib_context::init_lib_context(Some(settings)).await?;
-    thread_flow::register()?;
+    thread_flow::recoco::register()?;
     register_function()?;
 
     let mut runs = Vec::new();
@@ -316,7 +316,9 @@ pub(crate) async fn child() -> anyhow::Result<()> {
             let pg_table = format!("bench_rows_pg_{round}");
             let export = match kind {
                 "D1" => {
-                    let out = thread_flow::export::<BenchRow>(Connection::local(d1_path.clone()))?;
+                    let out = thread_flow::recoco::export::<BenchRow>(Connection::local(
+                        d1_path.clone(),
+                    ))?;
                     Export {
                         kind: "D1",
                         spec: out.spec,

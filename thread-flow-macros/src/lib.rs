@@ -2,7 +2,7 @@
 //!
 //! Stages, as in serde_derive: `attr` reads every `#[d1(...)]` key, `ast` builds the input
 //! model, `check` applies the rules across fields (with `fragment` parsing the SQL strings),
-//! and `target` / `value` generate code from the checked model only. Every error is
+//! and `row` / `value` generate code from the checked model only. Every error is
 //! collected in a `ctxt::Ctxt` and reported at once, each on its own span.
 
 mod ast;
@@ -11,7 +11,7 @@ mod case;
 mod check;
 mod ctxt;
 mod fragment;
-mod target;
+mod row;
 mod value;
 
 #[cfg(test)]
@@ -95,9 +95,7 @@ use syn::{DeriveInput, parse_macro_input};
 #[proc_macro_derive(D1Target, attributes(d1))]
 pub fn derive_d1_target(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    target::expand(&input)
-        .unwrap_or_else(|errors| errors)
-        .into()
+    row::expand(&input).unwrap_or_else(|errors| errors).into()
 }
 
 /// Derives `thread_flow::D1Value` (and `D1KeyValue`) for an enum of unit variants or a

@@ -75,7 +75,7 @@ fn snapshot_simple() {
             email: Option<String>,
         }
     };
-    assert_snapshot("simple", &expand_all(&[(crate::target::expand, input)]));
+    assert_snapshot("simple", &expand_all(&[(crate::row::expand, input)]));
 }
 
 #[test]
@@ -101,7 +101,7 @@ fn snapshot_composite_key_and_indexes() {
     };
     assert_snapshot(
         "composite_key_indexes",
-        &expand_all(&[(crate::target::expand, input)]),
+        &expand_all(&[(crate::row::expand, input)]),
     );
 }
 
@@ -151,7 +151,7 @@ fn snapshot_json_enum_renames() {
         (crate::value::expand, kind),
         (crate::value::expand, level),
         (crate::value::expand, id),
-        (crate::target::expand, doc),
+        (crate::row::expand, doc),
     ]);
     assert_snapshot("json_enum_renames", &out);
 }
@@ -182,7 +182,7 @@ fn every_error_is_reported_in_one_pass() {
             big: u64,
         }
     };
-    let errors = match crate::target::expand(&input) {
+    let errors = match crate::row::expand(&input) {
         Ok(_) => panic!("a broken struct expanded"),
         Err(e) => error_messages(&e),
     };
@@ -214,7 +214,7 @@ fn a_valid_struct_has_no_error() {
     let input: DeriveInput = syn::parse_quote! {
         struct Ok1 { #[d1(primary_key)] id: i64 }
     };
-    assert!(crate::target::expand(&input).is_ok());
+    assert!(crate::row::expand(&input).is_ok());
 }
 
 /// The names of the `fn by_..` items in an expansion, in order.
@@ -253,7 +253,7 @@ fn lookups_cover_every_key_and_index_prefix_once() {
             doc: Option<String>,
         }
     };
-    let tokens = crate::target::expand(&input).expect("expands");
+    let tokens = crate::row::expand(&input).expect("expands");
     assert_eq!(
         lookup_names(&tokens),
         [
@@ -277,7 +277,7 @@ fn a_table_without_indexes_gets_key_lookups_only() {
     let input: DeriveInput = syn::parse_quote! {
         struct Note { #[d1(primary_key)] id: i64, text: String }
     };
-    let tokens = crate::target::expand(&input).expect("expands");
+    let tokens = crate::row::expand(&input).expect("expands");
     assert_eq!(lookup_names(&tokens), ["by_id"]);
 }
 
@@ -287,7 +287,7 @@ fn lookups_whose_names_collide_are_an_error() {
         #[d1(primary_key(a_b, c), index(a, b_c))]
         struct Clash { a_b: i64, c: i64, a: i64, b_c: i64 }
     };
-    let errors = match crate::target::expand(&input) {
+    let errors = match crate::row::expand(&input) {
         Ok(_) => panic!("colliding lookups expanded"),
         Err(e) => error_messages(&e),
     };
@@ -514,7 +514,7 @@ fn every_bad_fragment_is_reported_in_one_pass() {
             score: i64,
         }
     };
-    let errors = match crate::target::expand(&input) {
+    let errors = match crate::row::expand(&input) {
         Ok(_) => panic!("a struct with bad SQL strings expanded"),
         Err(e) => error_messages(&e),
     };

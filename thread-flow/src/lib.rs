@@ -6,7 +6,9 @@
 //! - [`D1Database`]: embedded local D1 (SQLite) or Cloudflare D1 over HTTP.
 //! - [`D1Table`]: `migrate` ([`MigrationOptions`], [`MigrationPlan`]), `upsert`, `delete`,
 //!   `get`, `count` with batched, retried requests ([`WriteOptions`]), and typed reads (below).
-//! - `target` (feature `recoco`): the ReCoco target kind `"D1"` on the same runtime.
+//! - `recoco` (feature `recoco`): ReCoco dataflows export to D1: `recoco::register()` adds the
+//!   target kind `"D1"`, `recoco::export::<T>(connection)` gives a flow its spec, on the same
+//!   runtime as [`D1Table`].
 //! - `postgres` (feature `recoco`, Unix): the embedded default for ReCoco's state, a private
 //!   PostgreSQL cluster only this program can use (Unix socket, password, stopped on exit).
 //! - [`migrations`]: reviewed, wrangler-compatible migration files from the structs.
@@ -62,14 +64,14 @@ mod secret;
 // The SQL builders and planners are internal: what public methods take or return is
 // re-exported below. The `testing` feature (not part of the stable API) opens the module to
 // this workspace's own integration tests and benches.
+#[cfg(feature = "recoco")]
+pub mod recoco;
 #[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod sql;
 #[cfg(not(feature = "testing"))]
 mod sql;
 mod table;
-#[cfg(feature = "recoco")]
-pub mod target;
 mod value;
 
 pub use client::{Connection, D1Database, DatabaseId, TokenSource};
@@ -79,8 +81,6 @@ pub use schema::{Column, ColumnDefault, Index, SchemaProblem, SqlType, TableSche
 pub use secret::Secret;
 pub use sql::{Encoding, MigrationOptions, MigrationPlan, MigrationStep, Statement, WriteOptions};
 pub use table::{D1Table, MigrationReport, WriteReport};
-#[cfg(feature = "recoco")]
-pub use target::{D1Export, export, register};
 pub use thread_flow_macros::{D1Target, D1Value};
 pub use value::{D1KeyValue, D1Value, Json, Value, ValueError};
 

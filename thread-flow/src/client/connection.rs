@@ -1,6 +1,6 @@
 //! Where a database is: [`Connection`], the one description of a D1 database used by
 //! [`crate::D1Database::connect`] / [`crate::D1Database::from_env`], by the ReCoco spec
-//! (`thread_flow::target::D1Spec`) and by the code index's main job.
+//! (`thread_flow::recoco::D1Spec`) and by the code index's main job.
 //!
 //! A connection never holds a secret: an HTTP connection names where its API token comes from
 //! ([`TokenSource`]), and the token is read when the database is opened. Its identity
@@ -173,7 +173,7 @@ impl Connection {
     /// Checks that this connection's token may be sent where it points: the base URL is
     /// `https://` (or `http://` to this machine), and a token read from the environment has
     /// an allowed name and only goes to Cloudflare or to the operator's `D1_BASE_URL` (see
-    /// `thread_flow::target::D1Spec`). The error names the variable or URL.
+    /// `thread_flow::recoco::D1Spec`). The error names the variable or URL.
     pub fn check(&self) -> Result<()> {
         check_token_use(&self.identity(), self.token_source().as_ref())
     }
@@ -218,7 +218,7 @@ pub(crate) fn partial_credentials(get: &impl Fn(&str) -> Option<String>) -> Erro
     ))
 }
 
-/// Checks the token rules of `thread_flow::target::D1Spec` for `token` sent to `database`.
+/// Checks the token rules of `thread_flow::recoco::D1Spec` for `token` sent to `database`.
 pub(crate) fn check_token_use(database: &DatabaseId, token: Option<&TokenSource>) -> Result<()> {
     let destination = match database {
         DatabaseId::Local { .. } => return Ok(()),

@@ -108,8 +108,8 @@ pub struct TableExport {
 }
 
 impl TableExport {
-    /// The export `name` of `export` (from [`crate::export`]).
-    pub fn new(name: impl Into<String>, export: crate::D1Export) -> TableExport {
+    /// The export `name` of `export` (from [`crate::recoco::export`]).
+    pub fn new(name: impl Into<String>, export: crate::recoco::D1Export) -> TableExport {
         TableExport {
             name: name.into(),
             spec: export.spec,
@@ -729,7 +729,7 @@ impl SimpleFunctionFactoryBase for ParseFactory {
 }
 
 /// Registers [`SOURCE_KIND`], [`PARSE_FUNCTION`], [`EXTRACT_SYMBOLS`], [`EXTRACT_IMPORTS`] and
-/// [`EXTRACT_CALLS`] with ReCoco, and the target kind `"D1"` ([`crate::register`]). Once per
+/// [`EXTRACT_CALLS`] with ReCoco, and the target kind `"D1"` ([`crate::recoco::register`]). Once per
 /// process; later calls are no-ops. Fails only when another library took one of the names.
 pub fn register() -> crate::Result<()> {
     static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
@@ -751,7 +751,7 @@ pub fn register() -> crate::Result<()> {
         })
         .clone()
         .map_err(crate::Error::Config)?;
-    crate::register()
+    crate::recoco::register()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -839,7 +839,7 @@ pub async fn build(config: &FlowConfig) -> anyhow::Result<Flow> {
         ("content_hash".to_owned(), sub("content_hash")?),
     ];
     // The collected fields must match the derived table's columns (name and type).
-    crate::target::check_collected::<FileRow>(&file_fields)?;
+    crate::recoco::check_collected::<FileRow>(&file_fields)?;
     builder.collect(&files_collector, file_fields, None).await?;
 
     let symbol_scope = builder.for_each(sub("symbols")?, None)?;
@@ -847,7 +847,7 @@ pub async fn build(config: &FlowConfig) -> anyhow::Result<Flow> {
     for name in SYMBOL_FIELDS {
         symbol_fields.push((name.to_owned(), field(&builder, &symbol_scope, name)?));
     }
-    crate::target::check_collected::<SymbolRow>(&symbol_fields)?;
+    crate::recoco::check_collected::<SymbolRow>(&symbol_fields)?;
     builder
         .collect(&symbols_collector, symbol_fields, None)
         .await?;
@@ -858,7 +858,7 @@ pub async fn build(config: &FlowConfig) -> anyhow::Result<Flow> {
         for name in IMPORT_FIELDS {
             fields.push((name.to_owned(), field(&builder, &scope, name)?));
         }
-        crate::target::check_collected::<ImportRow>(&fields)?;
+        crate::recoco::check_collected::<ImportRow>(&fields)?;
         builder.collect(collector, fields, None).await?;
     }
     if let Some(collector) = &calls_collector {
@@ -867,7 +867,7 @@ pub async fn build(config: &FlowConfig) -> anyhow::Result<Flow> {
         for name in CALL_FIELDS {
             fields.push((name.to_owned(), field(&builder, &scope, name)?));
         }
-        crate::target::check_collected::<CallRow>(&fields)?;
+        crate::recoco::check_collected::<CallRow>(&fields)?;
         builder.collect(collector, fields, None).await?;
     }
 
@@ -884,7 +884,7 @@ pub async fn build(config: &FlowConfig) -> anyhow::Result<Flow> {
     for (export, collector) in exports {
         builder.export(
             export.name.clone(),
-            crate::target::KIND.to_owned(),
+            crate::recoco::KIND.to_owned(),
             export.spec.clone(),
             Vec::new(),
             export.index_options.clone(),

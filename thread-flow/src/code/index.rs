@@ -42,8 +42,8 @@ use crate::code::flow::{self, FlowConfig, SourceCounts, TableExport};
 use crate::code::rows::{CallRow, FileRow, ImportRow, SymbolRow};
 use crate::code::text::printable;
 use crate::code::walk::Skipped;
+use crate::recoco::{D1TableId, TableStatsSnapshot};
 use crate::sql::MigrationOptions;
-use crate::target::{D1TableId, TableStatsSnapshot};
 use crate::{Connection, DatabaseId};
 use crate::{D1Database, D1Target, TableSchema};
 
@@ -170,19 +170,19 @@ impl TableNames {
         [
             (
                 self.files.clone(),
-                crate::target::renamed(FileRow::schema(), &self.files),
+                crate::recoco::renamed(FileRow::schema(), &self.files),
             ),
             (
                 self.symbols.clone(),
-                crate::target::renamed(SymbolRow::schema(), &self.symbols),
+                crate::recoco::renamed(SymbolRow::schema(), &self.symbols),
             ),
             (
                 self.imports.clone(),
-                crate::target::renamed(ImportRow::schema(), &self.imports),
+                crate::recoco::renamed(ImportRow::schema(), &self.imports),
             ),
             (
                 self.calls.clone(),
-                crate::target::renamed(CallRow::schema(), &self.calls),
+                crate::recoco::renamed(CallRow::schema(), &self.calls),
             ),
         ]
     }
@@ -572,11 +572,11 @@ impl CodeIndex {
             name
         });
         let export = |name: &str, schema: &TableSchema| -> Result<TableExport, IndexError> {
-            let mut spec = crate::target::D1Spec::new(places.connection.clone());
+            let mut spec = crate::recoco::D1Spec::new(places.connection.clone());
             spec.schema = Some(schema.clone());
             spec.table = Some(name.to_owned());
-            let out =
-                crate::D1Export::from_spec(&spec).map_err(|e| IndexError::Config(e.to_string()))?;
+            let out = crate::recoco::D1Export::from_spec(&spec)
+                .map_err(|e| IndexError::Config(e.to_string()))?;
             Ok(TableExport::new(name, out))
         };
         let [files, symbols, imports, calls] = self.tables.schemas();
@@ -1081,7 +1081,7 @@ async fn postgres_spec(
 /// The table of a recorded `"D1"` target resource. Read through the target's own setup key
 /// type, so it follows that type; `None` for a key it cannot read.
 fn recorded_table(id: &recoco_core::setup::ResourceIdentifier) -> Option<D1TableId> {
-    if id.target_kind != crate::target::KIND {
+    if id.target_kind != crate::recoco::KIND {
         return None;
     }
     serde_json::from_value::<D1TableId>(id.key.clone()).ok()
@@ -1107,7 +1107,7 @@ async fn recorded_tables(flow: &str) -> Result<Vec<Option<String>>, IndexError> 
             state
                 .targets
                 .keys()
-                .filter(|id| id.target_kind == crate::target::KIND)
+                .filter(|id| id.target_kind == crate::recoco::KIND)
                 .map(|id| recorded_table(id).map(|t| t.table))
                 .collect(),
         )
@@ -1335,7 +1335,7 @@ fn table_totals(
     database: &DatabaseId,
     schemas: &[(String, TableSchema); 4],
 ) -> [TableStatsSnapshot; 4] {
-    let stats = crate::target::table_stats();
+    let stats = crate::recoco::table_stats();
     std::array::from_fn(|i| {
         stats
             .iter()
@@ -1443,7 +1443,7 @@ fn target_totals(
     database: &DatabaseId,
     schemas: &[(String, TableSchema); 4],
 ) -> TableStatsSnapshot {
-    crate::target::table_stats()
+    crate::recoco::table_stats()
         .into_iter()
         .filter(|(id, _)| {
             &id.database == database

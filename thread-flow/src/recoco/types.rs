@@ -13,7 +13,7 @@
 //! | Range | TEXT | JSON `[start,end]` |
 //! | Vector, Union, Struct, Table | TEXT | compact JSON (structs as objects keyed by field name) |
 //!
-//! With a `#[derive(D1Target)]` struct (`thread_flow::export::<T>()`), each column's value is
+//! With a `#[derive(D1Target)]` struct (`thread_flow::recoco::export::<T>()`), each column's value is
 //! then passed through the field's own codec ([`D1Value::reencode`]; see `columns.rs`), so an
 //! enum, a newtype or a `#[d1(json)]` field is stored exactly as `D1Table<T>` stores it. Without
 //! a struct (a spec arriving as data, or no schema at all), the values above are stored as is.

@@ -32,7 +32,7 @@ use crate::{D1Database, Error, MigrationReport, TableSchema, Value};
 pub const KIND: &str = "D1";
 
 /// ReCoco's target factory for D1 tables (kind `"D1"`). Register it with
-/// [`crate::register`].
+/// [`crate::recoco::register`].
 ///
 /// Databases are opened once per process and shared by every export, setup step and clone,
 /// and with [`D1Database::connect`]: one local SQLite connection per file, and one HTTP handle

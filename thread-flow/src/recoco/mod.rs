@@ -2,8 +2,8 @@
 //! the same schema model, SQL planner and transports as [`crate::D1Table`].
 //!
 //! The public surface is what a flow author uses: [`register`], [`export`] / [`D1Export`] /
-//! [`export_collector`] / [`check_collected`], the spec types ([`D1Spec`], [`Connection`],
-//! [`TokenSource`], [`ExistingTable`], [`KIND`]) and [`table_stats`]. The factory itself (ReCoco's
+//! [`export_collector`] / [`check_collected`], the spec types ([`D1Spec`], [`Connection`](crate::Connection),
+//! [`TokenSource`](crate::TokenSource), [`ExistingTable`], [`KIND`]) and [`table_stats`]. The factory itself (ReCoco's
 //! `TargetFactoryBase`, its setup state and export context) is private; the workspace's tests
 //! reach it through the `testing` feature.
 //!
@@ -33,9 +33,9 @@
 //! #               collector: &recoco_core::builder::flow_builder::DataCollector)
 //! #               -> Result<(), Box<dyn std::error::Error>> {
 //! # #[derive(thread_flow::D1Target)] struct Line { #[d1(primary_key)] id: i64, text: String }
-//! use thread_flow::target::Connection;
-//! thread_flow::register()?;
-//! let out = thread_flow::export::<Line>(Connection::local("lines.d1"))?;
+//! use thread_flow::recoco::Connection;
+//! thread_flow::recoco::register()?;
+//! let out = thread_flow::recoco::export::<Line>(Connection::local("lines.d1"))?;
 //! builder.export("lines".into(), "D1".into(), out.spec, vec![], out.index_options, collector, false)?;
 //! # Ok(()) }
 //! ```
@@ -54,9 +54,7 @@ pub use columns::renamed;
 pub use export::{D1Export, check_collected, export, export_collector};
 use factory::D1TargetFactory;
 pub use factory::KIND;
-pub use spec::{
-    Connection, D1Spec, D1TableId, DEFAULT_TOKEN_ENV, DatabaseId, ExistingTable, TokenSource,
-};
+pub use spec::{D1Spec, D1TableId, ExistingTable};
 
 /// The factory's internals, for this workspace's tests (feature `testing`): they drive ReCoco's
 /// `TargetFactoryBase` directly, without a flow. Not part of the public API.

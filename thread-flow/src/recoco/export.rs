@@ -48,7 +48,7 @@ impl RowType {
             return Err(Error::Config(format!(
                 "D1 export to table `{table}`: the spec's `row_type` `{}` does not match its \
                  `schema` (the columns differ); make the export with \
-                 thread_flow::export::<{}>() instead of editing its spec",
+                 thread_flow::recoco::export::<{}>() instead of editing its spec",
                 self.name, self.name
             )));
         }
@@ -107,8 +107,8 @@ pub(crate) fn row_type_named(name: &str) -> Result<RowType> {
         .map(|(_, r)| *r)
         .ok_or_else(|| {
             Error::Config(format!(
-                "the D1 spec's `row_type` names `{name}`, which no thread_flow::export::<T>() \
-                 of this process registered; make the export with thread_flow::export::<T>(), \
+                "the D1 spec's `row_type` names `{name}`, which no thread_flow::recoco::export::<T>() \
+                 of this process registered; make the export with thread_flow::recoco::export::<T>(), \
                  or remove `row_type` to store the collected values as they are"
             ))
         })
@@ -129,7 +129,7 @@ impl D1Export {
     pub fn from_spec(spec: &D1Spec) -> Result<D1Export> {
         let schema = spec.schema.as_ref().ok_or_else(|| {
             Error::Config(
-                "D1Export::from_spec needs `schema`; use thread_flow::export::<T>() or set it"
+                "D1Export::from_spec needs `schema`; use thread_flow::recoco::export::<T>() or set it"
                     .into(),
             )
         })?;
@@ -149,8 +149,8 @@ impl D1Export {
     ///
     /// ```
     /// # #[derive(thread_flow::D1Target)] struct Line { #[d1(primary_key)] id: i64, text: String }
-    /// use thread_flow::target::{Connection, ExistingTable};
-    /// let out = thread_flow::export::<Line>(Connection::local("lines.d1"))?
+    /// use thread_flow::recoco::{Connection, ExistingTable};
+    /// let out = thread_flow::recoco::export::<Line>(Connection::local("lines.d1"))?
     ///     .with_existing(ExistingTable::Adopt);
     /// assert_eq!(out.spec["existing"], "adopt");
     /// # Ok::<(), thread_flow::Error>(())
@@ -191,8 +191,8 @@ pub fn index_options_for(schema: &TableSchema) -> IndexOptions {
 ///
 /// ```no_run
 /// # #[derive(thread_flow::D1Target)] struct Line { #[d1(primary_key)] id: i64, text: String }
-/// use thread_flow::target::Connection;
-/// let out = thread_flow::export::<Line>(Connection::local("lines.d1"))?;
+/// use thread_flow::recoco::Connection;
+/// let out = thread_flow::recoco::export::<Line>(Connection::local("lines.d1"))?;
 /// assert_eq!(out.index_options.primary_key_fields, Some(vec!["id".to_string()]));
 /// # Ok::<(), thread_flow::Error>(())
 /// ```

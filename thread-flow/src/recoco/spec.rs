@@ -5,8 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::client::API_TOKEN_VAR as DEFAULT_TOKEN_ENV;
-pub use crate::client::connection::{Connection, DatabaseId, TokenSource};
+pub(crate) use crate::client::connection::{Connection, DatabaseId, TokenSource};
 use crate::{Error, Result, TableSchema};
 
 /// What setup does with a table of the export's name that this flow has no record of creating.
@@ -115,7 +114,7 @@ pub struct D1Spec {
     /// columns by name and type. Default: one column per collector field, no index.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<TableSchema>,
-    /// Set by [`crate::export`]: the `#[derive(D1Target)]` struct whose column codecs encode
+    /// Set by [`crate::recoco::export`]: the `#[derive(D1Target)]` struct whose column codecs encode
     /// the collected values, so an enum, newtype or `#[d1(json)]` column is stored exactly as
     /// `D1Table<T>` stores it (the collector sends each value in its column's storage form:
     /// an enum's text, JSON, ...). It names a type registered in this process, so it only
