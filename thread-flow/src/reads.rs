@@ -565,54 +565,18 @@ impl<T: D1Target> D1Table<T> {
     }
 }
 
-impl D1Database {
-    /// Runs one read (`?` placeholders, values bound in order) and decodes each result row
-    /// into `R` by column **name**: every column of `R`'s table must appear once in the
-    /// result, under its column name (after `#[d1(rename = "..")]`, case-insensitive), in any
-    /// order; skipped fields get their `Default`. A result that lacks a column or has one
-    /// `R` does not know is [`Error::ColumnMismatch`] naming them, before any row is decoded.
-    ///
-    /// ```
-    /// # use thread_flow::{D1Database, D1Target, Value};
-    /// #[derive(Debug, PartialEq, D1Target)]
-    /// #[d1(table = "people")]
-    /// struct Person {
-    ///     #[d1(primary_key)]
-    ///     id: i64,
-    ///     #[d1(rename = "full_name")]
-    ///     name: String,
-    /// }
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// let db = D1Database::in_memory()?;
-    /// db.table::<Person>().migrate().await?;
-    /// db.table::<Person>().upsert(&[Person { id: 7, name: "Ada".into() }]).await?;
-    /// let people: Vec<Person> = db
-    ///     .query_as("SELECT full_name, id FROM people WHERE id > ?", vec![Value::Integer(1)])
-    ///     .await?;
-    /// assert_eq!(people, [Person { id: 7, name: "Ada".into() }]);
-    /// # Ok::<(), thread_flow::Error>(())
-    /// # }).unwrap();
-    /// ```
-    ///
-    /// The statement is sent as a read: idempotent, retried after any transient failure
-    /// (see [`D1Database::execute_idempotent`]); do not use it for writes with `RETURNING`.
-    /// The whole result arrives in one response: bound it with `LIMIT` (or page by key), or
-    /// use [`D1Table::find`] / [`D1Table::scan`], which page for you. Over HTTP, values arrive
-    /// as D1 returns them: integers beyond ±(2^53-1) are exact only when selected as text
-    /// (`CAST(c AS TEXT) AS c`), which is decoded back into the INTEGER field; BLOBs arrive
-    /// either as bytes or as `hex(c) AS c`.
-    pub async fn query_as<R: D1Target>(
-        &self,
-        sql: impl AsRef<str>,
-        params: Vec<Value>,
-    ) -> Result<Vec<R>> {
-        let schema = R::schema();
-        let result = self
-            .execute_idempotent(sql, params)
-            .await
-            .map_err(|e| e.in_table(&schema.name, None))?;
-        decode_named::<R>(&result.columns, result.rows)
-    }
+/// [`D1Database::query_as`].
+pub(crate) async fn query_as<R: D1Target>(
+    db: &D1Database,
+    sql: impl AsRef<str>,
+    params: Vec<Value>,
+) -> Result<Vec<R>> {
+    let schema = R::schema();
+    let result = db
+        .execute_idempotent(sql, params)
+        .await
+        .map_err(|e| e.in_table(&schema.name, None))?;
+    decode_named::<R>(&result.columns, result.rows)
 }
 
 /// Decodes rows whose columns are named `columns` into `R` (see [`D1Database::query_as`]).

@@ -13,9 +13,12 @@
 //!   [`D1Database::plan_table`], [`D1Database::migrate_table`],
 //!   [`D1Database::apply_migration`].
 //! - Rows: [`D1Database::write_rows`] (the batched, concurrent write engine),
-//!   [`D1Database::count_rows`], [`D1Database::table`].
+//!   [`D1Database::count_rows`], [`D1Database::table`], [`D1Database::query_as`].
+//! - Migration files: [`D1Database::apply_migrations`], [`D1Database::pending_migrations`],
+//!   [`D1Database::check_migrations`] (their work is in [`crate::migrations`]).
 
 use std::collections::{HashMap, VecDeque};
+use std::path::Path;
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 
 use tokio::task::JoinSet;
@@ -24,6 +27,7 @@ use crate::client::connection::{Connection, DatabaseId};
 use crate::client::http::{self, CLOUDFLARE_API_BASE, HttpConfig};
 use crate::client::local::{self, LocalD1};
 use crate::client::{Idempotency, RequestOutcome, StatementResult, Transport};
+use crate::migrations::{AppliedMigrations, MigrationCheck, MigrationFile, Migrations};
 use crate::sql::introspect::{self, ResultRows};
 use crate::sql::migrate::is_empty_guard_failure;
 use crate::sql::plan::{Packer, Rows, prepare_bound_write, prepare_write};
@@ -840,6 +844,130 @@ fn error_message(e: &Error) -> Option<&str> {
 /// Adds the table and the batch's first key to a transport or API error.
 fn with_context(e: Error, table_name: &str, key: Option<String>) -> Error {
     e.in_table(table_name, key)
+}
+
+/// Migration files (`crate::migrations`: wrangler's `migrations/` folder and tracking table)
+/// and reads decoded by column name (`crate::reads`): the work is done in those modules.
+impl D1Database {
+    /// Applies the pending migrations of `dir`, as `wrangler d1 migrations apply` does.
+    ///
+    /// `dir` is the migrations folder, the project folder holding `wrangler.toml` /
+    /// `wrangler.jsonc` / `wrangler.json`, or that file (see [`Migrations::open`]); the
+    /// configuration's `migrations_dir` and `migrations_table` are honoured.
+    ///
+    /// - Creates the tracking table with wrangler's DDL if it is missing (`d1_migrations`:
+    ///   `id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT
+    ///   CURRENT_TIMESTAMP NOT NULL`); an existing table of another shape is refused with
+    ///   [`Error::Config`], before anything is written.
+    /// - A file is pending when its name is not recorded there, so files wrangler applied are
+    ///   never applied again, and wrangler recognises the files applied here.
+    /// - Each pending file, in order (leading number, then name), runs as **one request**
+    ///   together with the `INSERT` of its name: it is applied and recorded entirely or not
+    ///   at all. The first failing file stops the run with [`Error::MigrationFile`] naming
+    ///   it; the files before it stay applied.
+    /// - Nothing else is touched: only the statements of the files (the user's own
+    ///   instructions) and the tracking table.
+    ///
+    /// Over HTTP a request whose answer was lost may be sent again; the tracking row makes a
+    /// second run fail as a whole, and the file is then reported as applied when its row is
+    /// there.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let project = tempfile::tempdir()?;
+    /// let folder = project.path().join("migrations");
+    /// std::fs::create_dir(&folder)?;
+    /// std::fs::write(
+    ///     folder.join("0001_create_notes.sql"),
+    ///     "-- Migration number: 0001 \t 2026-01-01T00:00:00.000Z\n\
+    ///      CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);\n",
+    /// )?;
+    /// let db = thread_flow::D1Database::in_memory()?;
+    /// let report = db.apply_migrations(&folder).await?;
+    /// assert_eq!(report.applied_names(), ["0001_create_notes.sql"]);
+    /// // Applied once: the second run finds nothing pending.
+    /// assert!(db.apply_migrations(&folder).await?.applied.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn apply_migrations(&self, dir: impl AsRef<Path>) -> Result<AppliedMigrations> {
+        crate::migrations::apply::apply_migrations(self, dir).await
+    }
+
+    /// [`D1Database::apply_migrations`] for explicit [`Migrations`] (a named database of a
+    /// configuration file, another tracking table).
+    pub async fn apply_migrations_from(
+        &self,
+        migrations: &Migrations,
+    ) -> Result<AppliedMigrations> {
+        crate::migrations::apply::apply_migrations_from(self, migrations).await
+    }
+
+    /// The names recorded in the tracking table `table`, in the order they were applied;
+    /// `None` when the table does not exist.
+    pub async fn recorded_migrations(&self, table: &str) -> Result<Option<Vec<String>>> {
+        crate::migrations::apply::recorded_migrations(self, table).await
+    }
+
+    /// The files of `migrations` not yet recorded as applied in this database.
+    pub async fn pending_migrations(&self, migrations: &Migrations) -> Result<Vec<MigrationFile>> {
+        crate::migrations::apply::pending_migrations(self, migrations).await
+    }
+
+    /// Compares the row structs, the migration files and this live database (reads only):
+    /// which files are not applied, whether the structs moved ahead of the files (see
+    /// [`crate::migrations::plan`]), and which tables the files build differ live. Tables the files
+    /// do not create and no struct names are not looked at.
+    pub async fn check_migrations(
+        &self,
+        migrations: &Migrations,
+        tables: &[&TableSchema],
+    ) -> Result<MigrationCheck> {
+        crate::migrations::check::check_migrations(self, migrations, tables).await
+    }
+
+    /// Runs one read (`?` placeholders, values bound in order) and decodes each result row
+    /// into `R` by column **name**: every column of `R`'s table must appear once in the
+    /// result, under its column name (after `#[d1(rename = "..")]`, case-insensitive), in any
+    /// order; skipped fields get their `Default`. A result that lacks a column or has one
+    /// `R` does not know is [`Error::ColumnMismatch`] naming them, before any row is decoded.
+    ///
+    /// ```
+    /// # use thread_flow::{D1Database, D1Target, Value};
+    /// #[derive(Debug, PartialEq, D1Target)]
+    /// #[d1(table = "people")]
+    /// struct Person {
+    ///     #[d1(primary_key)]
+    ///     id: i64,
+    ///     #[d1(rename = "full_name")]
+    ///     name: String,
+    /// }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let db = D1Database::in_memory()?;
+    /// db.table::<Person>().migrate().await?;
+    /// db.table::<Person>().upsert(&[Person { id: 7, name: "Ada".into() }]).await?;
+    /// let people: Vec<Person> = db
+    ///     .query_as("SELECT full_name, id FROM people WHERE id > ?", vec![Value::Integer(1)])
+    ///     .await?;
+    /// assert_eq!(people, [Person { id: 7, name: "Ada".into() }]);
+    /// # Ok::<(), thread_flow::Error>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// The statement is sent as a read: idempotent, retried after any transient failure
+    /// (see [`D1Database::execute_idempotent`]); do not use it for writes with `RETURNING`.
+    /// The whole result arrives in one response: bound it with `LIMIT` (or page by key), or
+    /// use [`D1Table::find`] / [`D1Table::scan`], which page for you. Over HTTP, values arrive
+    /// as D1 returns them: integers beyond ±(2^53-1) are exact only when selected as text
+    /// (`CAST(c AS TEXT) AS c`), which is decoded back into the INTEGER field; BLOBs arrive
+    /// either as bytes or as `hex(c) AS c`.
+    pub async fn query_as<R: D1Target>(
+        &self,
+        sql: impl AsRef<str>,
+        params: Vec<Value>,
+    ) -> Result<Vec<R>> {
+        crate::reads::query_as(self, sql, params).await
+    }
 }
 
 #[cfg(test)]

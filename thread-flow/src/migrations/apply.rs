@@ -93,282 +93,246 @@ pub(crate) fn prepare(file: MigrationFile) -> Result<PreparedFile> {
     Ok(PreparedFile { file, statements })
 }
 
-impl D1Database {
-    /// Applies the pending migrations of `dir`, as `wrangler d1 migrations apply` does.
-    ///
-    /// `dir` is the migrations folder, the project folder holding `wrangler.toml` /
-    /// `wrangler.jsonc` / `wrangler.json`, or that file (see [`Migrations::open`]); the
-    /// configuration's `migrations_dir` and `migrations_table` are honoured.
-    ///
-    /// - Creates the tracking table with wrangler's DDL if it is missing (`d1_migrations`:
-    ///   `id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT
-    ///   CURRENT_TIMESTAMP NOT NULL`); an existing table of another shape is refused with
-    ///   [`Error::Config`], before anything is written.
-    /// - A file is pending when its name is not recorded there, so files wrangler applied are
-    ///   never applied again, and wrangler recognises the files applied here.
-    /// - Each pending file, in order (leading number, then name), runs as **one request**
-    ///   together with the `INSERT` of its name: it is applied and recorded entirely or not
-    ///   at all. The first failing file stops the run with [`Error::MigrationFile`] naming
-    ///   it; the files before it stay applied.
-    /// - Nothing else is touched: only the statements of the files (the user's own
-    ///   instructions) and the tracking table.
-    ///
-    /// Over HTTP a request whose answer was lost may be sent again; the tracking row makes a
-    /// second run fail as a whole, and the file is then reported as applied when its row is
-    /// there.
-    ///
-    /// ```
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// let project = tempfile::tempdir()?;
-    /// let folder = project.path().join("migrations");
-    /// std::fs::create_dir(&folder)?;
-    /// std::fs::write(
-    ///     folder.join("0001_create_notes.sql"),
-    ///     "-- Migration number: 0001 \t 2026-01-01T00:00:00.000Z\n\
-    ///      CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);\n",
-    /// )?;
-    /// let db = thread_flow::D1Database::in_memory()?;
-    /// let report = db.apply_migrations(&folder).await?;
-    /// assert_eq!(report.applied_names(), ["0001_create_notes.sql"]);
-    /// // Applied once: the second run finds nothing pending.
-    /// assert!(db.apply_migrations(&folder).await?.applied.is_empty());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # }).unwrap();
-    /// ```
-    pub async fn apply_migrations(&self, dir: impl AsRef<Path>) -> Result<AppliedMigrations> {
-        self.apply_migrations_from(&Migrations::open(dir)?).await
-    }
+/// [`D1Database::apply_migrations`].
+pub(crate) async fn apply_migrations(
+    db: &D1Database,
+    dir: impl AsRef<Path>,
+) -> Result<AppliedMigrations> {
+    apply_migrations_from(db, &Migrations::open(dir)?).await
+}
 
-    /// [`D1Database::apply_migrations`] for explicit [`Migrations`] (a named database of a
-    /// configuration file, another tracking table).
-    pub async fn apply_migrations_from(
-        &self,
-        migrations: &Migrations,
-    ) -> Result<AppliedMigrations> {
-        let table = migrations.table();
-        let files = migrations.files()?;
-        let existed = self.tracking_table_exists(table).await?;
-        if existed {
-            self.check_tracking_table(table).await?;
-        } else {
-            self.request(vec![Statement::raw(create_tracking_table(table))])
-                .await?;
-        }
-        let recorded = self.recorded_migrations(table).await?.unwrap_or_default();
-        let mut report = AppliedMigrations {
-            table: table.to_string(),
-            created_table: !existed,
-            unknown: recorded
-                .iter()
-                .filter(|name| !files.iter().any(|f| &f.name == *name))
-                .cloned()
-                .collect(),
-            ..AppliedMigrations::default()
-        };
-        // Read and check every pending file before sending anything.
-        let mut pending = Vec::new();
-        for file in files {
-            if recorded.contains(&file.name) {
-                report.already_applied.push(file.name);
-            } else {
-                pending.push(prepare(file)?);
-            }
-        }
-        for prepared in pending {
-            let name = prepared.file.name.clone();
-            let statements = prepared.statements.len();
-            self.apply_file(table, prepared)
-                .await
-                .map_err(|e| with_earlier(e, &report))?;
-            report.applied.push(AppliedFile { name, statements });
-        }
-        Ok(report)
-    }
-
-    /// Runs one prepared file with its tracking row as one request. When the request fails
-    /// but the row is there (an earlier attempt committed and its answer was lost), the
-    /// file was applied.
-    pub(crate) async fn apply_file(&self, table: &str, prepared: PreparedFile) -> Result<()> {
-        let name = prepared.file.name;
-        // The tracking row first: a second run of the same file fails at once, as a whole.
-        let mut statements = vec![record(table, &name)];
-        statements.extend(prepared.statements.into_iter().map(Statement::raw));
-        let failed: Error = match self.request(statements).await {
-            Ok(RequestOutcome { .. }) => return Ok(()),
-            Err(e) => e,
-        };
-        if let Ok(Some(recorded)) = self.recorded_migrations(table).await
-            && recorded.contains(&name)
-        {
-            tracing::warn!(
-                file = %name,
-                error = %failed,
-                "the migration request failed but the file is recorded as applied (an earlier \
-                 attempt committed before its answer was lost, or another process applied it)"
-            );
-            return Ok(());
-        }
-        Err(Error::MigrationFile {
-            file: name,
-            message: format!(
-                "it failed and nothing of it was applied (the file and its `{table}` row run as one request): {failed}"
-            ),
-            error: Some(Box::new(failed)),
-        })
-    }
-
-    /// The names recorded in the tracking table `table`, in the order they were applied;
-    /// `None` when the table does not exist.
-    pub async fn recorded_migrations(&self, table: &str) -> Result<Option<Vec<String>>> {
-        if !self.tracking_table_exists(table).await? {
-            return Ok(None);
-        }
-        let outcome = self
-            .request(vec![Statement::raw(format!(
-                "SELECT name FROM {} ORDER BY id",
-                quote_ident(table)
-            ))])
+/// [`D1Database::apply_migrations_from`].
+pub(crate) async fn apply_migrations_from(
+    db: &D1Database,
+    migrations: &Migrations,
+) -> Result<AppliedMigrations> {
+    let table = migrations.table();
+    let files = migrations.files()?;
+    let existed = tracking_table_exists(db, table).await?;
+    if existed {
+        check_tracking_table(db, table).await?;
+    } else {
+        db.request(vec![Statement::raw(create_tracking_table(table))])
             .await?;
-        Ok(Some(
-            outcome
-                .results
-                .into_iter()
-                .next()
-                .map(|r| r.rows)
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|row| match row.into_iter().next() {
-                    Some(Value::Text(s)) => Some(s),
-                    _ => None,
-                })
-                .collect(),
-        ))
     }
-
-    /// The files of `migrations` not yet recorded as applied in this database.
-    pub async fn pending_migrations(&self, migrations: &Migrations) -> Result<Vec<MigrationFile>> {
-        let recorded = self
-            .recorded_migrations(migrations.table())
-            .await?
-            .unwrap_or_default();
-        Ok(migrations
-            .files()?
-            .into_iter()
-            .filter(|f| !recorded.contains(&f.name))
-            .collect())
-    }
-
-    async fn tracking_table_exists(&self, table: &str) -> Result<bool> {
-        let outcome = self
-            .request(vec![Statement::new(
-                "SELECT name FROM sqlite_schema WHERE type = 'table' AND name = ? COLLATE NOCASE",
-                vec![Value::Text(table.to_string())],
-            )])
-            .await?;
-        Ok(outcome.results.first().is_some_and(|r| !r.rows.is_empty()))
-    }
-
-    /// Refuses a tracking table that is not wrangler's: columns `id` (the INTEGER primary
-    /// key), `name` (TEXT, unique) and `applied_at`.
-    async fn check_tracking_table(&self, table: &str) -> Result<()> {
-        let outcome = self
-            .request(vec![
-                Statement::raw(format!("PRAGMA table_xinfo({})", quote_ident(table))),
-                Statement::raw(format!("PRAGMA index_list({})", quote_ident(table))),
-            ])
-            .await?;
-        let column = |r: &crate::client::StatementResult, row: &[Value], name: &str| {
-            r.columns
-                .iter()
-                .position(|c| c.eq_ignore_ascii_case(name))
-                .and_then(|i| row.get(i).cloned())
-        };
-        let mut problems = Vec::new();
-        let mut names = Vec::new();
-        if let Some(xinfo) = outcome.results.first() {
-            for row in &xinfo.rows {
-                let name = match column(xinfo, row, "name") {
-                    Some(Value::Text(n)) => n.to_ascii_lowercase(),
-                    _ => continue,
-                };
-                let declared = match column(xinfo, row, "type") {
-                    Some(Value::Text(t)) => t.to_ascii_uppercase(),
-                    _ => String::new(),
-                };
-                let pk = matches!(column(xinfo, row, "pk"), Some(Value::Integer(n)) if n > 0);
-                match name.as_str() {
-                    "id" if !(pk && declared == "INTEGER") => {
-                        problems.push("`id` is not its INTEGER PRIMARY KEY".to_string())
-                    }
-                    "name" if !declared.contains("TEXT") && !declared.contains("CHAR") => {
-                        problems.push(format!("`name` is {declared}, not TEXT"))
-                    }
-                    "id" | "name" | "applied_at" => {}
-                    other => problems.push(format!("it has a column `{other}`")),
-                }
-                names.push(name);
-            }
-        }
-        for needed in ["id", "name", "applied_at"] {
-            if !names.iter().any(|n| n == needed) {
-                problems.push(format!("it has no `{needed}` column"));
-            }
-        }
-        if problems.is_empty() && !self.name_is_unique(table, outcome.results.get(1)).await? {
-            problems.push("`name` is not UNIQUE".to_string());
-        }
-        if problems.is_empty() {
-            return Ok(());
-        }
-        Err(Error::Config(format!(
-            "table `{table}` exists but is not a migrations tracking table as wrangler creates it (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, applied_at TIMESTAMP): {}. Nothing was applied; point the migrations at another table (migrations_table in wrangler.toml, or Migrations::with_table)",
-            problems.join("; ")
-        )))
-    }
-
-    /// Whether a unique index covers exactly `name`.
-    async fn name_is_unique(
-        &self,
-        table: &str,
-        index_list: Option<&crate::client::StatementResult>,
-    ) -> Result<bool> {
-        let Some(list) = index_list else {
-            return Ok(false);
-        };
-        let at = |n: &str| list.columns.iter().position(|c| c.eq_ignore_ascii_case(n));
-        let (Some(name_at), Some(unique_at)) = (at("name"), at("unique")) else {
-            return Ok(false);
-        };
-        let unique: Vec<String> = list
-            .rows
+    let recorded = recorded_migrations(db, table).await?.unwrap_or_default();
+    let mut report = AppliedMigrations {
+        table: table.to_string(),
+        created_table: !existed,
+        unknown: recorded
             .iter()
-            .filter(|r| matches!(r.get(unique_at), Some(Value::Integer(1))))
-            .filter_map(|r| match r.get(name_at) {
-                Some(Value::Text(n)) => Some(n.clone()),
+            .filter(|name| !files.iter().any(|f| &f.name == *name))
+            .cloned()
+            .collect(),
+        ..AppliedMigrations::default()
+    };
+    // Read and check every pending file before sending anything.
+    let mut pending = Vec::new();
+    for file in files {
+        if recorded.contains(&file.name) {
+            report.already_applied.push(file.name);
+        } else {
+            pending.push(prepare(file)?);
+        }
+    }
+    for prepared in pending {
+        let name = prepared.file.name.clone();
+        let statements = prepared.statements.len();
+        apply_file(db, table, prepared)
+            .await
+            .map_err(|e| with_earlier(e, &report))?;
+        report.applied.push(AppliedFile { name, statements });
+    }
+    Ok(report)
+}
+
+/// Runs one prepared file with its tracking row as one request. When the request fails
+/// but the row is there (an earlier attempt committed and its answer was lost), the
+/// file was applied.
+pub(crate) async fn apply_file(db: &D1Database, table: &str, prepared: PreparedFile) -> Result<()> {
+    let name = prepared.file.name;
+    // The tracking row first: a second run of the same file fails at once, as a whole.
+    let mut statements = vec![record(table, &name)];
+    statements.extend(prepared.statements.into_iter().map(Statement::raw));
+    let failed: Error = match db.request(statements).await {
+        Ok(RequestOutcome { .. }) => return Ok(()),
+        Err(e) => e,
+    };
+    if let Ok(Some(recorded)) = recorded_migrations(db, table).await
+        && recorded.contains(&name)
+    {
+        tracing::warn!(
+            file = %name,
+            error = %failed,
+            "the migration request failed but the file is recorded as applied (an earlier \
+             attempt committed before its answer was lost, or another process applied it)"
+        );
+        return Ok(());
+    }
+    Err(Error::MigrationFile {
+        file: name,
+        message: format!(
+            "it failed and nothing of it was applied (the file and its `{table}` row run as one request): {failed}"
+        ),
+        error: Some(Box::new(failed)),
+    })
+}
+
+/// [`D1Database::recorded_migrations`].
+pub(crate) async fn recorded_migrations(
+    db: &D1Database,
+    table: &str,
+) -> Result<Option<Vec<String>>> {
+    if !tracking_table_exists(db, table).await? {
+        return Ok(None);
+    }
+    let outcome = db
+        .request(vec![Statement::raw(format!(
+            "SELECT name FROM {} ORDER BY id",
+            quote_ident(table)
+        ))])
+        .await?;
+    Ok(Some(
+        outcome
+            .results
+            .into_iter()
+            .next()
+            .map(|r| r.rows)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|row| match row.into_iter().next() {
+                Some(Value::Text(s)) => Some(s),
                 _ => None,
             })
-            .collect();
-        if unique.is_empty() {
-            return Ok(false);
+            .collect(),
+    ))
+}
+
+/// [`D1Database::pending_migrations`].
+pub(crate) async fn pending_migrations(
+    db: &D1Database,
+    migrations: &Migrations,
+) -> Result<Vec<MigrationFile>> {
+    let recorded = recorded_migrations(db, migrations.table())
+        .await?
+        .unwrap_or_default();
+    Ok(migrations
+        .files()?
+        .into_iter()
+        .filter(|f| !recorded.contains(&f.name))
+        .collect())
+}
+
+pub(crate) async fn tracking_table_exists(db: &D1Database, table: &str) -> Result<bool> {
+    let outcome = db
+        .request(vec![Statement::new(
+            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name = ? COLLATE NOCASE",
+            vec![Value::Text(table.to_string())],
+        )])
+        .await?;
+    Ok(outcome.results.first().is_some_and(|r| !r.rows.is_empty()))
+}
+
+/// Refuses a tracking table that is not wrangler's: columns `id` (the INTEGER primary
+/// key), `name` (TEXT, unique) and `applied_at`.
+pub(crate) async fn check_tracking_table(db: &D1Database, table: &str) -> Result<()> {
+    let outcome = db
+        .request(vec![
+            Statement::raw(format!("PRAGMA table_xinfo({})", quote_ident(table))),
+            Statement::raw(format!("PRAGMA index_list({})", quote_ident(table))),
+        ])
+        .await?;
+    let column = |r: &crate::client::StatementResult, row: &[Value], name: &str| {
+        r.columns
+            .iter()
+            .position(|c| c.eq_ignore_ascii_case(name))
+            .and_then(|i| row.get(i).cloned())
+    };
+    let mut problems = Vec::new();
+    let mut names = Vec::new();
+    if let Some(xinfo) = outcome.results.first() {
+        for row in &xinfo.rows {
+            let name = match column(xinfo, row, "name") {
+                Some(Value::Text(n)) => n.to_ascii_lowercase(),
+                _ => continue,
+            };
+            let declared = match column(xinfo, row, "type") {
+                Some(Value::Text(t)) => t.to_ascii_uppercase(),
+                _ => String::new(),
+            };
+            let pk = matches!(column(xinfo, row, "pk"), Some(Value::Integer(n)) if n > 0);
+            match name.as_str() {
+                "id" if !(pk && declared == "INTEGER") => {
+                    problems.push("`id` is not its INTEGER PRIMARY KEY".to_string())
+                }
+                "name" if !declared.contains("TEXT") && !declared.contains("CHAR") => {
+                    problems.push(format!("`name` is {declared}, not TEXT"))
+                }
+                "id" | "name" | "applied_at" => {}
+                other => problems.push(format!("it has a column `{other}`")),
+            }
+            names.push(name);
         }
-        let infos = self
-            .request(
-                unique
-                    .iter()
-                    .map(|n| Statement::raw(format!("PRAGMA index_info({})", quote_ident(n))))
-                    .collect(),
-            )
-            .await
-            .map_err(|e| e.in_table(table, None))?;
-        Ok(infos.results.iter().any(|info| {
-            let col = info
-                .columns
-                .iter()
-                .position(|c| c.eq_ignore_ascii_case("name"));
-            info.rows.len() == 1
-                && col.and_then(|i| info.rows[0].get(i)) == Some(&Value::Text("name".to_string()))
-        }))
     }
+    for needed in ["id", "name", "applied_at"] {
+        if !names.iter().any(|n| n == needed) {
+            problems.push(format!("it has no `{needed}` column"));
+        }
+    }
+    if problems.is_empty() && !name_is_unique(db, table, outcome.results.get(1)).await? {
+        problems.push("`name` is not UNIQUE".to_string());
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Config(format!(
+        "table `{table}` exists but is not a migrations tracking table as wrangler creates it (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, applied_at TIMESTAMP): {}. Nothing was applied; point the migrations at another table (migrations_table in wrangler.toml, or Migrations::with_table)",
+        problems.join("; ")
+    )))
+}
+
+/// Whether a unique index covers exactly `name`.
+pub(crate) async fn name_is_unique(
+    db: &D1Database,
+    table: &str,
+    index_list: Option<&crate::client::StatementResult>,
+) -> Result<bool> {
+    let Some(list) = index_list else {
+        return Ok(false);
+    };
+    let at = |n: &str| list.columns.iter().position(|c| c.eq_ignore_ascii_case(n));
+    let (Some(name_at), Some(unique_at)) = (at("name"), at("unique")) else {
+        return Ok(false);
+    };
+    let unique: Vec<String> = list
+        .rows
+        .iter()
+        .filter(|r| matches!(r.get(unique_at), Some(Value::Integer(1))))
+        .filter_map(|r| match r.get(name_at) {
+            Some(Value::Text(n)) => Some(n.clone()),
+            _ => None,
+        })
+        .collect();
+    if unique.is_empty() {
+        return Ok(false);
+    }
+    let infos = db
+        .request(
+            unique
+                .iter()
+                .map(|n| Statement::raw(format!("PRAGMA index_info({})", quote_ident(n))))
+                .collect(),
+        )
+        .await
+        .map_err(|e| e.in_table(table, None))?;
+    Ok(infos.results.iter().any(|info| {
+        let col = info
+            .columns
+            .iter()
+            .position(|c| c.eq_ignore_ascii_case("name"));
+        info.rows.len() == 1
+            && col.and_then(|i| info.rows[0].get(i)) == Some(&Value::Text("name".to_string()))
+    }))
 }
 
 /// A failed file's error, noting the files this call applied before it.

@@ -206,59 +206,54 @@ impl fmt::Display for MigrationCheck {
     }
 }
 
-impl D1Database {
-    /// Compares the row structs, the migration files and this live database (reads only):
-    /// which files are not applied, whether the structs moved ahead of the files (see
-    /// [`generate::plan`]), and which tables the files build differ live. Tables the files
-    /// do not create and no struct names are not looked at.
-    pub async fn check_migrations(
-        &self,
-        migrations: &Migrations,
-        tables: &[&TableSchema],
-    ) -> Result<MigrationCheck> {
-        let files = migrations.files()?;
-        let recorded = self
-            .recorded_migrations(migrations.table())
-            .await?
-            .unwrap_or_default();
-        let pending = files
-            .iter()
-            .filter(|f| !recorded.contains(&f.name))
-            .map(|f| f.name.clone())
-            .collect();
-        let unknown = recorded
-            .iter()
-            .filter(|n| !files.iter().any(|f| &f.name == *n))
-            .cloned()
-            .collect();
-        let structs_ahead =
-            match generate::plan(migrations, tables, &MigrationOptions::default()).await {
-                Ok(next) => Ok(next),
-                Err(e @ Error::MigrationRefused { .. }) => Err(e.to_string()),
-                Err(e) => return Err(e),
-            };
-        let replayed = generate::replay(migrations).await?;
-        let mut live_differs = Vec::new();
-        for table in user_tables(&replayed, migrations.table()).await? {
-            let Some(built) = replayed.live_schema(&table).await? else {
-                continue;
-            };
-            let differences = match self.live_schema(&table).await? {
-                None => vec!["the table is missing".to_string()],
-                Some(live) => differences(&live, &built),
-            };
-            if !differences.is_empty() {
-                live_differs.push(TableDifference { table, differences });
-            }
+/// [`D1Database::check_migrations`].
+pub(crate) async fn check_migrations(
+    db: &D1Database,
+    migrations: &Migrations,
+    tables: &[&TableSchema],
+) -> Result<MigrationCheck> {
+    let files = migrations.files()?;
+    let recorded = db
+        .recorded_migrations(migrations.table())
+        .await?
+        .unwrap_or_default();
+    let pending = files
+        .iter()
+        .filter(|f| !recorded.contains(&f.name))
+        .map(|f| f.name.clone())
+        .collect();
+    let unknown = recorded
+        .iter()
+        .filter(|n| !files.iter().any(|f| &f.name == *n))
+        .cloned()
+        .collect();
+    let structs_ahead = match generate::plan(migrations, tables, &MigrationOptions::default()).await
+    {
+        Ok(next) => Ok(next),
+        Err(e @ Error::MigrationRefused { .. }) => Err(e.to_string()),
+        Err(e) => return Err(e),
+    };
+    let replayed = generate::replay(migrations).await?;
+    let mut live_differs = Vec::new();
+    for table in user_tables(&replayed, migrations.table()).await? {
+        let Some(built) = replayed.live_schema(&table).await? else {
+            continue;
+        };
+        let differences = match db.live_schema(&table).await? {
+            None => vec!["the table is missing".to_string()],
+            Some(live) => differences(&live, &built),
+        };
+        if !differences.is_empty() {
+            live_differs.push(TableDifference { table, differences });
         }
-        Ok(MigrationCheck {
-            table: migrations.table().to_string(),
-            pending,
-            unknown,
-            structs_ahead,
-            live_differs,
-        })
     }
+    Ok(MigrationCheck {
+        table: migrations.table().to_string(),
+        pending,
+        unknown,
+        structs_ahead,
+        live_differs,
+    })
 }
 
 /// The tables of `db` but SQLite's, D1's (`_cf_*`) and the tracking table.

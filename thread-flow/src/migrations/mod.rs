@@ -76,8 +76,8 @@
 //! # }).unwrap();
 //! ```
 
-mod apply;
-mod check;
+pub(crate) mod apply;
+pub(crate) mod check;
 mod config;
 mod files;
 mod generate;

@@ -149,7 +149,7 @@ impl D1Export {
     ///
     /// ```
     /// # #[derive(thread_flow::D1Target)] struct Line { #[d1(primary_key)] id: i64, text: String }
-    /// use thread_flow::recoco::{Connection, ExistingTable};
+    /// use thread_flow::{Connection, recoco::ExistingTable};
     /// let out = thread_flow::recoco::export::<Line>(Connection::local("lines.d1"))?
     ///     .with_existing(ExistingTable::Adopt);
     /// assert_eq!(out.spec["existing"], "adopt");
@@ -191,7 +191,7 @@ pub fn index_options_for(schema: &TableSchema) -> IndexOptions {
 ///
 /// ```no_run
 /// # #[derive(thread_flow::D1Target)] struct Line { #[d1(primary_key)] id: i64, text: String }
-/// use thread_flow::recoco::Connection;
+/// use thread_flow::Connection;
 /// let out = thread_flow::recoco::export::<Line>(Connection::local("lines.d1"))?;
 /// assert_eq!(out.index_options.primary_key_fields, Some(vec!["id".to_string()]));
 /// # Ok::<(), thread_flow::Error>(())

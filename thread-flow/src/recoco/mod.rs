@@ -33,7 +33,7 @@
 //! #               collector: &recoco_core::builder::flow_builder::DataCollector)
 //! #               -> Result<(), Box<dyn std::error::Error>> {
 //! # #[derive(thread_flow::D1Target)] struct Line { #[d1(primary_key)] id: i64, text: String }
-//! use thread_flow::recoco::Connection;
+//! use thread_flow::Connection;
 //! thread_flow::recoco::register()?;
 //! let out = thread_flow::recoco::export::<Line>(Connection::local("lines.d1"))?;
 //! builder.export("lines".into(), "D1".into(), out.spec, vec![], out.index_options, collector, false)?;
