@@ -9,7 +9,7 @@
 //!   per database per process (see [`D1Database::connect`]); [`D1Database::local_with`],
 //!   [`D1Database::http_with`] and [`D1Database::in_memory`] make a handle of their own.
 //! - Raw requests: [`D1Database::execute`], [`D1Database::batch`], [`D1Database::request`].
-//! - Schema: [`D1Database::live_schema`], [`D1Database::live_table`],
+//! - Schema: [`D1Database::live_schema`],
 //!   [`D1Database::plan_table`], [`D1Database::migrate_table`],
 //!   [`D1Database::apply_migration`].
 //! - Rows: [`D1Database::write_rows`] (the batched, concurrent write engine),
@@ -452,7 +452,10 @@ impl D1Database {
     /// [`D1Database::live_schema`] and what depends on the table: its triggers and the foreign
     /// keys of other tables that reference it (`PRAGMA foreign_key_list`), which a rebuild
     /// must keep. Two requests at most. `None` when the table does not exist.
-    pub async fn live_table(&self, table: &str) -> Result<Option<(TableSchema, TableDependents)>> {
+    pub(crate) async fn live_table(
+        &self,
+        table: &str,
+    ) -> Result<Option<(TableSchema, TableDependents)>> {
         let first = self.request(introspect::table_statements(table)).await?;
         let rows: Vec<ResultRows<'_>> = first
             .results

@@ -530,7 +530,7 @@ fn run_statement(
         ));
     }
     for (i, p) in s.params.iter().enumerate() {
-        stmt.raw_bind_parameter(i + 1, p).map_err(sql_error)?;
+        stmt.raw_bind_parameter(i + 1, Bind(p)).map_err(sql_error)?;
     }
     let column_count = stmt.column_count();
     let readonly = stmt.readonly();
@@ -572,9 +572,13 @@ fn from_ref(v: ValueRef<'_>) -> Value {
     }
 }
 
-impl rusqlite::ToSql for Value {
+/// A [`Value`] bound to a SQLite parameter. A private wrapper, so that rusqlite's `ToSql` is
+/// not implemented on the public `Value` (rusqlite stays out of the public API).
+struct Bind<'a>(&'a Value);
+
+impl rusqlite::ToSql for Bind<'_> {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::Borrowed(match self {
+        Ok(ToSqlOutput::Borrowed(match self.0 {
             Value::Null => ValueRef::Null,
             Value::Integer(i) => ValueRef::Integer(*i),
             Value::Real(r) => ValueRef::Real(*r),

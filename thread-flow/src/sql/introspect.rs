@@ -1,7 +1,7 @@
 //! Reading a live table's schema: the statements (PRAGMA `table_xinfo`, `index_list`,
 //! `index_info`, `foreign_key_list` and `sqlite_schema`) and the parsers that turn their rows
 //! into a [`TableSchema`] and its [`TableDependents`] (triggers, referencing foreign keys).
-//! The I/O is done by [`crate::D1Database::live_table`].
+//! The I/O is done by `D1Database::live_table`.
 
 use super::migrate::{ReferencingKey, TableDependents, TableTrigger};
 use super::{Statement, quote_ident};

@@ -129,7 +129,7 @@ pub struct TableTrigger {
 }
 
 /// What else in the database hangs on a table and must survive a rebuild: the foreign keys of
-/// other tables that reference it and its triggers. Read by [`crate::D1Database::live_table`].
+/// other tables that reference it and its triggers. Read by `D1Database::live_table`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TableDependents {
     /// Foreign keys of other tables referencing this one.
@@ -220,7 +220,7 @@ fn step(description: String, statements: Vec<Statement>) -> MigrationStep {
 
 /// Plans the migration from `from` (the live table, `None` when it does not exist) to `to`,
 /// for a table nothing else depends on (no referencing foreign keys, no triggers). Use
-/// [`plan_migration_with`] with what [`crate::D1Database::live_table`] read for a live table.
+/// [`plan_migration_with`] with what `D1Database::live_table` read for a live table.
 pub fn plan_migration(
     from: Option<&TableSchema>,
     to: &TableSchema,
