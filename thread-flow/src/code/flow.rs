@@ -57,7 +57,8 @@ use crate::code::rows::{CallRow, FileRow, ImportRow, SymbolRow};
 use crate::code::walk::{self, FileRead, SkipReason, Skipped};
 use crate::code::{FileFacts, Language};
 
-/// The ReCoco source kind: regular source files inside a tree (see [`crate::code::walk`]).
+/// The ReCoco source kind: the regular source files inside a tree (a link is followed only to a
+/// file inside the tree; FIFOs, devices and files over the size limit are skipped and reported).
 /// Rows: key `filename` (path relative to the tree, `/`-separated), value `content`.
 pub const SOURCE_KIND: &str = "CodeIndexTree";
 
@@ -81,7 +82,7 @@ const EXTRACTOR_VERSION: u32 = 2;
 pub const MAX_FILE_BYTES: u64 = 2 * 1024 * 1024;
 
 /// The fields of one `symbols` row inside the functions' output, in order.
-pub const SYMBOL_FIELDS: [&str; 6] = [
+pub(crate) const SYMBOL_FIELDS: [&str; 6] = [
     "start_line",
     "name",
     "kind",
@@ -91,10 +92,10 @@ pub const SYMBOL_FIELDS: [&str; 6] = [
 ];
 
 /// The fields of one `imports` row inside the functions' output, in order.
-pub const IMPORT_FIELDS: [&str; 3] = ["line", "module", "names"];
+pub(crate) const IMPORT_FIELDS: [&str; 3] = ["line", "module", "names"];
 
 /// The fields of one `calls` row inside the functions' output, in order.
-pub const CALL_FIELDS: [&str; 3] = ["line", "callee", "caller"];
+pub(crate) const CALL_FIELDS: [&str; 3] = ["line", "callee", "caller"];
 
 /// Everything a flow export needs for one table.
 #[derive(Debug, Clone)]
@@ -152,7 +153,7 @@ pub struct FlowConfig {
 /// parse functions parsed. ReCoco's own per-source counters are only published when a source
 /// finishes.
 #[derive(Debug, Default)]
-pub struct FlowCounters {
+pub(crate) struct FlowCounters {
     listed: AtomicU64,
     parsed: AtomicU64,
     bytes_parsed: AtomicU64,
@@ -161,22 +162,22 @@ pub struct FlowCounters {
 
 impl FlowCounters {
     /// Source files found by the last listing.
-    pub fn listed(&self) -> u64 {
+    pub(crate) fn listed(&self) -> u64 {
         self.listed.load(Ordering::Relaxed)
     }
 
     /// Files parsed so far.
-    pub fn parsed(&self) -> u64 {
+    pub(crate) fn parsed(&self) -> u64 {
         self.parsed.load(Ordering::Relaxed)
     }
 
     /// Bytes of the files parsed so far.
-    pub fn bytes_parsed(&self) -> u64 {
+    pub(crate) fn bytes_parsed(&self) -> u64 {
         self.bytes_parsed.load(Ordering::Relaxed)
     }
 
     /// Takes what the source skipped (listing and reading) since the last call, by path.
-    pub fn take_skipped(&self) -> Vec<Skipped> {
+    pub(crate) fn take_skipped(&self) -> Vec<Skipped> {
         let taken = match self.skipped.lock() {
             Ok(mut skipped) => std::mem::take(&mut *skipped),
             Err(_) => return Vec::new(),
@@ -188,7 +189,7 @@ impl FlowCounters {
     }
 
     /// Sets every counter back to zero and forgets what was skipped.
-    pub fn reset(&self) {
+    pub(crate) fn reset(&self) {
         self.listed.store(0, Ordering::Relaxed);
         self.parsed.store(0, Ordering::Relaxed);
         self.bytes_parsed.store(0, Ordering::Relaxed);
@@ -203,7 +204,7 @@ impl FlowCounters {
 }
 
 /// The counters of the flow named `flow` in this process.
-pub fn counters(flow: &str) -> Arc<FlowCounters> {
+pub(crate) fn counters(flow: &str) -> Arc<FlowCounters> {
     static ALL: OnceLock<Mutex<HashMap<String, Arc<FlowCounters>>>> = OnceLock::new();
     let mut all = ALL
         .get_or_init(Default::default)
@@ -916,7 +917,7 @@ pub async fn setup(flow: &Flow) -> anyhow::Result<String> {
 
 /// Forgets everything ReCoco recorded for `flow` (its tracking and setup state) and drops the
 /// tables its state says it created. [`setup`] then starts from nothing.
-pub async fn drop_state(flow: &Flow) -> anyhow::Result<()> {
+pub(crate) async fn drop_state(flow: &Flow) -> anyhow::Result<()> {
     let lib = recoco_core::lib_context::get_lib_context().await?;
     let bundle = SetupChangeBundle {
         action: FlowSetupChangeAction::Drop,
