@@ -2,34 +2,15 @@
 //! the functions `ParseSourceFile`, `ExtractSymbols`, `ExtractImports` and `ExtractCalls`,
 //! and the index flow `CodeIndexTree -> ParseSourceFile -> collectors -> export "D1"`.
 //!
-//! [`register`] registers the source and the functions (idempotent); use them in any flow:
-//!
-//! ```no_run
-//! # async fn demo(builder: &mut recoco_core::builder::FlowBuilder,
-//! #     scope: &recoco_core::builder::flow_builder::OpScopeRef,
-//! #     path: recoco_core::builder::flow_builder::DataSlice,
-//! #     content: recoco_core::builder::flow_builder::DataSlice) -> anyhow::Result<()> {
-//! thread_flow::code::register()?;
-//! // (path: Str, content: Str) -> {language, size_bytes, line_count, content_hash,
-//! //                               symbols: [..], imports: [..], calls: [..]}
-//! let parsed = builder
-//!     .transform(
-//!         thread_flow::code::flow::PARSE_FUNCTION.to_owned(),
-//!         serde_json::Map::new(),
-//!         vec![(path, Some("path".to_owned())), (content, Some("content".to_owned()))],
-//!         Some(scope.clone()),
-//!         "parsed".to_owned(),
-//!     )
-//!     .await?;
-//! # let _ = parsed; Ok(()) }
-//! ```
+//! [`register`] registers the source and the functions (idempotent; its documentation shows
+//! their use in a flow of one's own).
 //!
 //! The source is ours, not ReCoco's `LocalFile`: `LocalFile` follows every symbolic link
 //! (out of the tree, into loops), reads whole files with no cap (a link to `/dev/zero`), opens
 //! FIFOs (blocks forever) and stops the whole listing at the first unreadable folder, and none
-//! of that can be configured. `CodeIndexTree` lists and reads through [`crate::code::walk`].
+//! of that can be configured. `CodeIndexTree` lists and reads through `walk.rs`.
 //!
-//! The collected fields are checked against the derived row structs ([`crate::code::rows`]).
+//! The collected fields are checked against the derived row structs (`rows.rs`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -732,6 +713,28 @@ impl SimpleFunctionFactoryBase for ParseFactory {
 /// Registers [`SOURCE_KIND`], [`PARSE_FUNCTION`], [`EXTRACT_SYMBOLS`], [`EXTRACT_IMPORTS`] and
 /// [`EXTRACT_CALLS`] with ReCoco, and the target kind `"D1"` ([`crate::recoco::register`]). Once per
 /// process; later calls are no-ops. Fails only when another library took one of the names.
+///
+/// Then use them in any flow:
+///
+/// ```no_run
+/// # async fn demo(builder: &mut recoco_core::builder::FlowBuilder,
+/// #     scope: &recoco_core::builder::flow_builder::OpScopeRef,
+/// #     path: recoco_core::builder::flow_builder::DataSlice,
+/// #     content: recoco_core::builder::flow_builder::DataSlice) -> anyhow::Result<()> {
+/// thread_flow::code::register()?;
+/// // (path: Str, content: Str) -> {language, size_bytes, line_count, content_hash,
+/// //                               symbols: [..], imports: [..], calls: [..]}
+/// let parsed = builder
+///     .transform(
+///         thread_flow::code::PARSE_FUNCTION.to_owned(),
+///         serde_json::Map::new(),
+///         vec![(path, Some("path".to_owned())), (content, Some("content".to_owned()))],
+///         Some(scope.clone()),
+///         "parsed".to_owned(),
+///     )
+///     .await?;
+/// # let _ = parsed; Ok(()) }
+/// ```
 pub fn register() -> crate::Result<()> {
     static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
     REGISTERED

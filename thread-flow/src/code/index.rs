@@ -119,7 +119,7 @@ impl Default for TableNames {
 impl TableNames {
     /// Checks the names before anything is opened: valid table names (not reserved by D1 or
     /// SQLite), four different ones (compared as SQLite does, ignoring ASCII case).
-    pub fn check(&self) -> Result<(), IndexError> {
+    pub(crate) fn check(&self) -> Result<(), IndexError> {
         let schemas = self.schemas();
         for (i, (name, schema)) in schemas.iter().enumerate() {
             schema

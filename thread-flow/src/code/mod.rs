@@ -8,9 +8,18 @@
 //!
 //! Indexing a tree into D1 tables and asking them questions:
 //!
-//! - The tables `files`, `symbols`, `imports`, `calls`, declared with `#[derive(D1Target)]`:
-//!   [`FileRow`], [`SymbolRow`], [`ImportRow`], [`CallRow`] (typed lookups by name, file,
-//!   callee, module...).
+//! - The four tables of an index, declared only with `#[derive(D1Target)]`: [`FileRow`],
+//!   [`SymbolRow`], [`ImportRow`], [`CallRow`]. Read an index with them
+//!   (`db.table::<SymbolRow>()` and its typed lookups); the flow collects rows with exactly
+//!   these column names, and its exports take table name, key, indexes and column types
+//!   from these structs.
+//!
+//!   | table | key | indexes | answers |
+//!   |---|---|---|---|
+//!   | `files` | `path` | | what was indexed |
+//!   | `symbols` | `(file, start_line, name)` | `name`; `(kind, name)` | where is X defined; what is in file F |
+//!   | `imports` | `(file, line, module)` | `module` | what does file F import; who imports module M |
+//!   | `calls` | `(file, line, callee)` | `callee`; `(caller, file)` | who calls X; what does X call |
 //! - `CodeIndex` (features `code` + `recoco`, Unix): the whole index flow in a few lines: which
 //!   files of a tree (regular files inside it only; languages and include/exclude globs; what
 //!   was skipped and why: `Skipped`), written to which database, with a report of the row
