@@ -41,6 +41,11 @@ use crate::code::{FileFacts, Language};
 /// The ReCoco source kind: the regular source files inside a tree (a link is followed only to a
 /// file inside the tree; FIFOs, devices and files over the size limit are skipped and reported).
 /// Rows: key `filename` (path relative to the tree, `/`-separated), value `content`.
+///
+/// Spec (JSON): `path` (the tree, canonical), `excluded` (folders relative to the tree never
+/// indexed), `max_file_size` (bytes; for instance [`MAX_FILE_BYTES`]), and optionally
+/// `include` / `exclude` (globs on the relative path) and `languages` (names as
+/// [`Language::as_str`]).
 pub const SOURCE_KIND: &str = "CodeIndexTree";
 
 /// The ReCoco function `(path: Str, content: Str) -> struct`: the file's language, size, line
@@ -59,7 +64,8 @@ pub const EXTRACT_CALLS: &str = "ExtractCalls";
 /// Bump when the extraction changes what it produces: ReCoco then re-parses every file.
 const EXTRACTOR_VERSION: u32 = 2;
 
-/// Files larger than this are skipped by default (generated code, minified bundles).
+/// Files larger than this are skipped by default (generated code, minified bundles): the
+/// default of `CodeIndex::max_file_bytes`.
 pub const MAX_FILE_BYTES: u64 = 2 * 1024 * 1024;
 
 /// The fields of one `symbols` row inside the functions' output, in order.

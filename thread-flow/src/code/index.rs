@@ -518,7 +518,7 @@ impl CodeIndex {
         self
     }
 
-    /// Files larger than this are skipped (default [`flow::MAX_FILE_BYTES`], 2 MiB).
+    /// Files larger than this are skipped (default [`crate::code::MAX_FILE_BYTES`], 2 MiB).
     pub fn max_file_bytes(mut self, bytes: u64) -> CodeIndex {
         self.max_file_bytes = bytes;
         self
