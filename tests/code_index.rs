@@ -17,10 +17,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use thread_flow::Connection;
-use thread_flow::code::index::{self, CodeIndex, IndexReport, TableChanges};
 use thread_flow::code::query::{self, Answer};
+use thread_flow::code::{self, testing};
 use thread_flow::code::{CallRow, FileRow, ImportRow, Language, SymbolKind, SymbolRow};
-use thread_flow::code::{flow, walk};
+use thread_flow::code::{CodeIndex, IndexReport, TableChanges};
 use thread_flow::{D1Database, D1Target};
 use thread_flow_suite::fake_d1::FakeD1;
 
@@ -540,8 +540,12 @@ async fn writes_to_cloudflare_d1_when_credentials_are_set() {
             .find(|(k, _)| *k == name)
             .map(|(_, v)| v.clone())
     };
-    let connection =
-        index::connection_from_vars(env, default_db(&root)).expect("the Cloudflare settings");
+    // The way a program holding the settings elsewhere than the process environment opens a
+    // remote index: the connection (no secret) from the variables, the token handed to the
+    // process-wide handle the index and its ReCoco export then share.
+    let connection = Connection::from_vars(env).expect("the Cloudflare settings");
+    D1Database::connect_with_token(&connection, fake.token().to_owned())
+        .expect("open the Cloudflare handle");
     assert!(
         matches!(connection, Connection::Http { .. }),
         "{connection:?}"
@@ -586,7 +590,7 @@ async fn writes_to_cloudflare_d1_when_credentials_are_set() {
     assert_eq!(rows, 24, "{summary}");
     assert!(summary.write_requests <= 13, "{summary}");
 
-    let remote_index = index::open_existing(&connection).expect("open the remote index");
+    let remote_index = CodeIndex::open_existing(&connection).expect("open the remote index");
     match query::definitions(&remote_index, "summarize").await {
         Ok(Answer::Definitions { found, .. }) => {
             let found: Vec<String> = found.iter().map(ToString::to_string).collect();
@@ -874,7 +878,7 @@ const EVIL_PY: &str = "def evil(x=\"\x1b[2J\x1b]0;owned\x07\"):\n    pass\n";
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn odd_trees_index_regular_files_inside_the_tree_only() {
-    use walk::SkipReason::{AlreadyWalked, NotRegular, OutsideTree, TooLarge};
+    use code::SkipReason::{AlreadyWalked, NotRegular, OutsideTree, TooLarge};
 
     let _one_at_a_time = RECOCO.lock().await;
     let (tmp, root) = fixture_repo();
@@ -890,7 +894,7 @@ async fn odd_trees_index_regular_files_inside_the_tree_only() {
     write(
         &root,
         "big.rs",
-        &"/".repeat(flow::MAX_FILE_BYTES as usize + 1),
+        &"/".repeat(code::MAX_FILE_BYTES as usize + 1),
     );
     write(&root, "tools/evil.py", EVIL_PY);
 
@@ -919,7 +923,7 @@ async fn odd_trees_index_regular_files_inside_the_tree_only() {
         &again_symbols,
         &[evil],
     ]);
-    let skipped = |s: &IndexReport| -> Vec<(String, walk::SkipReason)> {
+    let skipped = |s: &IndexReport| -> Vec<(String, code::SkipReason)> {
         s.skipped
             .iter()
             .map(|s| (s.path.clone(), s.reason.clone()))
@@ -930,7 +934,7 @@ async fn odd_trees_index_regular_files_inside_the_tree_only() {
         (
             "big.rs".to_owned(),
             TooLarge {
-                limit: flow::MAX_FILE_BYTES,
+                limit: code::MAX_FILE_BYTES,
             },
         ),
         ("leak.rs".to_owned(), OutsideTree),
@@ -1030,31 +1034,31 @@ fn reading_refuses_fifos_links_out_and_oversized_files_without_blocking() {
     write(tmp.path(), "secret.rs", "fn secret() {}\n");
     symlink(tmp.path().join("secret.rs"), root.join("leak.rs"));
     mkfifo(&root.join("pipe.rs"));
-    let rules = walk::Rules::new(std::fs::canonicalize(&root).expect("canonical"), 16);
-    let content = |key: &str| match walk::read(&rules, key) {
-        walk::FileRead::Content(bytes, _) => Ok(bytes),
-        walk::FileRead::Gone => Err(None),
-        walk::FileRead::Skipped(reason) => Err(Some(reason)),
+    let rules = testing::Rules::new(std::fs::canonicalize(&root).expect("canonical"), 16);
+    let content = |key: &str| match testing::read(&rules, key) {
+        testing::FileRead::Content(bytes, _) => Ok(bytes),
+        testing::FileRead::Gone => Err(None),
+        testing::FileRead::Skipped(reason) => Err(Some(reason)),
     };
     assert_eq!(content("ok.rs"), Ok(b"fn ok() {}\n".to_vec()));
     assert_eq!(
         content("big.rs"),
-        Err(Some(walk::SkipReason::TooLarge { limit: 16 }))
+        Err(Some(code::SkipReason::TooLarge { limit: 16 }))
     );
     assert_eq!(
         content("pipe.rs"),
-        Err(Some(walk::SkipReason::NotRegular("FIFO")))
+        Err(Some(code::SkipReason::NotRegular("FIFO")))
     );
-    assert_eq!(content("leak.rs"), Err(Some(walk::SkipReason::OutsideTree)));
+    assert_eq!(content("leak.rs"), Err(Some(code::SkipReason::OutsideTree)));
     assert_eq!(
         content("../secret.rs"),
-        Err(Some(walk::SkipReason::OutsideTree))
+        Err(Some(code::SkipReason::OutsideTree))
     );
     assert_eq!(content("missing.rs"), Err(None));
 }
 
 /// The walk's report as lines: `file KEY` / `skipped PATH: REASON`.
-fn listing_lines(listing: &walk::Listing) -> Vec<String> {
+fn listing_lines(listing: &testing::Listing) -> Vec<String> {
     listing
         .files
         .iter()
@@ -1078,8 +1082,8 @@ fn walk_listing_for_the_unprivileged_check() {
     let Some(root) = std::env::var_os(WALK_ROOT_VAR) else {
         return;
     };
-    let rules = walk::Rules::new(PathBuf::from(root), 1024);
-    for line in listing_lines(&walk::list(&rules)) {
+    let rules = testing::Rules::new(PathBuf::from(root), 1024);
+    for line in listing_lines(&testing::list(&rules)) {
         println!("LISTING {line}");
     }
 }
@@ -1130,8 +1134,8 @@ fn an_unreadable_folder_is_skipped_and_the_walk_goes_on() {
             .map(str::to_owned)
             .collect()
     } else {
-        let rules = walk::Rules::new(root.clone(), 1024);
-        listing_lines(&walk::list(&rules))
+        let rules = testing::Rules::new(root.clone(), 1024);
+        listing_lines(&testing::list(&rules))
     };
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).expect("chmod back");
     assert_eq!(
@@ -1177,27 +1181,27 @@ fn flow_names_key_the_index_by_destination_and_tree() {
         database_id: db.to_owned(),
     };
     let names = [
-        index::flow_name(&local("/dbs/a.d1"), Path::new("/src/a")),
-        index::flow_name(&local("/dbs/b.d1"), Path::new("/src/a")),
-        index::flow_name(&local("/dbs/a.d1"), Path::new("/src/b")),
-        index::flow_name(&cloud("one"), Path::new("/src/a")),
-        index::flow_name(&cloud("two"), Path::new("/src/a")),
+        testing::flow_name(&local("/dbs/a.d1"), Path::new("/src/a")),
+        testing::flow_name(&local("/dbs/b.d1"), Path::new("/src/a")),
+        testing::flow_name(&local("/dbs/a.d1"), Path::new("/src/b")),
+        testing::flow_name(&cloud("one"), Path::new("/src/a")),
+        testing::flow_name(&cloud("two"), Path::new("/src/a")),
     ];
     for (i, name) in names.iter().enumerate() {
         assert_eq!(name.len(), "CodeIndex_".len() + 16, "{name}");
         assert!(name.starts_with("CodeIndex_"), "{name}");
-        assert!(!index::is_legacy_flow_name(name), "{name}");
+        assert!(!testing::is_legacy_flow_name(name), "{name}");
         for other in &names[i + 1..] {
             assert_ne!(name, other);
         }
     }
     assert_eq!(
         names[0],
-        index::flow_name(&local("/dbs/a.d1"), Path::new("/src/a")),
+        testing::flow_name(&local("/dbs/a.d1"), Path::new("/src/a")),
         "stable"
     );
-    assert!(index::is_legacy_flow_name("CodeIndex"));
-    assert!(index::is_legacy_flow_name("CodeIndex_0123456789ab"));
+    assert!(testing::is_legacy_flow_name("CodeIndex"));
+    assert!(testing::is_legacy_flow_name("CodeIndex_0123456789ab"));
 }
 
 /// An index made by code-index before indexes were keyed by destination and tree: its tables
@@ -1233,28 +1237,28 @@ async fn an_index_made_by_an_earlier_code_index_is_refused_with_a_hint_then_adop
     thread_flow::recoco::register().expect("register D1");
     let connection = Connection::local(&d1);
     // The earlier code-index indexed definitions only: tables files and symbols.
-    let config = flow::FlowConfig {
+    let config = testing::FlowConfig {
         flow_name: legacy.to_owned(),
         source_dir: std::fs::canonicalize(&root).expect("real path"),
         extra_excluded: Vec::new(),
         include: Vec::new(),
         exclude: Vec::new(),
         languages: None,
-        max_file_bytes: flow::MAX_FILE_BYTES,
-        files: flow::TableExport::new(
+        max_file_bytes: code::MAX_FILE_BYTES,
+        files: testing::TableExport::new(
             "files",
             thread_flow::recoco::export::<FileRow>(connection.clone()).expect("export"),
         ),
-        symbols: flow::TableExport::new(
+        symbols: testing::TableExport::new(
             "symbols",
             thread_flow::recoco::export::<SymbolRow>(connection).expect("export"),
         ),
         imports: None,
         calls: None,
     };
-    let old = flow::build(&config).await.expect("legacy flow");
-    flow::setup(&old).await.expect("legacy setup");
-    flow::update(&old, Duration::from_secs(60), |_| {})
+    let old = testing::build(&config).await.expect("legacy flow");
+    testing::setup(&old).await.expect("legacy setup");
+    testing::update(&old, Duration::from_secs(60), |_| {})
         .await
         .expect("legacy update");
     drop(old);
@@ -1300,14 +1304,15 @@ fn url_with_password(pg: &thread_flow::postgres::PrivatePostgres) -> String {
 #[test]
 fn database_url_credentials_never_stay_in_the_url() {
     let (url, user, password) =
-        index::split_credentials("postgres://me:p%40ss:w@db.internal:5432/state?sslmode=require");
+        testing::split_credentials("postgres://me:p%40ss:w@db.internal:5432/state?sslmode=require");
     assert_eq!(url, "postgres://db.internal:5432/state?sslmode=require");
     assert_eq!(user.as_deref(), Some("me"));
     assert_eq!(password.as_deref(), Some("p@ss:w"));
-    let (url, user, password) = index::split_credentials("postgres://localhost/postgres?host=/a@b");
+    let (url, user, password) =
+        testing::split_credentials("postgres://localhost/postgres?host=/a@b");
     assert_eq!(url, "postgres://localhost/postgres?host=/a@b");
     assert_eq!((user, password), (None, None));
-    let (url, user, password) = index::split_credentials("postgres://only@host/db");
+    let (url, user, password) = testing::split_credentials("postgres://only@host/db");
     assert_eq!(url, "postgres://host/db");
     assert_eq!((user.as_deref(), password), (Some("only"), None));
 }
@@ -1528,7 +1533,7 @@ fn json_answers_escape_terminal_controls_and_stay_valid_json() {
 
 #[test]
 fn selections_match_languages_and_globs_on_relative_paths() {
-    use walk::Selection;
+    use testing::Selection;
     let all = Selection::default();
     assert_eq!(all.language_of("src/a.rs"), Some(Language::Rust));
     assert_eq!(all.language_of("README.md"), None);
@@ -1569,7 +1574,7 @@ fn sqlite_names(db: &Path, kind: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_builder_indexes_chosen_files_into_tables_of_the_users_names() {
-    use thread_flow::code::index::TableNames;
+    use thread_flow::code::TableNames;
 
     let _one_at_a_time = RECOCO.lock().await;
     let (tmp, root) = fixture_repo();
@@ -1610,7 +1615,7 @@ async fn the_builder_indexes_chosen_files_into_tables_of_the_users_names() {
 
     let db = D1Database::local(&d1).expect("open");
     let schema = |s: &thread_flow::TableSchema, name: &str| thread_flow::recoco::renamed(s, name);
-    let files: Vec<FileRow> = index::read_all(&db, &schema(FileRow::schema(), "my_files"))
+    let files: Vec<FileRow> = testing::read_all(&db, &schema(FileRow::schema(), "my_files"))
         .await
         .expect("read my_files");
     assert_eq!(
@@ -1620,16 +1625,17 @@ async fn the_builder_indexes_chosen_files_into_tables_of_the_users_names() {
             file_row("web/app.ts", Language::TypeScript, APP_TS),
         ]
     );
-    let symbols: Vec<SymbolRow> = index::read_all(&db, &schema(SymbolRow::schema(), "my_symbols"))
-        .await
-        .expect("read my_symbols");
+    let symbols: Vec<SymbolRow> =
+        testing::read_all(&db, &schema(SymbolRow::schema(), "my_symbols"))
+            .await
+            .expect("read my_symbols");
     assert_eq!(symbols, expected_symbols(&[&RUST_SYMBOLS, &TS_SYMBOLS]));
 
     // Its own flow name: the default index of the same tree into the same file is another
     // index, and neither touches the other's tables.
     assert_ne!(
         first.flow_name,
-        index::flow_name(&Connection::local(&d1).identity(), &first.source_dir)
+        testing::flow_name(&Connection::local(&d1).identity(), &first.source_dir)
     );
     let default_tables = run(index_into(&root, &d1, None)).await;
     assert_eq!(
@@ -1669,7 +1675,7 @@ async fn the_builder_indexes_chosen_files_into_tables_of_the_users_names() {
             .await
             .expect_err("a bad table name");
         assert!(
-            matches!(error, index::IndexError::Config(_)) && error.to_string().contains(expected),
+            matches!(error, code::IndexError::Config(_)) && error.to_string().contains(expected),
             "{error}"
         );
     }
@@ -1769,7 +1775,7 @@ async fn a_users_own_flow_uses_the_registered_functions() {
     let content = field(&builder, file_scope.clone(), "content");
     let symbols = builder
         .transform(
-            flow::EXTRACT_SYMBOLS.to_owned(),
+            code::EXTRACT_SYMBOLS.to_owned(),
             serde_json::Map::new(),
             vec![
                 (path.clone(), Some("path".to_owned())),
@@ -1811,8 +1817,8 @@ async fn a_users_own_flow_uses_the_registered_functions() {
     // ExtractImports and ExtractCalls, each into a table of the user's.
     let root_scope = builder.root_scope();
     for (function, table) in [
-        (flow::EXTRACT_IMPORTS, "imported"),
-        (flow::EXTRACT_CALLS, "called"),
+        (code::EXTRACT_IMPORTS, "imported"),
+        (code::EXTRACT_CALLS, "called"),
     ] {
         let rows = builder
             .transform(
@@ -1864,8 +1870,8 @@ async fn a_users_own_flow_uses_the_registered_functions() {
         .expect("export");
     }
     let user_flow = builder.build_flow().await.expect("build");
-    flow::setup(&user_flow).await.expect("setup");
-    flow::update(&user_flow, Duration::from_secs(60), |_| {})
+    testing::setup(&user_flow).await.expect("setup");
+    testing::update(&user_flow, Duration::from_secs(60), |_| {})
         .await
         .expect("update");
     recoco_core::lib_context::get_lib_context()

@@ -9,8 +9,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use thread_flow::Connection;
 use thread_flow::D1Target;
-use thread_flow::code::index::{self, CodeIndex, Progress};
-use thread_flow::code::{CallRow, FileRow, ImportRow, SymbolRow};
+use thread_flow::code::{CallRow, CodeIndex, FileRow, ImportRow, Progress, SymbolRow};
 use thread_flow::code::{printable, printable_json, printable_text, query};
 use thread_flow::migrations::{self, Migrations};
 
@@ -74,8 +73,8 @@ fn destination(
     if args.local {
         return Ok(local);
     }
-    let placeholder = PathBuf::new();
-    match index::connection_from_vars(env, placeholder).map_err(|e| e.to_string())? {
+    // The token stays where it is (`CLOUDFLARE_API_TOKEN`): the connection only names it.
+    match Connection::from_vars(env).map_err(|e| format!("reading the D1 settings: {e}"))? {
         Connection::Local(_) => Ok(local),
         remote => Ok(Some(remote)),
     }
@@ -134,7 +133,7 @@ async fn index(args: &Args, env: &dyn Fn(&str) -> Option<String>) -> Result<Stri
             builder = builder.destination(connection.clone());
         }
         Some(remote) => {
-            eprintln!("index:    {}", printable(&index::describe(remote)));
+            eprintln!("index:    {}", printable(&remote.identity().to_string()));
             builder = builder.destination(remote.clone());
             if let Some(state) = args.db.as_deref().and_then(state_dir_beside) {
                 builder = builder.state_dir(state);
@@ -193,7 +192,7 @@ async fn ask(
             Connection::local(CodeIndex::default_database_path(&dir))
         }
     };
-    let db = index::open_existing(&connection).map_err(|e| e.to_string())?;
+    let db = CodeIndex::open_existing(&connection).map_err(|e| e.to_string())?;
     let answer = match mode {
         Mode::Query(name) => query::definitions(&db, &name).await,
         Mode::File(path) => query::file_symbols(&db, &path).await,

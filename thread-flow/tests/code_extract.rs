@@ -3,7 +3,7 @@
 #![cfg(feature = "code")]
 
 use thread_flow::code::{
-    Call, Import, Language, MAX_SIGNATURE_CHARS, SymbolKind, extract, extract_as, line_count,
+    Call, Import, Language, MAX_SIGNATURE_CHARS, SymbolKind, extract, extract_as,
 };
 
 /// (name, kind, start, end, signature, parent) for compact expectations.
@@ -162,9 +162,10 @@ fn file_facts_count_lines_bytes_and_hash() {
         blake3::hash(b"x = 1\ny = 2").to_hex().to_string()
     );
     assert_eq!(facts.content_hash.len(), 64);
-    assert_eq!(line_count(""), 0);
-    assert_eq!(line_count("a\n"), 1);
-    assert_eq!(line_count("a\n\nb"), 3);
+    let lines = |text: &str| extract_as(Language::Python, "a.py", text).line_count;
+    assert_eq!(lines(""), 0);
+    assert_eq!(lines("a\n"), 1);
+    assert_eq!(lines("a\n\nb"), 3);
     // Module-level assignments are not symbols (only `f = lambda` is).
     assert!(facts.symbols.is_empty());
     assert!(!facts.has_errors);

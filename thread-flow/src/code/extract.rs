@@ -789,11 +789,6 @@ impl LineIndex {
     }
 }
 
-/// Lines in `text`: newlines, plus one for a last line without a newline.
-pub fn line_count(text: &str) -> u64 {
-    LineIndex::new(text).line_count()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -827,9 +822,9 @@ mod tests {
         assert_eq!(lines.line_of(6), 3);
         assert_eq!(lines.line_of(7), 4);
         assert_eq!(lines.line_count(), 4);
-        assert_eq!(line_count(""), 0);
-        assert_eq!(line_count("a\n"), 1);
-        assert_eq!(line_count("a\n\nb"), 3);
+        assert_eq!(LineIndex::new("").line_count(), 0);
+        assert_eq!(LineIndex::new("a\n").line_count(), 1);
+        assert_eq!(LineIndex::new("a\n\nb").line_count(), 3);
     }
 
     #[test]

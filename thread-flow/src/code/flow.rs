@@ -2,34 +2,15 @@
 //! the functions `ParseSourceFile`, `ExtractSymbols`, `ExtractImports` and `ExtractCalls`,
 //! and the index flow `CodeIndexTree -> ParseSourceFile -> collectors -> export "D1"`.
 //!
-//! [`register`] registers the source and the functions (idempotent); use them in any flow:
-//!
-//! ```no_run
-//! # async fn demo(builder: &mut recoco_core::builder::FlowBuilder,
-//! #     scope: &recoco_core::builder::flow_builder::OpScopeRef,
-//! #     path: recoco_core::builder::flow_builder::DataSlice,
-//! #     content: recoco_core::builder::flow_builder::DataSlice) -> anyhow::Result<()> {
-//! thread_flow::code::register()?;
-//! // (path: Str, content: Str) -> {language, size_bytes, line_count, content_hash,
-//! //                               symbols: [..], imports: [..], calls: [..]}
-//! let parsed = builder
-//!     .transform(
-//!         thread_flow::code::flow::PARSE_FUNCTION.to_owned(),
-//!         serde_json::Map::new(),
-//!         vec![(path, Some("path".to_owned())), (content, Some("content".to_owned()))],
-//!         Some(scope.clone()),
-//!         "parsed".to_owned(),
-//!     )
-//!     .await?;
-//! # let _ = parsed; Ok(()) }
-//! ```
+//! [`register`] registers the source and the functions (idempotent; its documentation shows
+//! their use in a flow of one's own).
 //!
 //! The source is ours, not ReCoco's `LocalFile`: `LocalFile` follows every symbolic link
 //! (out of the tree, into loops), reads whole files with no cap (a link to `/dev/zero`), opens
 //! FIFOs (blocks forever) and stops the whole listing at the first unreadable folder, and none
-//! of that can be configured. `CodeIndexTree` lists and reads through [`crate::code::walk`].
+//! of that can be configured. `CodeIndexTree` lists and reads through `walk.rs`.
 //!
-//! The collected fields are checked against the derived row structs ([`crate::code::rows`]).
+//! The collected fields are checked against the derived row structs (`rows.rs`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -57,8 +38,14 @@ use crate::code::rows::{CallRow, FileRow, ImportRow, SymbolRow};
 use crate::code::walk::{self, FileRead, SkipReason, Skipped};
 use crate::code::{FileFacts, Language};
 
-/// The ReCoco source kind: regular source files inside a tree (see [`crate::code::walk`]).
+/// The ReCoco source kind: the regular source files inside a tree (a link is followed only to a
+/// file inside the tree; FIFOs, devices and files over the size limit are skipped and reported).
 /// Rows: key `filename` (path relative to the tree, `/`-separated), value `content`.
+///
+/// Spec (JSON): `path` (the tree, canonical), `excluded` (folders relative to the tree never
+/// indexed), `max_file_size` (bytes; for instance [`MAX_FILE_BYTES`]), and optionally
+/// `include` / `exclude` (globs on the relative path) and `languages` (names as
+/// [`Language::as_str`]).
 pub const SOURCE_KIND: &str = "CodeIndexTree";
 
 /// The ReCoco function `(path: Str, content: Str) -> struct`: the file's language, size, line
@@ -77,11 +64,12 @@ pub const EXTRACT_CALLS: &str = "ExtractCalls";
 /// Bump when the extraction changes what it produces: ReCoco then re-parses every file.
 const EXTRACTOR_VERSION: u32 = 2;
 
-/// Files larger than this are skipped by default (generated code, minified bundles).
+/// Files larger than this are skipped by default (generated code, minified bundles): the
+/// default of `CodeIndex::max_file_bytes`.
 pub const MAX_FILE_BYTES: u64 = 2 * 1024 * 1024;
 
 /// The fields of one `symbols` row inside the functions' output, in order.
-pub const SYMBOL_FIELDS: [&str; 6] = [
+pub(crate) const SYMBOL_FIELDS: [&str; 6] = [
     "start_line",
     "name",
     "kind",
@@ -91,10 +79,10 @@ pub const SYMBOL_FIELDS: [&str; 6] = [
 ];
 
 /// The fields of one `imports` row inside the functions' output, in order.
-pub const IMPORT_FIELDS: [&str; 3] = ["line", "module", "names"];
+pub(crate) const IMPORT_FIELDS: [&str; 3] = ["line", "module", "names"];
 
 /// The fields of one `calls` row inside the functions' output, in order.
-pub const CALL_FIELDS: [&str; 3] = ["line", "callee", "caller"];
+pub(crate) const CALL_FIELDS: [&str; 3] = ["line", "callee", "caller"];
 
 /// Everything a flow export needs for one table.
 #[derive(Debug, Clone)]
@@ -152,7 +140,7 @@ pub struct FlowConfig {
 /// parse functions parsed. ReCoco's own per-source counters are only published when a source
 /// finishes.
 #[derive(Debug, Default)]
-pub struct FlowCounters {
+pub(crate) struct FlowCounters {
     listed: AtomicU64,
     parsed: AtomicU64,
     bytes_parsed: AtomicU64,
@@ -161,22 +149,22 @@ pub struct FlowCounters {
 
 impl FlowCounters {
     /// Source files found by the last listing.
-    pub fn listed(&self) -> u64 {
+    pub(crate) fn listed(&self) -> u64 {
         self.listed.load(Ordering::Relaxed)
     }
 
     /// Files parsed so far.
-    pub fn parsed(&self) -> u64 {
+    pub(crate) fn parsed(&self) -> u64 {
         self.parsed.load(Ordering::Relaxed)
     }
 
     /// Bytes of the files parsed so far.
-    pub fn bytes_parsed(&self) -> u64 {
+    pub(crate) fn bytes_parsed(&self) -> u64 {
         self.bytes_parsed.load(Ordering::Relaxed)
     }
 
     /// Takes what the source skipped (listing and reading) since the last call, by path.
-    pub fn take_skipped(&self) -> Vec<Skipped> {
+    pub(crate) fn take_skipped(&self) -> Vec<Skipped> {
         let taken = match self.skipped.lock() {
             Ok(mut skipped) => std::mem::take(&mut *skipped),
             Err(_) => return Vec::new(),
@@ -188,7 +176,7 @@ impl FlowCounters {
     }
 
     /// Sets every counter back to zero and forgets what was skipped.
-    pub fn reset(&self) {
+    pub(crate) fn reset(&self) {
         self.listed.store(0, Ordering::Relaxed);
         self.parsed.store(0, Ordering::Relaxed);
         self.bytes_parsed.store(0, Ordering::Relaxed);
@@ -203,7 +191,7 @@ impl FlowCounters {
 }
 
 /// The counters of the flow named `flow` in this process.
-pub fn counters(flow: &str) -> Arc<FlowCounters> {
+pub(crate) fn counters(flow: &str) -> Arc<FlowCounters> {
     static ALL: OnceLock<Mutex<HashMap<String, Arc<FlowCounters>>>> = OnceLock::new();
     let mut all = ALL
         .get_or_init(Default::default)
@@ -731,6 +719,28 @@ impl SimpleFunctionFactoryBase for ParseFactory {
 /// Registers [`SOURCE_KIND`], [`PARSE_FUNCTION`], [`EXTRACT_SYMBOLS`], [`EXTRACT_IMPORTS`] and
 /// [`EXTRACT_CALLS`] with ReCoco, and the target kind `"D1"` ([`crate::recoco::register`]). Once per
 /// process; later calls are no-ops. Fails only when another library took one of the names.
+///
+/// Then use them in any flow:
+///
+/// ```no_run
+/// # async fn demo(builder: &mut recoco_core::builder::FlowBuilder,
+/// #     scope: &recoco_core::builder::flow_builder::OpScopeRef,
+/// #     path: recoco_core::builder::flow_builder::DataSlice,
+/// #     content: recoco_core::builder::flow_builder::DataSlice) -> anyhow::Result<()> {
+/// thread_flow::code::register()?;
+/// // (path: Str, content: Str) -> {language, size_bytes, line_count, content_hash,
+/// //                               symbols: [..], imports: [..], calls: [..]}
+/// let parsed = builder
+///     .transform(
+///         thread_flow::code::PARSE_FUNCTION.to_owned(),
+///         serde_json::Map::new(),
+///         vec![(path, Some("path".to_owned())), (content, Some("content".to_owned()))],
+///         Some(scope.clone()),
+///         "parsed".to_owned(),
+///     )
+///     .await?;
+/// # let _ = parsed; Ok(()) }
+/// ```
 pub fn register() -> crate::Result<()> {
     static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
     REGISTERED
@@ -916,7 +926,7 @@ pub async fn setup(flow: &Flow) -> anyhow::Result<String> {
 
 /// Forgets everything ReCoco recorded for `flow` (its tracking and setup state) and drops the
 /// tables its state says it created. [`setup`] then starts from nothing.
-pub async fn drop_state(flow: &Flow) -> anyhow::Result<()> {
+pub(crate) async fn drop_state(flow: &Flow) -> anyhow::Result<()> {
     let lib = recoco_core::lib_context::get_lib_context().await?;
     let bundle = SetupChangeBundle {
         action: FlowSetupChangeAction::Drop,

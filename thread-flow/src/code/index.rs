@@ -1,32 +1,6 @@
-//! [`CodeIndex`]: the whole index flow in a few lines (features `code` + `recoco`, Unix).
-//!
-//! ```no_run
-//! # async fn demo() -> Result<(), thread_flow::code::index::IndexError> {
-//! use thread_flow::code::{Language, index::CodeIndex};
-//! use thread_flow::Connection;
-//!
-//! let report = CodeIndex::new("my-project")
-//!     .include(["src/**", "lib/**"])
-//!     .exclude(["**/generated/**"])
-//!     .languages([Language::Rust, Language::Python])
-//!     .destination(Connection::local("my-project.d1"))
-//!     .run()
-//!     .await?;
-//! println!("{report}"); // rows inserted / updated / deleted per table
-//! # Ok(()) }
-//! ```
-//!
-//! One index is one tree written to one database. Everything ReCoco records for it (which
-//! files it indexed, which tables it created) is kept under a flow name derived from the
-//! destination's identity (the D1 file's real path, or account + database + API URL; never the
-//! token) and the tree's real path ([`flow_name`]). The index never writes into tables it has
-//! no record of creating: before any setup it compares the database's tables with its own
-//! records and stops ([`IndexError::Refused`]) unless told to adopt them
-//! ([`CodeIndex::adopt`]), which it does only when their schema is exactly the index's.
-//!
-//! ReCoco keeps its state in PostgreSQL: [`CodeIndex::database_url`], else a private cluster
-//! ([`crate::postgres::PrivatePostgres`]) in a `.thread-flow` folder beside the D1 file,
-//! stopped when the run ends (or its future is dropped).
+//! [`CodeIndex`]: the whole index flow in a few lines (features `code` + `recoco`, Unix). Its
+//! user documentation is on [`CodeIndex`] (this module is private: `crate::code` re-exports
+//! what is public).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -35,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::client::API_TOKEN_VAR;
 use crate::client::http::CLOUDFLARE_API_BASE;
 use crate::code::Language;
 use crate::code::flow::{self, FlowConfig, SourceCounts, TableExport};
@@ -146,7 +119,7 @@ impl Default for TableNames {
 impl TableNames {
     /// Checks the names before anything is opened: valid table names (not reserved by D1 or
     /// SQLite), four different ones (compared as SQLite does, ignoring ASCII case).
-    pub fn check(&self) -> Result<(), IndexError> {
+    pub(crate) fn check(&self) -> Result<(), IndexError> {
         let schemas = self.schemas();
         for (i, (name, schema)) in schemas.iter().enumerate() {
             schema
@@ -380,7 +353,35 @@ impl fmt::Display for IndexReport {
 type ProgressFn = Box<dyn FnMut(&Progress) + Send>;
 
 /// Builds and runs a code index: the tree, which files, where the tables go, where ReCoco's
-/// state lives. See the [module documentation](self).
+/// state lives.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), thread_flow::code::IndexError> {
+/// use thread_flow::code::{CodeIndex, Language};
+/// use thread_flow::Connection;
+///
+/// let report = CodeIndex::new("my-project")
+///     .include(["src/**", "lib/**"])
+///     .exclude(["**/generated/**"])
+///     .languages([Language::Rust, Language::Python])
+///     .destination(Connection::local("my-project.d1"))
+///     .run()
+///     .await?;
+/// println!("{report}"); // rows inserted / updated / deleted per table
+/// # Ok(()) }
+/// ```
+///
+/// One index is one tree written to one database. Everything ReCoco records for it (which
+/// files it indexed, which tables it created) is kept under a flow name derived from the
+/// destination's identity (the D1 file's real path, or account + database + API URL; never the
+/// token) and the tree's real path. The index never writes into tables it has
+/// no record of creating: before any setup it compares the database's tables with its own
+/// records and stops ([`IndexError::Refused`]) unless told to adopt them
+/// ([`CodeIndex::adopt`]), which it does only when their schema is exactly the index's.
+///
+/// ReCoco keeps its state in PostgreSQL: [`CodeIndex::database_url`], else a private cluster
+/// ([`crate::postgres::PrivatePostgres`]) in a `.thread-flow` folder beside the D1 file,
+/// stopped when the run ends (or its future is dropped).
 pub struct CodeIndex {
     source_dir: PathBuf,
     include: Vec<String>,
@@ -517,7 +518,7 @@ impl CodeIndex {
         self
     }
 
-    /// Files larger than this are skipped (default [`flow::MAX_FILE_BYTES`], 2 MiB).
+    /// Files larger than this are skipped (default [`crate::code::MAX_FILE_BYTES`], 2 MiB).
     pub fn max_file_bytes(mut self, bytes: u64) -> CodeIndex {
         self.max_file_bytes = bytes;
         self
@@ -532,6 +533,25 @@ impl CodeIndex {
     /// The local D1 file this index writes to when no destination is given.
     pub fn default_database_path(source_dir: &Path) -> PathBuf {
         source_dir.join(".thread-flow").join("code-index.d1")
+    }
+
+    /// Opens the database of an index written earlier, for the questions of
+    /// [`crate::code::query`]: a local file must exist (nothing is created:
+    /// [`IndexError::Config`] otherwise), a remote database is opened with the connection's
+    /// token, or shares the handle this process already opened for it
+    /// ([`D1Database::connect_with_token`]).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use thread_flow::Connection;
+    /// use thread_flow::code::{CodeIndex, query};
+    ///
+    /// let db = CodeIndex::open_existing(&Connection::local("my-project/.thread-flow/code-index.d1"))?;
+    /// println!("{}", query::callers(&db, "parse").await?);
+    /// # Ok(()) }
+    /// ```
+    pub fn open_existing(connection: &Connection) -> Result<D1Database, IndexError> {
+        open_existing(connection)
     }
 
     /// Creates or updates the index: starts ReCoco (and the private PostgreSQL), checks the
@@ -842,7 +862,7 @@ struct FlowRun {
 }
 
 /// How a destination is shown (never a token).
-pub fn describe(connection: &Connection) -> String {
+pub(crate) fn describe(connection: &Connection) -> String {
     match connection {
         Connection::Local(path) => format!("local D1 file {}", path.display()),
         Connection::Cloudflare {
@@ -861,44 +881,14 @@ pub fn describe(connection: &Connection) -> String {
     }
 }
 
-/// The destination the main job uses given environment variables (looked up by `env`):
-/// Cloudflare D1 when `CLOUDFLARE_ACCOUNT_ID`, `D1_DATABASE_ID` and `CLOUDFLARE_API_TOKEN`
-/// are set (through `D1_BASE_URL` when set: `https://`, or `http://` to this machine), else
-/// the local file `default_local`. Some but not all set is an error naming the missing
-/// variable ([`Connection::from_vars`]), not a silent fallback.
-///
-/// For Cloudflare, the database is opened here with the token read from `env`
-/// ([`D1Database::connect_with_token`]): the index and its ReCoco export then share that one
-/// process-wide handle, so the token stays inside it and reaches exactly the URL read here.
-/// The connection itself holds no secret.
-pub fn connection_from_vars(
-    env: impl Fn(&str) -> Option<String>,
-    default_local: impl Into<PathBuf>,
-) -> Result<Connection, IndexError> {
-    let connection = Connection::from_vars(&env)
-        .map_err(|e| IndexError::Config(format!("reading the D1 settings: {e}")))?;
-    if let Connection::Local(_) = connection {
-        return Ok(Connection::local(default_local));
-    }
-    let token = crate::client::connection::var(&env, API_TOKEN_VAR).ok_or_else(|| {
-        IndexError::Config(format!(
-            "reading the D1 settings: {API_TOKEN_VAR} is not set"
-        ))
-    })?;
-    D1Database::connect_with_token(&connection, token)
-        .map_err(d1_error("connecting to Cloudflare D1"))?;
-    Ok(connection)
-}
-
 /// Opens (creating it if missing) the local D1 file: the transport creates it and its folder
 /// private (see [`D1Database::connect`]).
 fn open_local(path: &Path) -> Result<D1Database, IndexError> {
     D1Database::local(path).map_err(d1_error(format!("cannot open {}", path.display())))
 }
 
-/// Opens the database of an existing index for reading (queries): a local file must exist
-/// (nothing is created), a remote database is opened with the connection's token.
-pub fn open_existing(connection: &Connection) -> Result<D1Database, IndexError> {
+/// See [`CodeIndex::open_existing`].
+fn open_existing(connection: &Connection) -> Result<D1Database, IndexError> {
     match connection {
         Connection::Local(path) => {
             if !path.is_file() {
@@ -914,8 +904,8 @@ pub fn open_existing(connection: &Connection) -> Result<D1Database, IndexError> 
 }
 
 /// Opens a remote D1 database: the process's open handle when there is one (see
-/// [`connection_from_vars`]), else with the connection's token (checked against the spec
-/// rules).
+/// [`D1Database::connect_with_token`]), else with the connection's token (checked against the
+/// spec rules).
 fn open_remote(connection: &Connection) -> Result<D1Database, IndexError> {
     D1Database::connect(connection).map_err(d1_error("connecting to Cloudflare D1"))
 }
@@ -1458,60 +1448,4 @@ fn target_totals(
             sum.failed_rows += s.failed_rows;
             sum
         })
-}
-
-#[cfg(test)]
-mod connection_tests {
-    use super::*;
-
-    fn lookup(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| (*v).to_owned())
-        }
-    }
-
-    #[test]
-    fn the_main_job_refuses_partial_credentials_naming_the_variable() {
-        let err = connection_from_vars(
-            lookup(&[
-                ("CLOUDFLARE_ACCOUNT_ID", "acc"),
-                ("D1_DATABASE_ID", "db"),
-                ("D1_BASE_URL", "http://127.0.0.1:9"),
-            ]),
-            "x.d1",
-        )
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
-        assert!(err.contains("CLOUDFLARE_API_TOKEN missing"), "{err}");
-        let local = connection_from_vars(lookup(&[]), "x.d1").ok();
-        assert_eq!(local, Some(Connection::local("x.d1")));
-    }
-
-    #[test]
-    fn the_main_job_opens_the_shared_handle_without_the_auth_registry() {
-        let connection = connection_from_vars(
-            lookup(&[
-                ("CLOUDFLARE_ACCOUNT_ID", "acc"),
-                ("D1_DATABASE_ID", "main-job-db"),
-                ("CLOUDFLARE_API_TOKEN", "main-job-token"),
-                ("D1_BASE_URL", "http://127.0.0.1:9"),
-            ]),
-            "x.d1",
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        // No secret in the connection; the token lives in the handle the job opened, which
-        // opening the connection again (the index, its ReCoco export) shares.
-        assert!(
-            !serde_json::to_string(&connection)
-                .unwrap_or_default()
-                .contains("main-job-token")
-        );
-        let a = open_remote(&connection).unwrap_or_else(|e| panic!("{e}"));
-        let b = D1Database::connect(&connection).unwrap_or_else(|e| panic!("{e}"));
-        assert!(a.shares_transport_with(&b));
-    }
 }

@@ -22,6 +22,9 @@
 //! println!("{}", answer.to_json()); // JSON
 //! # Ok(()) }
 //! ```
+//!
+//! `CodeIndex::open_existing` (features `recoco`, Unix) opens the database of an index it wrote
+//! the same way, but refuses a local file that does not exist instead of creating an empty one.
 
 use std::fmt;
 

@@ -7,10 +7,9 @@
 //! | `imports` | `(file, line, module)` | `module` | what does file F import; who imports module M |
 //! | `calls` | `(file, line, callee)` | `callee`; `(caller, file)` | who calls X; what does X call |
 //!
-//! The ReCoco flow ([`crate::code::flow`]) collects rows with exactly these column names, and
-//! the exports take the table name, key, indexes and column types from these structs. Use them
-//! in your own code to read an index (`db.table::<SymbolRow>()`), or export to tables of your
-//! own names with [`crate::code::index::CodeIndex::table_names`].
+//! The ReCoco flow (`flow.rs`) collects rows with exactly these column names, and the exports
+//! take the table name, key, indexes and column types from these structs (re-exported by
+//! `crate::code`, whose documentation carries this table for users).
 
 use crate::D1Target;
 use crate::code::{Language, SymbolKind};

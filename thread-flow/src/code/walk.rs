@@ -30,7 +30,7 @@ use globset::{GlobSet, GlobSetBuilder};
 use crate::code::Language;
 
 /// Folders never indexed, at any depth.
-pub const EXCLUDED_DIRS: [&str; 5] = [
+const EXCLUDED_DIRS: [&str; 5] = [
     "target",
     "node_modules",
     ".git",
@@ -43,7 +43,7 @@ pub const EXCLUDED_DIRS: [&str; 5] = [
 pub struct Rules {
     /// The tree's root (canonical: no symbolic link in it).
     pub root: PathBuf,
-    /// Folders (relative to the root) never indexed, besides [`EXCLUDED_DIRS`] (the folder
+    /// Folders (relative to the root) never indexed, besides `EXCLUDED_DIRS` (the folder
     /// holding the D1 file and the state, when it is inside the tree).
     pub excluded: Vec<PathBuf>,
     /// Files larger than this (bytes) are skipped.
@@ -54,6 +54,7 @@ pub struct Rules {
 
 impl Rules {
     /// Every supported source file under `root` (canonical), up to `max_bytes` each.
+    #[cfg(any(test, feature = "testing"))]
     pub fn new(root: impl Into<PathBuf>, max_bytes: u64) -> Rules {
         Rules {
             root: root.into(),
@@ -260,7 +261,7 @@ fn lossy(relative: &Path) -> String {
 }
 
 /// Whether a file of this name has a source file extension of a supported language.
-pub fn is_source_name(name: &str) -> bool {
+fn is_source_name(name: &str) -> bool {
     Language::from_path(name).is_some()
 }
 
