@@ -20,7 +20,9 @@ pub use migrate::{
     MigrationOptions, MigrationPlan, MigrationStep, TableDependents, plan_migration,
     plan_migration_of_empty_table, plan_migration_with,
 };
-pub use plan::{WriteOptions, WritePlan};
+pub use plan::WriteOptions;
+#[cfg(feature = "testing")]
+pub use plan::WritePlan;
 // For the planners' own tests (feature `testing`, not stable API).
 #[cfg(feature = "testing")]
 pub use migrate::{ReferencingKey, TableTrigger, plan_drop};

@@ -92,6 +92,8 @@ impl Default for WriteOptions {
 }
 
 /// A write split into requests; each request is a list of statements run as one transaction.
+/// Built only by [`plan_write`] (feature `testing`): the runtime streams its requests instead.
+#[cfg(feature = "testing")]
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WritePlan {
     /// Upsert requests (send these first).
@@ -108,6 +110,7 @@ pub struct WritePlan {
     pub delete_first_keys: Vec<String>,
 }
 
+#[cfg(feature = "testing")]
 impl WritePlan {
     /// Whether there is nothing to send.
     pub fn is_empty(&self) -> bool {
