@@ -1,7 +1,7 @@
 //! [`D1Table`]: the typed face of one table, the **struct** end of struct -> schema -> SQL ->
 //! transport -> D1. It binds a [`D1Target`]'s rows and keys to values and decodes rows back;
 //! migrate / upsert / delete / get / count here, the other reads in the `reads` module. Planning
-//! and sending are [`D1Database`]'s ([`crate::client::database`]); this module holds no SQL
+//! and sending are [`D1Database`]'s (`client::database`); this module holds no SQL
 //! and no transport. Also the reports those operations return ([`WriteReport`],
 //! [`MigrationReport`]).
 

@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use thread_flow::Statement;
+use thread_flow::client::LocalConfig;
 use thread_flow::client::RetryStop;
 use thread_flow::client::http::RetryPolicy;
-use thread_flow::client::local::LocalConfig;
 use thread_flow::{Column, D1Database, DatabaseErrorKind, Error, SqlType, TableSchema, Value};
 
 async fn db_with_table() -> D1Database {

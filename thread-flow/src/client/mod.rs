@@ -2,12 +2,12 @@
 //! database is ([`Connection`]), the handle on it ([`D1Database`]) and how a request reaches it
 //! (the `Transport` trait and its two implementations).
 //!
-//! - [`connection`]: [`Connection`], the one secret-free, serde-able description of a
+//! - `connection`: [`Connection`], the one secret-free, serde-able description of a
 //!   database (from the environment, from a ReCoco spec, built by hand), its identity
 //!   ([`DatabaseId`]) and where its API token comes from ([`TokenSource`]).
-//! - [`database`]: [`D1Database`] and all of its methods: raw requests, schema reads and
+//! - `database`: [`D1Database`] and all of its methods: raw requests, schema reads and
 //!   migrations, the batched write engine; one handle per database per process.
-//! - [`local`]: the embedded local D1 transport (a SQLite file). [`http`]: Cloudflare D1 (or a
+//! - `local`: the embedded local D1 transport (a SQLite file). [`http`]: Cloudflare D1 (or a
 //!   compatible endpoint) over its HTTP API.
 //!
 //! A *request* is a list of statements that D1 runs as one transaction. This module never
@@ -16,16 +16,17 @@
 //! Adding a transport (say a Workers binding) is one new file implementing `Transport` and one
 //! arm in `database::open_transport` (the connection -> transport constructor).
 
-pub mod connection;
-pub mod database;
+pub(crate) mod connection;
+pub(crate) mod database;
 pub mod http;
-pub mod local;
+pub(crate) mod local;
 
 pub use connection::{
     ACCOUNT_ID_VAR, API_TOKEN_VAR, BASE_URL_VAR, Connection, DATABASE_ID_VAR, DEFAULT_LOCAL_PATH,
     DatabaseId, LOCAL_PATH_VAR, TokenSource,
 };
 pub use database::D1Database;
+pub use local::LocalConfig;
 
 use std::future::Future;
 use std::pin::Pin;
