@@ -457,14 +457,7 @@ impl D1Database {
         table: &str,
     ) -> Result<Option<(TableSchema, TableDependents)>> {
         let first = self.request(introspect::table_statements(table)).await?;
-        let rows: Vec<ResultRows<'_>> = first
-            .results
-            .iter()
-            .map(|r| ResultRows {
-                columns: &r.columns,
-                rows: &r.rows,
-            })
-            .collect();
+        let rows = result_rows(&first);
         if rows.first().is_none_or(|r| r.rows.is_empty()) {
             return Ok(None);
         }
@@ -484,14 +477,7 @@ impl D1Database {
         } else {
             self.request(second).await?
         };
-        let info_rows: Vec<ResultRows<'_>> = infos
-            .results
-            .iter()
-            .map(|r| ResultRows {
-                columns: &r.columns,
-                rows: &r.rows,
-            })
-            .collect();
+        let info_rows = result_rows(&infos);
         let (index_rows, key_rows) = info_rows.split_at(names.len().min(info_rows.len()));
         let Some(schema) = introspect::parse_live_schema(table, &rows, &indexes, index_rows) else {
             return Ok(None);
@@ -808,6 +794,18 @@ impl D1Database {
             drop(sent);
         }
     }
+}
+
+/// Each statement's result of `outcome`, as the introspection parsers read them.
+fn result_rows(outcome: &RequestOutcome) -> Vec<ResultRows<'_>> {
+    outcome
+        .results
+        .iter()
+        .map(|r| ResultRows {
+            columns: &r.columns,
+            rows: &r.rows,
+        })
+        .collect()
 }
 
 /// The count a `SELECT COUNT(*)` request returned.

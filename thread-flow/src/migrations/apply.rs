@@ -192,20 +192,7 @@ pub(crate) async fn recorded_migrations(
             quote_ident(table)
         ))])
         .await?;
-    Ok(Some(
-        outcome
-            .results
-            .into_iter()
-            .next()
-            .map(|r| r.rows)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|row| match row.into_iter().next() {
-                Some(Value::Text(s)) => Some(s),
-                _ => None,
-            })
-            .collect(),
-    ))
+    Ok(Some(first_column_texts(outcome)))
 }
 
 /// [`D1Database::pending_migrations`].
@@ -352,4 +339,20 @@ fn with_earlier(e: Error, report: &AppliedMigrations) -> Error {
         },
         other => other,
     }
+}
+
+/// The text values of the first column of the first statement's rows.
+pub(crate) fn first_column_texts(outcome: RequestOutcome) -> Vec<String> {
+    outcome
+        .results
+        .into_iter()
+        .next()
+        .map(|r| r.rows)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|row| match row.into_iter().next() {
+            Some(Value::Text(s)) => Some(s),
+            _ => None,
+        })
+        .collect()
 }

@@ -265,18 +265,7 @@ async fn user_tables(db: &D1Database, tracking: &str) -> Result<Vec<String>> {
             vec![Value::Text(tracking.to_string())],
         )])
         .await?;
-    Ok(outcome
-        .results
-        .into_iter()
-        .next()
-        .map(|r| r.rows)
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|row| match row.into_iter().next() {
-            Some(Value::Text(s)) => Some(s),
-            _ => None,
-        })
-        .collect())
+    Ok(super::apply::first_column_texts(outcome))
 }
 
 /// How the live table differs from the one the files build, in plain words. Compared
