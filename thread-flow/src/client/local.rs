@@ -44,7 +44,7 @@ const STATEMENT_CACHE: usize = 512;
 /// ```
 /// use std::time::Duration;
 /// use thread_flow::client::http::RetryPolicy;
-/// use thread_flow::client::local::LocalConfig;
+/// use thread_flow::client::LocalConfig;
 ///
 /// let config = LocalConfig::default()
 ///     .with_busy_timeout(Duration::from_secs(1))
