@@ -9,6 +9,7 @@ use std::marker::PhantomData;
 
 use crate::client::RequestOutcome;
 pub(crate) use crate::client::database::count_of;
+use crate::client::database::{Piecewise, Pulled, RowSource};
 use crate::sql::plan::Rows;
 use crate::sql::{MigrationOptions, MigrationPlan, render_key, select};
 use crate::{ColumnError, D1Database, D1Target, Error, Result, TableSchema, Value};
@@ -166,11 +167,18 @@ impl<T: D1Target> D1Table<T> {
     /// again with the same arguments completes the write.
     pub async fn write(&self, upserts: &[T], deletes: &[T::Key]) -> Result<WriteReport> {
         let schema = T::schema();
-        let bound = bind_rows::<T>(upserts)?;
-        let keys = deletes
+        let mut keys = deletes
             .iter()
             .map(bind_key::<T>)
             .collect::<Result<Vec<_>>>()?;
+        if upserts.len() >= PIECEWISE_MIN_ROWS && self.db.streams() {
+            let mut source = Pieces { rows: upserts };
+            match self.db.write_piecewise(schema, &mut source, keys).await? {
+                Piecewise::Written(report) => return Ok(report),
+                Piecewise::Declined(given_back) => keys = given_back,
+            }
+        }
+        let bound = bind_rows::<T>(upserts)?;
         match bound {
             Bound::Flat(rows) => self.db.write_bound_rows(schema, rows, keys).await,
             Bound::Nested(rows) => self.db.write_rows(schema, rows, keys).await,
@@ -213,6 +221,31 @@ enum Bound {
     /// Some row bound another number of values (a hand-written [`D1Target`]): one `Vec` per
     /// row, so the write's checks report that row as [`D1Database::write_rows`] does.
     Nested(Vec<Vec<Value>>),
+}
+
+/// Upserts from this many rows on are bound a piece at a time on a transport that streams,
+/// while the pieces before run ([`D1Database::write_piecewise`]); fewer bind faster than a
+/// piece would wait.
+const PIECEWISE_MIN_ROWS: usize = 1024;
+
+/// A write's upsert rows, bound a piece at a time.
+struct Pieces<'r, T> {
+    /// The rows not yet pulled.
+    rows: &'r [T],
+}
+
+impl<T: D1Target> RowSource for Pieces<'_, T> {
+    fn pull(&mut self, max: usize) -> Result<Pulled> {
+        if self.rows.is_empty() {
+            return Ok(Pulled::Done);
+        }
+        let (piece, rest) = self.rows.split_at(max.min(self.rows.len()));
+        self.rows = rest;
+        Ok(match bind_rows(piece)? {
+            Bound::Flat(rows) => Pulled::Rows(rows),
+            Bound::Nested(_) => Pulled::Irregular,
+        })
+    }
 }
 
 /// Binds `rows` into one flat buffer, falling back to one `Vec` per row when a row binds

@@ -410,3 +410,184 @@ async fn a_row_bound_short_is_refused_with_its_column_and_key() {
     assert_eq!(table.upsert(&good).await.unwrap().rows, 2);
     assert_eq!(table.all().await.unwrap(), good.to_vec());
 }
+
+// Writes of 1,024 rows or more on the local transport bind and check their rows a piece at a
+// time while the pieces before run. These prove that path keeps the whole-write path's
+// results, reports and errors, and that a bad row found late still leaves nothing written.
+
+/// `item(i)` with key `i`: increasing keys, the piecewise path's own case.
+fn sorted_item(i: i64) -> Item {
+    Item { id: i, ..item(i) }
+}
+
+#[tokio::test]
+async fn large_sorted_writes_give_the_rows_and_report_of_small_ones() {
+    let db = D1Database::in_memory().unwrap();
+    let table = db.table::<Item>();
+    table.migrate().await.unwrap();
+    let rows: Vec<Item> = (0..5000).map(sorted_item).collect();
+    let report = table.upsert(&rows).await.unwrap();
+    assert_eq!(report.rows, 5000);
+    assert_eq!(report.requests, 1);
+    // Six columns: 16 rows per statement under D1's 100 parameters.
+    assert_eq!(report.statements, 5000_u64.div_ceil(16));
+    assert_eq!(table.count().await.unwrap(), 5000);
+    assert_eq!(table.all().await.unwrap(), rows);
+
+    // Upserts and deletes in one write: 3,000 rows changed, 1,000 keys deleted.
+    let changed: Vec<Item> = (0..3000)
+        .map(|i| Item {
+            name: format!("v2 {i}"),
+            ..sorted_item(i)
+        })
+        .collect();
+    let deletes: Vec<i64> = (4000..5000).collect();
+    let report = table.write(&changed, &deletes).await.unwrap();
+    assert_eq!(report.rows, 4000);
+    assert_eq!(report.requests, 2);
+    let mut expected = changed.clone();
+    expected.extend_from_slice(&rows[3000..4000]);
+    assert_eq!(table.all().await.unwrap(), expected);
+}
+
+#[tokio::test]
+async fn a_bad_row_late_in_a_large_write_leaves_nothing_written() {
+    let db = D1Database::in_memory().unwrap();
+    let table = db.table::<Item>();
+    table.migrate().await.unwrap();
+    let before = sorted_item(-1);
+    table.upsert(std::slice::from_ref(&before)).await.unwrap();
+    let mut rows: Vec<Item> = (0..5000).map(sorted_item).collect();
+    // Found after earlier pieces already ran inside the open transaction.
+    rows[4500].score = f64::NAN;
+    match table.write(&rows, &[-1]).await {
+        Err(Error::Bind {
+            table, column, key, ..
+        }) => {
+            assert_eq!(table, "items");
+            assert_eq!(column.as_deref(), Some("score"));
+            assert_eq!(key.as_deref(), Some("4500"));
+        }
+        other => panic!("expected Bind, got {other:?}"),
+    }
+    assert_eq!(table.all().await.unwrap(), vec![before.clone()]);
+    // A value over D1's size limit, found by the write's checks (not by binding).
+    let mut rows: Vec<Item> = (0..5000).map(sorted_item).collect();
+    rows[4700].data = vec![1; 2_000_001];
+    assert!(matches!(
+        table.write(&rows, &[-1]).await,
+        Err(Error::LimitExceeded { column: Some(c), key: Some(k), .. }) if c == "data" && k == "4700"
+    ));
+    assert_eq!(table.all().await.unwrap(), vec![before.clone()]);
+
+    // Keys that stop increasing hand the write to the whole-write path, which checks every
+    // row before sending any: the NaN after the repeated key is still found first.
+    let mut rows: Vec<Item> = (0..3000).map(sorted_item).collect();
+    rows.push(sorted_item(10));
+    rows.push(Item {
+        score: f64::NAN,
+        ..sorted_item(3001)
+    });
+    assert!(matches!(
+        table.upsert(&rows).await,
+        Err(Error::Bind { key: Some(k), .. }) if k == "3001"
+    ));
+    assert_eq!(table.all().await.unwrap(), vec![before]);
+}
+
+#[tokio::test]
+async fn large_writes_with_repeated_or_unordered_keys_keep_the_last_row() {
+    let db = D1Database::in_memory().unwrap();
+    let table = db.table::<Item>();
+    table.migrate().await.unwrap();
+    // 3,000 increasing keys, then key 10 again: the last occurrence wins.
+    let mut rows: Vec<Item> = (0..3000).map(sorted_item).collect();
+    let last = Item {
+        name: "last one wins".into(),
+        ..sorted_item(10)
+    };
+    rows.push(last.clone());
+    let report = table.upsert(&rows).await.unwrap();
+    assert_eq!(report.rows, 3000);
+    assert_eq!(table.count().await.unwrap(), 3000);
+    assert_eq!(table.get(&10).await.unwrap(), Some(last));
+
+    // Unordered keys from the first row on (`item` spreads them over the i64 range).
+    let rows: Vec<Item> = (0..2000).map(item).collect();
+    let report = table.upsert(&rows).await.unwrap();
+    assert_eq!(report.rows, 2000);
+    for row in [&rows[0], &rows[1], &rows[1998], &rows[1999]] {
+        assert_eq!(table.get(&row.id).await.unwrap().as_ref(), Some(row));
+    }
+}
+
+#[tokio::test]
+async fn a_large_write_with_a_row_bound_short_is_refused_like_a_small_one() {
+    let db = D1Database::in_memory().unwrap();
+    let table = db.table::<ShortRow>();
+    table.migrate().await.unwrap();
+    // Increasing keys; key 8's row (bound short) comes after 2,000 others, once earlier
+    // pieces already ran.
+    let rows: Vec<ShortRow> = (-2000..0)
+        .chain([8, 9])
+        .map(|i| ShortRow(sorted_item(i)))
+        .collect();
+    match table.upsert(&rows).await {
+        Err(Error::Bind {
+            column,
+            key,
+            message,
+            ..
+        }) => {
+            assert_eq!(column.as_deref(), Some("flag"));
+            assert_eq!(key.as_deref(), Some("8"));
+            assert!(message.contains("5 values but 6 columns"), "{message}");
+        }
+        other => panic!("expected Bind, got {other:?}"),
+    }
+    assert_eq!(table.count().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_large_write_over_several_requests_checks_every_row_before_the_first_commits() {
+    // 50 statements (800 rows) per request: 5,000 rows take 7 requests.
+    let db = D1Database::in_memory()
+        .unwrap()
+        .with_write_options(WriteOptions::local().with_max_statements_per_request(50));
+    let table = db.table::<Item>();
+    table.migrate().await.unwrap();
+    let mut rows: Vec<Item> = (0..5000).map(sorted_item).collect();
+    rows[4900].data = vec![1; 2_000_001];
+    assert!(matches!(
+        table.upsert(&rows).await,
+        Err(Error::LimitExceeded { key: Some(k), .. }) if k == "4900"
+    ));
+    assert_eq!(table.count().await.unwrap(), 0);
+
+    rows[4900] = sorted_item(4900);
+    let report = table.upsert(&rows).await.unwrap();
+    assert_eq!((report.rows, report.requests), (5000, 7));
+    assert_eq!(report.statements, 5000_u64.div_ceil(16));
+    assert_eq!(table.all().await.unwrap(), rows);
+}
+
+#[tokio::test]
+async fn a_large_write_that_fails_in_sqlite_names_the_table_and_first_key() {
+    let db = D1Database::in_memory().unwrap();
+    let table = db.table::<Item>();
+    // No migrate: the table does not exist.
+    let rows: Vec<Item> = (0..2000).map(sorted_item).collect();
+    match table.upsert(&rows).await {
+        Err(Error::Api {
+            table,
+            first_key,
+            code,
+            ..
+        }) => {
+            assert_eq!(table.as_deref(), Some("items"));
+            assert_eq!(first_key.as_deref(), Some("0"));
+            assert_eq!(code, Some(7500));
+        }
+        other => panic!("expected Api error, got {other:?}"),
+    }
+}

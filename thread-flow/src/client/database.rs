@@ -30,7 +30,7 @@ use crate::client::{Idempotency, RequestOutcome, StatementResult, Transport};
 use crate::migrations::{AppliedMigrations, MigrationCheck, MigrationFile, Migrations};
 use crate::sql::introspect::{self, ResultRows};
 use crate::sql::migrate::is_empty_guard_failure;
-use crate::sql::plan::{Packer, Rows, prepare_bound_write, prepare_write};
+use crate::sql::plan::{Packer, PieceChecks, Rows, prepare_bound_write, prepare_write};
 use crate::sql::{
     Encoding, MigrationOptions, MigrationPlan, Statement, TableDependents, WriteOptions,
     plan_migration, plan_migration_of_empty_table, plan_migration_with, select,
@@ -742,6 +742,135 @@ impl D1Database {
 /// Statements per piece of a streamed local request.
 const STREAM_PIECE_STATEMENTS: usize = 32;
 
+/// Where a piecewise write gets its upsert rows: bound on demand, in order.
+pub(crate) trait RowSource {
+    /// Up to `max` more rows, bound in schema column order.
+    fn pull(&mut self, max: usize) -> Result<Pulled>;
+}
+
+/// What a [`RowSource`] gave.
+pub(crate) enum Pulled {
+    /// Rows bound one value per column.
+    Rows(Rows),
+    /// Every row was pulled.
+    Done,
+    /// A row bound another number of values than the table has columns: the whole-write
+    /// path reports it.
+    Irregular,
+}
+
+/// How a piecewise write ended.
+pub(crate) enum Piecewise {
+    /// Written; the write's report.
+    Written(WriteReport),
+    /// Nothing was written (no request was committed): the keys are not in increasing order
+    /// or a row is irregular. The caller writes the same rows the whole-write way; these are
+    /// the delete keys it was given back.
+    Declined(Vec<Vec<Value>>),
+}
+
+impl D1Database {
+    /// Whether this database's transport runs a request while its statements are still being
+    /// packed (the embedded local D1).
+    pub(crate) fn streams(&self) -> bool {
+        self.transport.streams()
+    }
+
+    /// Upserts the rows of `source`, then deletes `deletes`, with the same checks, requests
+    /// and report as [`D1Database::write_bound_rows`], but binding and checking the upserts a
+    /// piece at a time while the transport runs the pieces before (only on a transport that
+    /// [`streams`](D1Database::streams)). Every row is bound and checked, and the delete keys
+    /// too, before the first request commits, so a bad row still leaves nothing written.
+    pub(crate) async fn write_piecewise(
+        &self,
+        schema: &TableSchema,
+        source: &mut (dyn RowSource + Send),
+        deletes: Vec<Vec<Value>>,
+    ) -> Result<Piecewise> {
+        let encoding = self.encoding();
+        let options = *self.write_options();
+        let mut checks = PieceChecks::new(schema, encoding)?;
+        let piece_rows = (crate::sql::MAX_PARAMS_PER_STATEMENT / schema.columns.len().max(1))
+            .max(1)
+            * STREAM_PIECE_STATEMENTS;
+        let first = match source.pull(piece_rows)? {
+            Pulled::Rows(rows) => rows,
+            Pulled::Done | Pulled::Irregular => return Ok(Piecewise::Declined(deletes)),
+        };
+        if !checks.check(&first)? {
+            return Ok(Piecewise::Declined(deletes));
+        }
+        let mut upserts = first.len();
+        let mut packer = Packer::upserts_open(schema, first, encoding, &options);
+        let mut deletes = Some(deletes);
+        let mut checked_deletes: Option<Rows> = None;
+        let mut report = WriteReport::default();
+        loop {
+            let Some(request) = self.transport.request_streamed() else {
+                return Err(not_streaming(&schema.name));
+            };
+            let mut statements = 0;
+            // Pieces the SQLite thread may still hold; each is freed here once it let go.
+            let mut sent: VecDeque<Arc<Vec<Statement>>> = VecDeque::new();
+            let ended = loop {
+                let mut piece = Vec::with_capacity(STREAM_PIECE_STATEMENTS);
+                let ended = loop {
+                    let room = STREAM_PIECE_STATEMENTS.saturating_sub(piece.len());
+                    let ended = packer.fill(&mut piece, room);
+                    if ended || piece.len() >= STREAM_PIECE_STATEMENTS || !packer.needs_rows() {
+                        break ended;
+                    }
+                    if !pull_checked(source, &mut checks, &mut packer, piece_rows, &mut upserts)? {
+                        // Nothing committed yet: dropping the request rolls it back.
+                        return Ok(Piecewise::Declined(deletes.take().unwrap_or_default()));
+                    }
+                };
+                if piece.is_empty() {
+                    break true;
+                }
+                statements += piece.len();
+                let piece_ref = Arc::new(piece);
+                sent.push_back(Arc::clone(&piece_ref));
+                if !request.send(piece_ref).await {
+                    break true;
+                }
+                if ended {
+                    break true;
+                }
+                while sent.front().is_some_and(|p| Arc::strong_count(p) == 1) {
+                    sent.pop_front();
+                }
+            };
+            debug_assert!(ended);
+            // Before anything commits, every row is bound and checked, and the deletes too.
+            while packer.is_open() {
+                if !pull_checked(source, &mut checks, &mut packer, usize::MAX, &mut upserts)? {
+                    return Ok(Piecewise::Declined(deletes.take().unwrap_or_default()));
+                }
+            }
+            if let Some(keys) = deletes.take() {
+                checked_deletes = Some(checks.deletes(keys)?);
+            }
+            let first_key = packer.take_first_key();
+            let outcome = request
+                .commit()
+                .await
+                .map_err(|e| with_context(e, &schema.name, Some(first_key)))?;
+            report.add(&outcome, statements);
+            drop(sent);
+            if packer.is_drained() {
+                break;
+            }
+        }
+        let deletes = checked_deletes.unwrap_or_else(|| Rows::from_flat(Vec::new(), 1));
+        report.rows = (upserts + deletes.len()) as u64;
+        let packed = Packer::deletes(schema, deletes, encoding, &options);
+        self.stream_requests(&schema.name, packed, &mut report)
+            .await?;
+        Ok(Piecewise::Written(report))
+    }
+}
+
 impl D1Database {
     /// Sends the requests of `packer` one after another, each streamed in pieces so the
     /// transport runs a piece while the next is packed.
@@ -758,13 +887,7 @@ impl D1Database {
                 return Ok(());
             }
             let Some(request) = self.transport.request_streamed() else {
-                return Err(Error::Transport {
-                    message: "internal: the transport said it streams, then did not".into(),
-                    table: Some(table.into()),
-                    first_key: None,
-                    attempts: 1,
-                    stopped: None,
-                });
+                return Err(not_streaming(table));
             };
             let mut statements = 0;
             // Pieces the SQLite thread may still hold; each is freed here once it let go.
@@ -793,6 +916,43 @@ impl D1Database {
             report.add(&outcome, statements);
             drop(sent);
         }
+    }
+}
+
+/// The error of a transport that said it streams, then did not.
+fn not_streaming(table: &str) -> Error {
+    Error::Transport {
+        message: "internal: the transport said it streams, then did not".into(),
+        table: Some(table.into()),
+        first_key: None,
+        attempts: 1,
+        stopped: None,
+    }
+}
+
+/// Pulls up to `max` rows from `source`, checks them and feeds them to `packer` (or closes
+/// its input when none are left). `false` when the piecewise write must be declined.
+fn pull_checked(
+    source: &mut (dyn RowSource + Send),
+    checks: &mut PieceChecks<'_>,
+    packer: &mut Packer,
+    max: usize,
+    upserts: &mut usize,
+) -> Result<bool> {
+    match source.pull(max)? {
+        Pulled::Rows(rows) => {
+            if !checks.check(&rows)? {
+                return Ok(false);
+            }
+            *upserts += rows.len();
+            packer.feed(rows);
+            Ok(true)
+        }
+        Pulled::Done => {
+            packer.close_input();
+            Ok(true)
+        }
+        Pulled::Irregular => Ok(false),
     }
 }
 

@@ -321,6 +321,78 @@ impl<'a> Checks<'a> {
     }
 }
 
+/// The checks of [`prepare_bound_write`] for upsert rows that arrive in pieces, in order, so
+/// that the first pieces can run while later ones are still being bound. Also tells whether
+/// every key so far is strictly greater than the one before it: then no two rows share a key
+/// and nothing needs de-duplicating; otherwise the caller falls back to the whole-write path,
+/// which de-duplicates.
+pub(crate) struct PieceChecks<'a> {
+    checks: Checks<'a>,
+    columns: Vec<&'a Column>,
+    shape: StatementShape,
+    sql_check: SqlLimitCheck,
+    /// The last row checked (for its key).
+    last_row: Option<Vec<Value>>,
+}
+
+impl<'a> PieceChecks<'a> {
+    pub(crate) fn new(schema: &'a TableSchema, encoding: Encoding) -> Result<PieceChecks<'a>> {
+        schema.validate()?;
+        let columns: Vec<&Column> = schema.columns.iter().collect();
+        let shape = upsert_shape(schema);
+        let sql_check = SqlLimitCheck::new(&shape, &columns, encoding);
+        Ok(PieceChecks {
+            checks: Checks::new(schema, encoding),
+            columns,
+            shape,
+            sql_check,
+            last_row: None,
+        })
+    }
+
+    /// Checks every row of `piece` (the first bad row is the error); `Ok(false)` when its keys
+    /// do not strictly increase from the last row checked before.
+    pub(crate) fn check(&mut self, piece: &Rows) -> Result<bool> {
+        let Checks {
+            schema,
+            encoding,
+            ref key_indices,
+            ..
+        } = self.checks;
+        for row in piece.iter() {
+            check_row(schema, &self.columns, row, key_indices)?;
+            self.sql_check
+                .check(schema, &self.shape, row, key_indices, encoding)?;
+        }
+        let mut increasing = true;
+        let mut previous = self.last_row.as_deref();
+        for row in piece.iter() {
+            if let Some(prev) = previous
+                && key_cmp(prev, row, key_indices) != std::cmp::Ordering::Less
+            {
+                increasing = false;
+                break;
+            }
+            previous = Some(row);
+        }
+        if increasing {
+            self.last_row = previous.map(<[Value]>::to_vec);
+        }
+        Ok(increasing)
+    }
+
+    /// Checks and de-duplicates the delete keys of the same write (values in key order), as
+    /// [`prepare_bound_write`] does once the upserts passed.
+    pub(crate) fn deletes(&self, deletes: Vec<Vec<Value>>) -> Result<Rows> {
+        self.checks.deletes(deletes.iter().map(Vec::as_slice))?;
+        let key_width = self.checks.schema.primary_key.len();
+        Ok(dedupe(
+            Rows::from_nested(deletes, key_width),
+            &self.checks.key_positions,
+        ))
+    }
+}
+
 /// Whether a single row's statement can exceed the SQL limit; checked per row only then.
 struct SqlLimitCheck {
     needed: bool,
@@ -688,6 +760,9 @@ pub(crate) struct Packer {
     request_bytes: usize,
     /// The rendered key of the current request's first row.
     first_key: Option<String>,
+    /// More rows may still be fed ([`Packer::feed`]): running out of rows then pauses packing
+    /// instead of ending the request.
+    open: bool,
 }
 
 impl Packer {
@@ -705,6 +780,54 @@ impl Packer {
             encoding,
             options,
         )
+    }
+
+    /// [`Packer::upserts`] for rows that arrive in pieces: `first`, then each
+    /// [`Packer::feed`], until [`Packer::close_input`].
+    pub(crate) fn upserts_open(
+        schema: &TableSchema,
+        first: Rows,
+        encoding: Encoding,
+        options: &WriteOptions,
+    ) -> Packer {
+        let mut packer = Packer::upserts(schema, first, encoding, options);
+        packer.open = true;
+        if encoding == Encoding::Native && packer.full_sql.is_none() {
+            packer.full_sql = Some(packer.shape.native_sql(packer.max_rows));
+        }
+        packer
+    }
+
+    /// Adds rows after those not yet packed (an open packer's next piece).
+    pub(crate) fn feed(&mut self, more: Rows) {
+        debug_assert!(self.open && (more.is_empty() || more.width == self.width));
+        if self.rows.len() == 0 {
+            self.rows = more.values.into_iter();
+        } else {
+            let mut values: Vec<Value> = std::mem::take(&mut self.rows).collect();
+            values.extend(more.values);
+            self.rows = values.into_iter();
+        }
+    }
+
+    /// Whether an open packer has packed every row it was fed.
+    pub(crate) fn needs_rows(&self) -> bool {
+        self.open && self.rows.len() == 0
+    }
+
+    /// Whether more rows may still be fed.
+    pub(crate) fn is_open(&self) -> bool {
+        self.open
+    }
+
+    /// Whether every row was fed and packed into a statement already handed out.
+    pub(crate) fn is_drained(&self) -> bool {
+        !self.open && self.rows.len() == 0 && self.stmt_rows == 0
+    }
+
+    /// No more rows will be fed: running out of rows ends the request again.
+    pub(crate) fn close_input(&mut self) {
+        self.open = false;
     }
 
     /// Packs delete keys (values in key order, already checked and de-duplicated).
@@ -749,6 +872,7 @@ impl Packer {
             request_statements: 0,
             request_bytes: 0,
             first_key: None,
+            open: false,
         }
     }
 
@@ -766,7 +890,8 @@ impl Packer {
 impl Packer {
     /// Packs statements into `out` until `max` statements were added, the current request is
     /// full, or the rows run out. Returns `true` when the current request ended (full, or no
-    /// rows left); the statements added since the last `true` form one request, whose first
+    /// rows left and none to come); an open packer that ran out of rows returns `false` and
+    /// [`Packer::needs_rows`] says so. The statements added since the last `true` form one request, whose first
     /// key [`Packer::take_first_key`] then gives. A request streams its statements in pieces
     /// this way while earlier pieces run.
     pub(crate) fn fill(&mut self, out: &mut Vec<Statement>, max: usize) -> bool {
@@ -776,6 +901,10 @@ impl Packer {
         while out.len() < target {
             // The next row stays in `rows` until it is packed.
             let Some(row) = self.rows.as_slice().get(..self.width) else {
+                if self.open {
+                    // Paused until the next piece is fed; the statement stays open.
+                    return false;
+                }
                 self.close_statement(out);
                 self.request_statements = 0;
                 self.request_bytes = 0;
