@@ -170,15 +170,23 @@ impl<T: D1Target> D1Table<T> {
         let mut keys = deletes
             .iter()
             .map(bind_key::<T>)
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>();
         if upserts.len() >= PIECEWISE_MIN_ROWS && self.db.streams() {
-            let mut source = Pieces { rows: upserts };
-            match self.db.write_piecewise(schema, &mut source, keys).await? {
-                Piecewise::Written(report) => return Ok(report),
-                Piecewise::Declined(given_back) => keys = given_back,
+            // A key that fails to bind is reported after the rows' bind errors, below.
+            if let Ok(bound_keys) = keys {
+                let mut source = Pieces { rows: upserts };
+                match self
+                    .db
+                    .write_piecewise(schema, &mut source, bound_keys)
+                    .await?
+                {
+                    Piecewise::Written(report) => return Ok(report),
+                    Piecewise::Declined(given_back) => keys = Ok(given_back),
+                }
             }
         }
         let bound = bind_rows::<T>(upserts)?;
+        let keys = keys?;
         match bound {
             Bound::Flat(rows) => self.db.write_bound_rows(schema, rows, keys).await,
             Bound::Nested(rows) => self.db.write_rows(schema, rows, keys).await,

@@ -591,3 +591,24 @@ async fn a_large_write_that_fails_in_sqlite_names_the_table_and_first_key() {
         other => panic!("expected Api error, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_large_write_reports_the_same_error_as_a_small_one_when_rows_fail_twice() {
+    let db = D1Database::in_memory().unwrap();
+    let table = db.table::<Item>();
+    table.migrate().await.unwrap();
+    // Row 100 fails a check (a value over D1's size limit); row 4000 fails to bind (NaN).
+    // Every row is bound before any is checked, so the bind error is the one reported, as
+    // it is for a write too small to go piece by piece.
+    let mut rows: Vec<Item> = (0..5000).map(sorted_item).collect();
+    rows[100].data = vec![1; 2_000_001];
+    rows[4000].score = f64::NAN;
+    let small = [rows[100].clone(), rows[4000].clone()];
+    for result in [table.upsert(&rows).await, table.upsert(&small).await] {
+        assert!(
+            matches!(&result, Err(Error::Bind { key: Some(k), .. }) if k == "4000"),
+            "{result:?}"
+        );
+    }
+    assert_eq!(table.count().await.unwrap(), 0);
+}

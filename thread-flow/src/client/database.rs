@@ -797,7 +797,7 @@ impl D1Database {
             Pulled::Rows(rows) => rows,
             Pulled::Done | Pulled::Irregular => return Ok(Piecewise::Declined(deletes)),
         };
-        if !checks.check(&first)? {
+        if !check_piece(source, &mut checks, &first)? {
             return Ok(Piecewise::Declined(deletes));
         }
         let mut upserts = first.len();
@@ -822,7 +822,9 @@ impl D1Database {
                     }
                     if !pull_checked(source, &mut checks, &mut packer, piece_rows, &mut upserts)? {
                         // Nothing committed yet: dropping the request rolls it back.
-                        return Ok(Piecewise::Declined(deletes.take().unwrap_or_default()));
+                        return Ok(Piecewise::Declined(deletes.take().expect(
+                            "the delete keys are taken only once every row was pulled",
+                        )));
                     }
                 };
                 if piece.is_empty() {
@@ -845,7 +847,9 @@ impl D1Database {
             // Before anything commits, every row is bound and checked, and the deletes too.
             while packer.is_open() {
                 if !pull_checked(source, &mut checks, &mut packer, usize::MAX, &mut upserts)? {
-                    return Ok(Piecewise::Declined(deletes.take().unwrap_or_default()));
+                    return Ok(Piecewise::Declined(deletes.take().expect(
+                        "the delete keys are taken only once every row was pulled",
+                    )));
                 }
             }
             if let Some(keys) = deletes.take() {
@@ -930,6 +934,20 @@ fn not_streaming(table: &str) -> Error {
     }
 }
 
+/// [`PieceChecks::check`] of a piece pulled from `source`. On a bad row, the rows not yet
+/// pulled are bound first: as on the whole-write path, which binds every row before checking
+/// any, a row that fails to bind later on is the error reported.
+fn check_piece(
+    source: &mut (dyn RowSource + Send),
+    checks: &mut PieceChecks<'_>,
+    rows: &Rows,
+) -> Result<bool> {
+    checks.check(rows).or_else(|e| {
+        source.pull(usize::MAX)?;
+        Err(e)
+    })
+}
+
 /// Pulls up to `max` rows from `source`, checks them and feeds them to `packer` (or closes
 /// its input when none are left). `false` when the piecewise write must be declined.
 fn pull_checked(
@@ -941,7 +959,7 @@ fn pull_checked(
 ) -> Result<bool> {
     match source.pull(max)? {
         Pulled::Rows(rows) => {
-            if !checks.check(&rows)? {
+            if !check_piece(source, checks, &rows)? {
                 return Ok(false);
             }
             *upserts += rows.len();
