@@ -667,11 +667,11 @@ impl D1Database {
         if self.transport.streams() {
             // The transport streams: statements are packed while earlier ones run, inside
             // each request.
-            let packed = Packer::upserts(schema, upserts, encoding, &options);
-            self.stream_requests(&schema.name, packed, &mut report)
+            let mut packed = Packer::upserts(schema, upserts, encoding, &options);
+            self.stream_requests(&schema.name, &mut packed, None, &mut report)
                 .await?;
-            let packed = Packer::deletes(schema, deletes, encoding, &options);
-            self.stream_requests(&schema.name, packed, &mut report)
+            let mut packed = Packer::deletes(schema, deletes, encoding, &options);
+            self.stream_requests(&schema.name, &mut packed, None, &mut report)
                 .await?;
             return Ok(report);
         }
@@ -800,96 +800,92 @@ impl D1Database {
         if !check_piece(source, &mut checks, &first)? {
             return Ok(Piecewise::Declined(deletes));
         }
-        let mut upserts = first.len();
+        let upserts = first.len();
         let mut packer = Packer::upserts_open(schema, first, encoding, &options);
-        let mut deletes = Some(deletes);
-        let mut checked_deletes: Option<Rows> = None;
+        let mut feed = Feed {
+            source,
+            checks,
+            piece_rows,
+            upserts,
+            deletes: Some(deletes),
+            checked_deletes: None,
+        };
         let mut report = WriteReport::default();
-        loop {
-            let Some(request) = self.transport.request_streamed() else {
-                return Err(not_streaming(&schema.name));
-            };
-            let mut statements = 0;
-            // Pieces the SQLite thread may still hold; each is freed here once it let go.
-            let mut sent: VecDeque<Arc<Vec<Statement>>> = VecDeque::new();
-            let ended = loop {
-                let mut piece = Vec::with_capacity(STREAM_PIECE_STATEMENTS);
-                let ended = loop {
-                    let room = STREAM_PIECE_STATEMENTS.saturating_sub(piece.len());
-                    let ended = packer.fill(&mut piece, room);
-                    if ended || piece.len() >= STREAM_PIECE_STATEMENTS || !packer.needs_rows() {
-                        break ended;
-                    }
-                    if !pull_checked(source, &mut checks, &mut packer, piece_rows, &mut upserts)? {
-                        // Nothing committed yet: dropping the request rolls it back.
-                        return Ok(Piecewise::Declined(deletes.take().expect(
-                            "the delete keys are taken only once every row was pulled",
-                        )));
-                    }
-                };
-                if piece.is_empty() {
-                    break true;
-                }
-                statements += piece.len();
-                let piece_ref = Arc::new(piece);
-                sent.push_back(Arc::clone(&piece_ref));
-                if !request.send(piece_ref).await {
-                    break true;
-                }
-                if ended {
-                    break true;
-                }
-                while sent.front().is_some_and(|p| Arc::strong_count(p) == 1) {
-                    sent.pop_front();
-                }
-            };
-            debug_assert!(ended);
-            // Before anything commits, every row is bound and checked, and the deletes too.
-            while packer.is_open() {
-                if !pull_checked(source, &mut checks, &mut packer, usize::MAX, &mut upserts)? {
-                    return Ok(Piecewise::Declined(deletes.take().expect(
-                        "the delete keys are taken only once every row was pulled",
-                    )));
-                }
-            }
-            if let Some(keys) = deletes.take() {
-                checked_deletes = Some(checks.deletes(keys)?);
-            }
-            let first_key = packer.take_first_key();
-            let outcome = request
-                .commit()
-                .await
-                .map_err(|e| with_context(e, &schema.name, Some(first_key)))?;
-            report.add(&outcome, statements);
-            drop(sent);
-            if packer.is_drained() {
-                break;
-            }
+        if !self
+            .stream_requests(&schema.name, &mut packer, Some(&mut feed), &mut report)
+            .await?
+        {
+            // Nothing committed: the request was dropped, which rolled it back.
+            return Ok(Piecewise::Declined(feed.deletes.take().expect(
+                "the delete keys are taken only once every row was pulled",
+            )));
         }
-        let deletes = checked_deletes.unwrap_or_else(|| Rows::from_flat(Vec::new(), 1));
-        report.rows = (upserts + deletes.len()) as u64;
-        let packed = Packer::deletes(schema, deletes, encoding, &options);
-        self.stream_requests(&schema.name, packed, &mut report)
+        let deletes = feed
+            .checked_deletes
+            .take()
+            .unwrap_or_else(|| Rows::from_flat(Vec::new(), 1));
+        report.rows = (feed.upserts + deletes.len()) as u64;
+        let mut packed = Packer::deletes(schema, deletes, encoding, &options);
+        self.stream_requests(&schema.name, &mut packed, None, &mut report)
             .await?;
         Ok(Piecewise::Written(report))
     }
 }
 
+/// The upsert rows of a piecewise write still to be bound and checked for an open
+/// [`Packer`], and the write's delete keys, checked before the first commit.
+struct Feed<'s, 'c> {
+    source: &'s mut (dyn RowSource + Send),
+    checks: PieceChecks<'c>,
+    /// Rows pulled per piece.
+    piece_rows: usize,
+    /// Upsert rows pulled and checked so far.
+    upserts: usize,
+    /// The delete keys, until they are checked.
+    deletes: Option<Vec<Vec<Value>>>,
+    checked_deletes: Option<Rows>,
+}
+
+impl Feed<'_, '_> {
+    /// Feeds `packer` up to `max` more checked rows; `false` when the write must be declined.
+    fn refill(&mut self, packer: &mut Packer, max: usize) -> Result<bool> {
+        pull_checked(
+            &mut *self.source,
+            &mut self.checks,
+            packer,
+            max,
+            &mut self.upserts,
+        )
+    }
+
+    /// Before a commit: every remaining row fed and checked, and the delete keys checked;
+    /// `false` when the write must be declined.
+    fn before_commit(&mut self, packer: &mut Packer) -> Result<bool> {
+        while packer.is_open() {
+            if !self.refill(packer, usize::MAX)? {
+                return Ok(false);
+            }
+        }
+        if let Some(keys) = self.deletes.take() {
+            self.checked_deletes = Some(self.checks.deletes(keys)?);
+        }
+        Ok(true)
+    }
+}
+
 impl D1Database {
     /// Sends the requests of `packer` one after another, each streamed in pieces so the
-    /// transport runs a piece while the next is packed.
+    /// transport runs a piece while the next is packed. With a `feed`, the packer is open:
+    /// it is fed more rows whenever it runs out, and every row is fed and checked before the
+    /// first request commits. `false` when the feed declined the write (nothing committed).
     async fn stream_requests(
         &self,
         table: &str,
-        mut packer: Packer,
+        packer: &mut Packer,
+        mut feed: Option<&mut Feed<'_, '_>>,
         report: &mut WriteReport,
-    ) -> Result<()> {
-        loop {
-            let mut piece = Vec::with_capacity(STREAM_PIECE_STATEMENTS);
-            let mut ended = packer.fill(&mut piece, STREAM_PIECE_STATEMENTS);
-            if piece.is_empty() {
-                return Ok(());
-            }
+    ) -> Result<bool> {
+        while !packer.is_drained() {
             let Some(request) = self.transport.request_streamed() else {
                 return Err(not_streaming(table));
             };
@@ -897,6 +893,26 @@ impl D1Database {
             // Pieces the SQLite thread may still hold; each is freed here once it let go.
             let mut sent: VecDeque<Arc<Vec<Statement>>> = VecDeque::new();
             loop {
+                let mut piece = Vec::with_capacity(STREAM_PIECE_STATEMENTS);
+                let ended = loop {
+                    let room = STREAM_PIECE_STATEMENTS - piece.len();
+                    let ended = packer.fill(&mut piece, room);
+                    if ended || piece.len() >= STREAM_PIECE_STATEMENTS || !packer.needs_rows() {
+                        break ended;
+                    }
+                    // Only an open packer (one with a feed) needs rows.
+                    let Some(feed) = feed.as_deref_mut() else {
+                        break ended;
+                    };
+                    let max = feed.piece_rows;
+                    if !feed.refill(packer, max)? {
+                        // Dropping the request rolls back what it ran.
+                        return Ok(false);
+                    }
+                };
+                if piece.is_empty() {
+                    break;
+                }
                 statements += piece.len();
                 let piece_ref = Arc::new(piece);
                 sent.push_back(Arc::clone(&piece_ref));
@@ -906,11 +922,11 @@ impl D1Database {
                 while sent.front().is_some_and(|p| Arc::strong_count(p) == 1) {
                     sent.pop_front();
                 }
-                piece = Vec::with_capacity(STREAM_PIECE_STATEMENTS);
-                ended = packer.fill(&mut piece, STREAM_PIECE_STATEMENTS);
-                if piece.is_empty() {
-                    break;
-                }
+            }
+            if let Some(feed) = feed.as_deref_mut()
+                && !feed.before_commit(packer)?
+            {
+                return Ok(false);
             }
             let first_key = packer.take_first_key();
             let outcome = request
@@ -920,6 +936,7 @@ impl D1Database {
             report.add(&outcome, statements);
             drop(sent);
         }
+        Ok(true)
     }
 }
 
